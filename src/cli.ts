@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { Agent } from './app/agent.js';
+import { applyRunFlags, type RunFlags } from './app/cli-overrides.js';
+import { runDemo } from './app/demo.js';
+import { formatReplaySummary, replayFile } from './app/replay.js';
+import { ConfigError, formatProblems } from './config/config-error.js';
+import { loadConfig } from './config/load-config.js';
+import { stringifyExact } from './events/serialize-event.js';
+import { createLogger } from './logging/logger.js';
+
+const program = new Command()
+  .name('perch')
+  .description('Node-local companion to Falco: enriches, correlates and delivers Falco alerts.')
+  .version('0.1.0');
+
+program
+  .command('run', { isDefault: true })
+  .description('run the agent (HTTP input on :2804 unless configured otherwise)')
+  .option('-c, --config <file>', 'perch.yaml (without one, Perch runs on defaults)')
+  .option('--listen <host:port>', 'address of the HTTP server (ingest, /metrics, /healthz, /readyz)')
+  .option('--stdin', 'read JSON alerts from standard input: falco -o json_output=true | perch run --stdin')
+  .addOption(new Option('--file <path...>', "follow Falco's file_output (JSON lines), like tail -F"))
+  .option('--json', 'console sinks print JSON lines instead of text')
+  .action(async (flags: RunFlags) => {
+    const config = loadOrExit({ path: flags.config, overrides: (tree) => applyRunFlags(tree, flags) });
+    const log = createLogger(config.log.level);
+    const agent = new Agent(config, { stdout: process.stdout, stdin: process.stdin }, log);
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals += 1;
+      if (signals > 1) {
+        log.warn({ signal }, 'second signal: exiting without draining');
+        process.exit(130);
+      }
+      void agent.stop(signal).then(({ clean }) => process.exit(clean ? 0 : 1));
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    try {
+      await agent.start();
+    } catch (err) {
+      log.fatal({ err: (err as Error).message }, 'cannot start');
+      process.exit(1);
+    }
+    await agent.finished;
+    const { clean } = await agent.stop('every source has ended');
+    process.exit(clean ? 0 : 1);
+  });
+
+program
+  .command('replay <file>')
+  .description('run the pipeline offline over a JSON-lines file and print what would be sent')
+  .option('--json', 'print one JSON object per alert (the summary goes to stderr)')
+  .action(async (file: string, flags: { json?: boolean }) => {
+    const log = createLogger('warn');
+    const summary = await replayFile(file, { json: flags.json === true, out: process.stdout, log });
+    process.stderr.write(`${formatReplaySummary(file, summary)}\n`);
+    if (flags.json) process.stderr.write(`${stringifyExact({ summary })}\n`);
+    process.exitCode = summary.alerts === 0 && summary.rejected > 0 ? 1 : 0;
+  });
+
+program
+  .command('check')
+  .description('validate perch.yaml, list every problem, exit non-zero if there is any')
+  .option('-c, --config <file>', 'perch.yaml', 'perch.yaml')
+  .action((flags: { config: string }) => {
+    try {
+      const config = loadConfig({ path: flags.config });
+      const sinks = Object.keys(config.sinks).join(', ') || 'none';
+      process.stdout.write(
+        `${flags.config}: OK (listen ${config.server.listen.host}:${config.server.listen.port}; sinks: ${sinks})\n`,
+      );
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      process.stderr.write(
+        `${err.source}: ${err.problems.length} problem(s)\n${formatProblems(err.problems)}\n`,
+      );
+      process.exitCode = 1;
+    }
+  });
+
+program
+  .command('demo')
+  .description('start the agent on bundled Falco alerts and show what it does with them')
+  .action(async () => {
+    process.exitCode = await runDemo({ out: process.stdout, log: createLogger('warn') });
+  });
+
+function loadOrExit(options: Parameters<typeof loadConfig>[0]) {
+  try {
+    return loadConfig(options);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`perch: invalid configuration in ${err.source}\n${formatProblems(err.problems)}\n`);
+    process.exit(2);
+  }
+}
+
+await program.parseAsync(process.argv);

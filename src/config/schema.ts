@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import { Priority } from '../events/priority.js';
+import { duration, listenAddress, priority, secret } from './value-types.js';
+
+const httpSource = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** Path Falco's http_output posts to; falcosidekick's is `/`. */
+  path: z
+    .string()
+    .regex(/^\/[\w\-./]*$/, 'expected a URL path starting with /')
+    .default('/'),
+  maxBodyBytes: z
+    .int()
+    .positive()
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
+  /** Bearer token Falco must send (Falco: http_output with a custom header); unset = no auth. */
+  token: secret.optional(),
+});
+
+const fileSource = z.strictObject({
+  path: z.string().min(1),
+  fromBeginning: z.boolean().default(false),
+  /** Where to remember how far the file was read, so a restart resumes without re-reading. */
+  positionFile: z.string().min(1).optional(),
+  pollInterval: duration.default(250),
+  maxLineBytes: z
+    .int()
+    .positive()
+    .default(1024 * 1024),
+});
+
+const consoleSink = z.strictObject({
+  type: z.literal('console'),
+  format: z.enum(['text', 'json']).default('text'),
+  color: z.enum(['auto', 'always', 'never']).default('auto'),
+  minPriority: priority.default(Priority.Debug),
+});
+
+const isolationLevel = z.enum(['host', 'container', 'sandbox', 'vm', 'unknown']);
+
+const kubernetes = z.strictObject({
+  /** auto: in a cluster (service account) or with a kubeconfig, else without Kubernetes context. */
+  enabled: z.union([z.literal('auto'), z.boolean()]).default('auto'),
+  /** A kubeconfig file; default: in-cluster service account, then $KUBECONFIG / ~/.kube/config. */
+  kubeconfig: z.string().min(1).optional(),
+  context: z.string().min(1).optional(),
+  /** Watch namespaces for their pod-security.kubernetes.io/enforce label (needs list/watch namespaces). */
+  watchNamespaces: z.boolean().default(false),
+  /** Watch ReplicaSets and Jobs to name Deployments and CronJobs from the API (needs list/watch on both). */
+  watchOwners: z.boolean().default(false),
+  /** Pod labels and annotations copied onto alerts; everything else stays out of alerts and metrics. */
+  labels: z.array(z.string().min(1)).default(['app.kubernetes.io/name', 'app', 'team']),
+  annotations: z.array(z.string().min(1)).default([]),
+  /** RuntimeClass handler → isolation, merged over the built-in map; a trailing * is a prefix match. */
+  isolation: z.record(z.string(), isolationLevel).default({}),
+  /** How long an alert whose pod is not in the cache yet waits for the watch to catch up. */
+  pendingTimeout: duration.default(2000),
+  maxPending: z.int().positive().default(10_000),
+  /** How long a deleted pod stays resolvable for late alerts. */
+  deletedPodGrace: duration.default(300_000),
+  /** Enrich from a `kubectl get pods,runtimeclasses -o json` dump instead of the API (offline). */
+  podsFile: z.string().min(1).optional(),
+});
+
+const sink = z.discriminatedUnion('type', [consoleSink]);
+
+export const SINK_NAME = /^[a-z0-9]([a-z0-9_-]{0,62})$/;
+
+export const configSchema = z.strictObject({
+  /** This node's name; defaults to $NODE_NAME (the downward API), then the host name. */
+  nodeName: z.string().min(1).optional(),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+  server: z
+    .strictObject({
+      listen: listenAddress.default({ host: '0.0.0.0', port: 2804 }),
+      /** How long shutdown may take to drain in-flight alerts before Perch gives up. */
+      shutdownGrace: duration.default(10_000),
+    })
+    .prefault({}),
+  kubernetes: kubernetes.prefault({}),
+  sources: z
+    .strictObject({
+      http: httpSource.prefault({}),
+      files: z.array(fileSource).default([]),
+      stdin: z.strictObject({ enabled: z.boolean().default(false) }).prefault({}),
+    })
+    .prefault({}),
+  sinks: z
+    .record(z.string().regex(SINK_NAME, 'sink names are lower-case letters, digits, - and _'), sink)
+    .default({ console: { type: 'console', format: 'text', color: 'auto', minPriority: Priority.Debug } }),
+});
+
+export type PerchConfig = z.output<typeof configSchema>;
+export type HttpSourceConfig = PerchConfig['sources']['http'];
+export type FileSourceConfig = PerchConfig['sources']['files'][number];
+export type SinkConfig = PerchConfig['sinks'][string];
+export type KubernetesConfig = PerchConfig['kubernetes'];
+export type ConsoleSinkConfig = z.output<typeof consoleSink>;

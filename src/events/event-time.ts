@@ -1,0 +1,54 @@
+import { EventParseError } from './event-parse-error.js';
+
+// Falco writes `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`; other senders shorten the fraction or add an offset.
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** Parses an RFC 3339 timestamp into exact nanoseconds since the epoch. */
+export function parseEventTime(value: unknown, path = 'time'): bigint {
+  if (typeof value !== 'string') {
+    throw new EventParseError(
+      path,
+      `expected an RFC 3339 string such as "2026-01-01T09:15:02.123456789Z", got ${describe(value)}`,
+    );
+  }
+  const m = RFC3339.exec(value);
+  if (!m) {
+    throw new EventParseError(
+      path,
+      `"${clip(value)}" is not an RFC 3339 timestamp such as "2026-01-01T09:15:02.123456789Z"`,
+    );
+  }
+  const [, y, mo, d, h, mi, s, frac = '', zone = 'Z'] = m;
+  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
+  const check = new Date(ms);
+  if (Number.isNaN(ms) || check.getUTCDate() !== Number(d) || check.getUTCMonth() !== Number(mo) - 1) {
+    throw new EventParseError(path, `"${clip(value)}" names a date that does not exist`);
+  }
+  let offsetMinutes = 0;
+  if (zone !== 'Z' && zone !== 'z') {
+    const sign = zone.startsWith('-') ? -1 : 1;
+    offsetMinutes = sign * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
+  }
+  const nanos = BigInt(frac.padEnd(9, '0') || '0');
+  return (BigInt(ms) - BigInt(offsetMinutes) * 60_000n) * 1_000_000n + nanos;
+}
+
+/** Formats exact nanoseconds as Falco does: UTC with nine fractional digits. */
+export function formatEventTime(timeNs: bigint): string {
+  const ms = timeNs / 1_000_000n;
+  const nanos = ((timeNs % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n;
+  const iso = new Date(Number(ms)).toISOString();
+  return `${iso.slice(0, 19)}.${nanos.toString().padStart(9, '0')}Z`;
+}
+
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `the string "${clip(value)}"`;
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
+}
+
+export function clip(text: string, max = 80): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}

@@ -1,0 +1,145 @@
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import * as k8s from '@kubernetes/client-node';
+import type { Logger } from '../logging/logger.js';
+import { describeWatchError, type WatchProblem } from './describe-watch-error.js';
+
+export interface WatchHandlers {
+  upsert(object: KubernetesObject): void;
+  remove(object: KubernetesObject): void;
+}
+
+export interface ResourceSpec {
+  /** Name in logs, metrics and /readyz, e.g. `pods`. */
+  name: string;
+  path: string;
+  list: (kc: KubeConfig) => () => Promise<k8s.KubernetesListObject<KubernetesObject>>;
+  fieldSelector?: string;
+}
+
+export interface WatcherStatus {
+  synced: boolean;
+  lastSyncMs?: number;
+  problem?: WatchProblem;
+  restarts: number;
+}
+
+export interface BackoffOptions {
+  initialMs: number;
+  maxMs: number;
+}
+
+type WatchArgs = Parameters<k8s.Watch['watch']>;
+
+/** The informer never asks for bookmarks; without them a node-filtered watch falls behind and relists. */
+class BookmarkWatch extends k8s.Watch {
+  override watch(path: string, query: WatchArgs[1], callback: WatchArgs[2], done: WatchArgs[3]) {
+    return super.watch(path, { ...query, allowWatchBookmarks: true }, callback, done);
+  }
+}
+
+/**
+ * One resource kept in sync with client-node's ListWatch. The informer stops for good on any
+ * error; this restarts it with capped exponential backoff and jitter, keeping its resourceVersion
+ * so it resumes without a relist when it can, while the cache keeps serving what it had.
+ */
+export class ResourceWatcher {
+  private readonly informer: k8s.ListWatch<KubernetesObject>;
+  private state: WatcherStatus = { synced: false, restarts: 0 };
+  private attempt = 0;
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+  private lastLoggedProblem?: string;
+  private retryPending = false;
+
+  constructor(
+    kc: KubeConfig,
+    private readonly spec: ResourceSpec,
+    handlers: WatchHandlers,
+    private readonly log: Logger,
+    private readonly backoff: BackoffOptions = { initialMs: 1000, maxMs: 30_000 },
+    private readonly onRestart: () => void = () => {},
+  ) {
+    const listFn = spec.list(kc);
+    const list = async () => {
+      const result = await listFn();
+      // A list after the first sync means the watch expired (410) and the cache was rebuilt.
+      if (this.state.synced) this.log.info({ resource: spec.name }, 'relisted after the watch expired');
+      return result;
+    };
+    this.informer = new k8s.ListWatch(
+      spec.path,
+      new BookmarkWatch(kc),
+      list,
+      false,
+      undefined,
+      spec.fieldSelector,
+    );
+    this.informer.on('add', (o) => this.onEvent(() => handlers.upsert(o)));
+    this.informer.on('update', (o) => this.onEvent(() => handlers.upsert(o)));
+    this.informer.on('delete', (o) => this.onEvent(() => handlers.remove(o)));
+    this.informer.on('connect', () => this.onConnect());
+    this.informer.on('error', (err) => this.onError(err));
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.informer.start().catch((err: unknown) => this.onError(err));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.informer.stop();
+  }
+
+  status(): WatcherStatus {
+    return this.state;
+  }
+
+  private onEvent(apply: () => void): void {
+    this.markHealthy();
+    apply();
+  }
+
+  private onConnect(): void {
+    // `connect` fires when the list or watch request is issued; success is the first event or a completed start().
+    queueMicrotask(() => {
+      if (this.informer.latestResourceVersion() !== '') this.markHealthy();
+    });
+  }
+
+  private markHealthy(): void {
+    if (this.state.problem) this.log.info({ resource: this.spec.name }, 'watch recovered');
+    this.lastLoggedProblem = undefined;
+    this.attempt = 0;
+    this.state = { ...this.state, synced: true, lastSyncMs: Date.now(), problem: undefined };
+  }
+
+  private onError(err: unknown): void {
+    // The informer can report one failure both as an event and as a rejected start().
+    if (this.stopped || this.retryPending) return;
+    const problem = describeWatchError(err, this.spec.name);
+    this.state = { ...this.state, problem };
+    const delay = this.nextDelay();
+    if (this.lastLoggedProblem !== problem.message) {
+      // Log each distinct problem once, not once per retry: a down API server would flood the log.
+      this.log.warn({ resource: this.spec.name, problem: problem.kind, retryInMs: delay }, problem.message);
+      this.lastLoggedProblem = problem.message;
+    }
+    this.retryPending = true;
+    this.timer = setTimeout(() => {
+      this.retryPending = false;
+      this.state = { ...this.state, restarts: this.state.restarts + 1 };
+      this.onRestart();
+      void this.start();
+    }, delay);
+    this.timer.unref();
+  }
+
+  private nextDelay(): number {
+    const base = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** this.attempt);
+    this.attempt += 1;
+    // Full jitter keeps a fleet of DaemonSet pods from reconnecting to a recovering API server in lockstep.
+    return Math.round(base / 2 + Math.random() * (base / 2));
+  }
+}

@@ -1,0 +1,75 @@
+import { Counter, collectDefaultMetrics, Gauge, Registry, type RegistryContentType } from 'prom-client';
+
+export type ComponentKind = 'source' | 'stage' | 'sink';
+
+/**
+ * The counters every component reports (Vector's component specification): what it received,
+ * what it passed on, what it discarded and why, and the errors it met by type.
+ */
+export interface ComponentMetrics {
+  received(count?: number): void;
+  sent(count?: number): void;
+  discarded(reason: string, count?: number): void;
+  error(type: string): void;
+}
+
+/** All of Perch's metrics, on a registry of its own so that several agents can share a process in tests. */
+export class PerchMetrics {
+  readonly registry = new Registry<RegistryContentType>();
+
+  private readonly received = new Counter({
+    name: 'perch_component_received_events_total',
+    help: 'Events a component received.',
+    labelNames: ['component_kind', 'component_id'] as const,
+    registers: [this.registry],
+  });
+  private readonly sent = new Counter({
+    name: 'perch_component_sent_events_total',
+    help: 'Events a component passed on (sources: into the pipeline; sinks: delivered).',
+    labelNames: ['component_kind', 'component_id'] as const,
+    registers: [this.registry],
+  });
+  private readonly discarded = new Counter({
+    name: 'perch_component_discarded_events_total',
+    help: 'Events a component discarded, by reason.',
+    labelNames: ['component_kind', 'component_id', 'reason'] as const,
+    registers: [this.registry],
+  });
+  private readonly errors = new Counter({
+    name: 'perch_component_errors_total',
+    help: 'Errors a component met, by type.',
+    labelNames: ['component_kind', 'component_id', 'error_type'] as const,
+    registers: [this.registry],
+  });
+
+  readonly httpRequests = new Counter({
+    name: 'perch_http_ingest_requests_total',
+    help: 'Requests to the HTTP ingest endpoint, by outcome and status code.',
+    labelNames: ['outcome', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly sourceUp = new Gauge({
+    name: 'perch_source_up',
+    help: '1 when the source is taking in alerts, 0 when it is not (see logs and /readyz for why).',
+    labelNames: ['component_id'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  component(kind: ComponentKind, id: string): ComponentMetrics {
+    const labels = { component_kind: kind, component_id: id };
+    // Touch the series so a component shows zero before its first event instead of being absent.
+    this.received.inc(labels, 0);
+    this.sent.inc(labels, 0);
+    return {
+      received: (count = 1) => this.received.inc(labels, count),
+      sent: (count = 1) => this.sent.inc(labels, count),
+      discarded: (reason, count = 1) => this.discarded.inc({ ...labels, reason }, count),
+      error: (type) => this.errors.inc({ ...labels, error_type: type }),
+    };
+  }
+}

@@ -1,0 +1,117 @@
+import {
+  asyncScheduler,
+  Observable,
+  type OperatorFunction,
+  type SchedulerLike,
+  type Subscription,
+} from 'rxjs';
+import type { FalcoEvent } from '../events/falco-event.js';
+import type { Enrichment } from '../kube/pod-context.js';
+
+/** A Falco event with what the cluster knows about where it happened. */
+export interface EnrichedEvent {
+  event: FalcoEvent;
+  enrichment: Enrichment;
+}
+
+export interface Resolver {
+  /** The enrichment, or undefined while the alert names a pod the cache does not know yet. */
+  resolve(event: FalcoEvent): Enrichment | undefined;
+  /** Ticks when the cache changed, so waiting alerts are tried again at once. */
+  readonly changes$: Observable<void>;
+}
+
+export interface EnrichOptions {
+  /** How long an alert may wait for its pod to appear; 0 = never wait. */
+  pendingTimeoutMs: number;
+  /** At most this many alerts wait; beyond it they go out unresolved at once. */
+  maxPending: number;
+  scheduler?: SchedulerLike;
+  /** Called once per event with its final outcome, plus `pending_full` when the buffer overflowed. */
+  onOutcome?: (outcome: string) => void;
+}
+
+interface Waiting {
+  event: FalcoEvent;
+  deadline: number;
+}
+
+/**
+ * FalcoEvent → EnrichedEvent. Falco sees a container's first syscalls before the pod watch
+ * reports the pod, so an alert whose pod is unknown waits in a bounded buffer until the cache
+ * learns of it (`late`) or its time runs out (`unresolved`). Other alerts pass straight through:
+ * a waiting alert never holds up the stream.
+ */
+export function enrich(
+  resolver: Resolver,
+  options: EnrichOptions,
+): OperatorFunction<FalcoEvent, EnrichedEvent> {
+  const scheduler = options.scheduler ?? asyncScheduler;
+  return (source) =>
+    new Observable<EnrichedEvent>((subscriber) => {
+      let waiting: Waiting[] = [];
+      let timer: Subscription | undefined;
+
+      const emit = (event: FalcoEvent, enrichment: Enrichment) => {
+        options.onOutcome?.(enrichment.outcome);
+        subscriber.next({ event, enrichment });
+      };
+      const reschedule = () => {
+        timer?.unsubscribe();
+        timer = undefined;
+        const first = waiting[0];
+        if (first) timer = scheduler.schedule(expire, Math.max(0, first.deadline - scheduler.now()));
+      };
+      // Alerts wait in arrival order and share one timeout, so deadlines are ascending.
+      const expire = () => {
+        const now = scheduler.now();
+        while (waiting[0] && waiting[0].deadline <= now) {
+          const item = waiting.shift();
+          if (item) emit(item.event, { outcome: 'unresolved' });
+        }
+        reschedule();
+      };
+      const retry = () => {
+        if (waiting.length === 0) return;
+        const still: Waiting[] = [];
+        for (const item of waiting) {
+          const found = resolver.resolve(item.event);
+          if (found) emit(item.event, { ...found, outcome: 'late' });
+          else still.push(item);
+        }
+        if (still.length !== waiting.length) {
+          waiting = still;
+          reschedule();
+        }
+      };
+
+      const changes = resolver.changes$.subscribe(retry);
+      const main = source.subscribe({
+        next: (event) => {
+          const found = resolver.resolve(event);
+          if (found) return emit(event, found);
+          if (options.pendingTimeoutMs <= 0) return emit(event, { outcome: 'unresolved' });
+          if (waiting.length >= options.maxPending) {
+            options.onOutcome?.('pending_full');
+            return emit(event, { outcome: 'unresolved' });
+          }
+          waiting.push({ event, deadline: scheduler.now() + options.pendingTimeoutMs });
+          if (waiting.length === 1) reschedule();
+        },
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => {
+          // On shutdown nothing more will arrive from the cluster worth waiting for: last try, then out.
+          retry();
+          for (const item of waiting) emit(item.event, { outcome: 'unresolved' });
+          waiting = [];
+          timer?.unsubscribe();
+          subscriber.complete();
+        },
+      });
+      return () => {
+        main.unsubscribe();
+        changes.unsubscribe();
+        timer?.unsubscribe();
+      };
+    });
+}

@@ -1,0 +1,189 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type Observable, Subject } from 'rxjs';
+import type { HttpSourceConfig } from '../config/schema.js';
+import { EventParseError } from '../events/event-parse-error.js';
+import type { FalcoEvent } from '../events/falco-event.js';
+import { normaliseFalcoAlert, parseFalcoJson } from '../events/parse-falco-json.js';
+import { parseNdjson } from '../events/parse-ndjson.js';
+import { type Logger, LogLimiter } from '../logging/logger.js';
+import type { ComponentMetrics, PerchMetrics } from '../metrics/perch-metrics.js';
+import type { Source, SourceStatus } from './source.js';
+
+const NDJSON_TYPES = new Set([
+  'application/x-ndjson',
+  'application/ndjson',
+  'application/jsonl',
+  'application/x-jsonlines',
+  'application/jsonlines',
+]);
+
+type Outcome = 'accepted' | 'partial' | 'malformed' | 'unauthorized' | 'too_large' | 'unsupported_media_type';
+
+/**
+ * Drop-in target for Falco's http_output and for anything that posts to falcosidekick's `POST /`:
+ * one alert per request, or NDJSON batches. Answers as soon as the body is parsed, because Falco
+ * posts serially and our latency would cap its throughput.
+ */
+export class HttpSource implements Source {
+  readonly id = 'http';
+  private readonly subject = new Subject<FalcoEvent>();
+  readonly events$: Observable<FalcoEvent> = this.subject.asObservable();
+  private readonly metrics: ComponentMetrics;
+  private readonly limiter = new LogLimiter();
+  private listening = false;
+  private stopped = false;
+
+  constructor(
+    private readonly config: HttpSourceConfig,
+    private readonly perchMetrics: PerchMetrics,
+    private readonly log: Logger,
+  ) {
+    this.metrics = perchMetrics.component('source', this.id);
+  }
+
+  /** Adds the ingest route to the shared server; call before it listens. */
+  register(app: FastifyInstance): void {
+    app.register(async (scope) => {
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser(
+        '*',
+        { parseAs: 'string', bodyLimit: this.config.maxBodyBytes },
+        (_req, body, done) => done(null, body),
+      );
+      scope.addHook('onRequest', async (req, reply) => {
+        if (!this.authorised(req)) {
+          this.count('unauthorized', 401);
+          reply.header('www-authenticate', 'Bearer realm="perch"');
+          return reply.code(401).send({ error: 'missing or wrong bearer token' });
+        }
+        if (this.stopped)
+          return reply.code(503).header('connection', 'close').send({ error: 'Perch is shutting down' });
+        return undefined;
+      });
+      scope.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
+        if (err.statusCode === 413) {
+          this.count('too_large', 413);
+          return reply.code(413).send({
+            error: `body larger than sources.http.maxBodyBytes (${this.config.maxBodyBytes} bytes)`,
+          });
+        }
+        this.metrics.error('request');
+        this.log.warn({ err: err.message }, 'HTTP ingest request failed');
+        return reply.code(err.statusCode ?? 500).send({ error: err.message });
+      });
+      scope.post(this.config.path, (req, reply) => this.ingest(req, reply));
+    });
+  }
+
+  async start(): Promise<void> {
+    this.listening = true;
+    this.perchMetrics.sourceUp.set({ component_id: this.id }, 1);
+  }
+
+  async stop(): Promise<void> {
+    // The server stops accepting connections and waits for in-flight requests before this is called.
+    this.stopped = true;
+    this.listening = false;
+    this.perchMetrics.sourceUp.set({ component_id: this.id }, 0);
+    this.subject.complete();
+  }
+
+  status(): SourceStatus {
+    return this.listening
+      ? { up: true }
+      : { up: false, detail: this.stopped ? 'stopped' : 'not listening yet' };
+  }
+
+  private authorised(req: FastifyRequest): boolean {
+    const token = this.config.token?.reveal();
+    if (token === undefined) return true;
+    const header = req.headers.authorization ?? '';
+    const presented = Buffer.from(header.startsWith('Bearer ') ? header.slice(7).trim() : '');
+    const expected = Buffer.from(token);
+    return presented.length === expected.length && timingSafeEqual(presented, expected);
+  }
+
+  private ingest(req: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const body = typeof req.body === 'string' ? req.body : '';
+    const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+    if (type === 'text/plain') {
+      this.count('unsupported_media_type', 415);
+      this.warnOnce('text', 'Falco is sending text alerts; set json_output: true in falco.yaml');
+      return reply.code(415).send({
+        error:
+          'Perch needs JSON alerts: set json_output: true (and json_include_output_property: true) in falco.yaml, then restart Falco',
+      });
+    }
+    const isNdjson = NDJSON_TYPES.has(type);
+    if (!isNdjson && type !== '' && type !== 'application/json' && !type.endsWith('+json')) {
+      this.count('unsupported_media_type', 415);
+      return reply.code(415).send({
+        error: `unsupported Content-Type "${type}": send application/json (one alert) or application/x-ndjson`,
+      });
+    }
+    const { events, rejected } = isNdjson ? parseNdjson(body) : this.parseJsonBody(body);
+    this.metrics.received(events.length + rejected.length);
+    if (rejected.length > 0) {
+      this.metrics.discarded('malformed', rejected.length);
+      this.warnOnce('malformed', 'rejected malformed alerts', {
+        first: rejected[0],
+        rejected: rejected.length,
+      });
+    }
+    if (events.length === 0) {
+      this.count('malformed', 400);
+      const error = rejected[0]?.error ?? 'empty body: expected a Falco alert in JSON';
+      return reply.code(400).send({ error, rejected });
+    }
+    for (const event of events) this.subject.next(event);
+    this.metrics.sent(events.length);
+    this.count(rejected.length > 0 ? 'partial' : 'accepted', 200);
+    return reply
+      .code(200)
+      .send(rejected.length > 0 ? { accepted: events.length, rejected } : { accepted: events.length });
+  }
+
+  private parseJsonBody(body: string) {
+    if (body.trim() === '')
+      return { events: [], rejected: [{ line: 1, error: 'empty body: expected a Falco alert in JSON' }] };
+    try {
+      return { events: [parseFalcoJson(body)], rejected: [] };
+    } catch (err) {
+      const multiLine = body.trim().includes('\n');
+      if (multiLine && err instanceof EventParseError && err.path === '$') return parseNdjson(body);
+      if (body.trimStart().startsWith('[')) return this.parseArray(body);
+      return { events: [], rejected: [{ line: 1, error: (err as Error).message }] };
+    }
+  }
+
+  /** A JSON array of alerts (some senders batch this way). */
+  private parseArray(body: string) {
+    let items: unknown;
+    try {
+      items = JSON.parse(body);
+    } catch (err) {
+      return { events: [], rejected: [{ line: 1, error: `malformed JSON: ${(err as Error).message}` }] };
+    }
+    const events: FalcoEvent[] = [];
+    const rejected: { line: number; error: string }[] = [];
+    (items as unknown[]).forEach((item, i) => {
+      try {
+        events.push(normaliseFalcoAlert(item, body));
+      } catch (err) {
+        rejected.push({ line: 1, error: `[${i}] ${(err as Error).message}` });
+      }
+    });
+    return { events, rejected };
+  }
+
+  private count(outcome: Outcome, status: number): void {
+    this.perchMetrics.httpRequests.inc({ outcome, status: String(status) });
+  }
+
+  private warnOnce(key: string, message: string, details: Record<string, unknown> = {}): void {
+    const suppressed = this.limiter.admit(key);
+    if (suppressed >= 0)
+      this.log.warn({ source: this.id, ...details, suppressedSinceLast: suppressed }, message);
+  }
+}

@@ -1,0 +1,20 @@
+import type { Observable } from 'rxjs';
+import type { FalcoEvent } from '../events/falco-event.js';
+
+export interface SourceStatus {
+  up: boolean;
+  /** Why the source is not up, for /readyz and logs. */
+  detail?: string;
+}
+
+/** An input of Falco alerts. Every source produces the same normalised FalcoEvent. */
+export interface Source {
+  /** Component id in metrics and logs, e.g. `http`, `file:/var/log/falco.json`, `stdin`. */
+  readonly id: string;
+  /** Completes after stop() once every alert already taken in has been emitted. */
+  readonly events$: Observable<FalcoEvent>;
+  start(): Promise<void>;
+  /** Stops taking in alerts; resolves once events$ has completed. */
+  stop(): Promise<void>;
+  status(): SourceStatus;
+}

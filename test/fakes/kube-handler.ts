@@ -1,0 +1,197 @@
+// The HTTP side of the fake: authentication, injected faults, routing, and the list / get / watch responses.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FaultInjector } from './kube-faults.js';
+import { withoutTypeMeta, withTypeMeta } from './kube-objects.js';
+import type { RequestLog } from './kube-request-log.js';
+import type { ResourceInfo } from './kube-resources.js';
+import { parseRoute, type Route } from './kube-routes.js';
+import { compileFilter, type ObjectFilter, SelectorError } from './kube-selectors.js';
+import {
+  badRequest,
+  expired,
+  methodNotAllowed,
+  notFound,
+  pathNotFound,
+  type Status,
+  statusFor,
+  unauthorized,
+  type Verb,
+} from './kube-status.js';
+import type { KubeStore } from './kube-store.js';
+import { WatchStream } from './kube-watch.js';
+
+/** How a watch from a resourceVersion older than the history window is answered. */
+export type TooOldMode = 'event' | 'http';
+
+/** Settings the test can change while the server runs. */
+export interface HandlerSettings {
+  token: string | undefined;
+  user: string;
+  tooOld: TooOldMode;
+  bookmarkIntervalMs: number | undefined;
+}
+
+export interface HandlerContext {
+  readonly settings: HandlerSettings;
+  readonly store: KubeStore;
+  readonly faults: FaultInjector;
+  readonly log: RequestLog;
+  readonly watches: Set<WatchStream>;
+}
+
+const TRUE_VALUES = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
+
+interface Parsed {
+  readonly path: string;
+  readonly query: Record<string, string>;
+  readonly route: Route | undefined;
+  readonly verb: Verb | undefined;
+}
+
+export function handleRequest(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse): void {
+  const url = new URL(req.url ?? '/', 'http://fake.invalid');
+  const query = Object.fromEntries(url.searchParams);
+  const route = parseRoute(url.pathname);
+  const verb = route ? verbOf(route, query) : undefined;
+  const { authorization, accept } = req.headers;
+  const userAgent = req.headers['user-agent'];
+  const entry = ctx.log.record({
+    method: req.method ?? 'GET',
+    path: url.pathname,
+    query,
+    headers: {
+      ...(authorization === undefined ? {} : { authorization }),
+      ...(accept === undefined ? {} : { accept }),
+      ...(userAgent === undefined ? {} : { userAgent }),
+    },
+    ...(route ? { resource: route.info.resource } : {}),
+    ...(route?.namespace === undefined ? {} : { namespace: route.namespace }),
+    ...(route?.name === undefined ? {} : { name: route.name }),
+    ...(verb === undefined ? {} : { verb }),
+  });
+  let failure: Status | undefined;
+  try {
+    failure = dispatch(ctx, req, res, { path: url.pathname, query, route, verb });
+  } catch (err) {
+    failure = statusFor(500, { user: ctx.settings.user, verb: verb ?? 'get' }, String(err));
+  }
+  if (failure && !res.headersSent) sendJson(res, failure.code, failure);
+  ctx.log.settle(entry, res.statusCode);
+}
+
+function verbOf(route: Route, query: Record<string, string>): Verb {
+  if (TRUE_VALUES.has(query.watch ?? '')) return 'watch';
+  return route.name === undefined ? 'list' : 'get';
+}
+
+function authorized(settings: HandlerSettings, req: IncomingMessage): boolean {
+  if (settings.token === undefined) return true;
+  const [scheme, credential] = (req.headers.authorization ?? '').split(' ');
+  return scheme?.toLowerCase() === 'bearer' && credential === settings.token;
+}
+
+/** Responds, or returns the Status to send as the error response. */
+function dispatch(
+  ctx: HandlerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  { path, query, route, verb }: Parsed,
+): Status | undefined {
+  if (path === '/healthz' || path === '/livez' || path === '/readyz') {
+    res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' }).end('ok');
+    return undefined;
+  }
+  if (!authorized(ctx.settings, req)) return unauthorized();
+  const fault = ctx.faults.take({ path, resource: route?.info.resource, verb });
+  if (fault) {
+    const context = {
+      user: ctx.settings.user,
+      verb: verb ?? 'get',
+      ...(route ? { info: route.info } : {}),
+      ...(route?.namespace === undefined ? {} : { namespace: route.namespace }),
+      ...(route?.name === undefined ? {} : { name: route.name }),
+    };
+    return statusFor(fault.status, context, fault.message);
+  }
+  if (!route || !verb) return pathNotFound();
+  if (req.method !== 'GET') return methodNotAllowed(req.method ?? '');
+
+  let filter: ObjectFilter;
+  try {
+    filter = compileFilter(route.info, {
+      namespace: route.namespace,
+      name: route.name,
+      fieldSelector: query.fieldSelector,
+      labelSelector: query.labelSelector,
+    });
+  } catch (err) {
+    if (err instanceof SelectorError) return badRequest(err.message);
+    throw err;
+  }
+
+  switch (verb) {
+    case 'get': {
+      const obj = ctx.store.get(route.info, route.namespace, route.name ?? '');
+      if (!obj) return notFound(route.info, route.name ?? '');
+      sendJson(res, 200, withTypeMeta(route.info, obj));
+      return undefined;
+    }
+    case 'list':
+      sendJson(res, 200, {
+        kind: route.info.listKind,
+        apiVersion: route.info.apiVersion,
+        metadata: { resourceVersion: String(ctx.store.resourceVersion) },
+        items: ctx.store.list(route.info).filter(filter).map(withoutTypeMeta),
+      });
+      return undefined;
+    case 'watch':
+      return serveWatch(ctx, res, route.info, filter, query);
+  }
+}
+
+function serveWatch(
+  ctx: HandlerContext,
+  res: ServerResponse,
+  info: ResourceInfo,
+  filter: ObjectFilter,
+  query: Record<string, string>,
+): Status | undefined {
+  const requested = query.resourceVersion ?? '';
+  // No RV or "0": start from the current state with synthetic ADDED events (api-concepts "Resource versions").
+  const fromState = requested === '' || requested === '0';
+  const startRv = fromState ? ctx.store.resourceVersion : Number(requested);
+  if (!Number.isSafeInteger(startRv) || startRv < 0)
+    return badRequest(`invalid resource version: ${requested}`);
+  const history = fromState ? undefined : ctx.store.eventsSince(info, startRv);
+  if (history && !history.ok && ctx.settings.tooOld === 'http') return expired(startRv, history.oldest);
+
+  const timeoutSeconds = Number(query.timeoutSeconds);
+  const stream = new WatchStream({
+    info,
+    filter,
+    startRv,
+    allowBookmarks: TRUE_VALUES.has(query.allowWatchBookmarks ?? ''),
+    res,
+    timeoutMs: Number.isFinite(timeoutSeconds) ? timeoutSeconds * 1000 : undefined,
+    bookmarkIntervalMs: ctx.settings.bookmarkIntervalMs,
+    currentRv: () => ctx.store.resourceVersion,
+  });
+  stream.open();
+  if (history && !history.ok) {
+    // The watch cache answers 200 and sends one ERROR event (cacher.go newErrWatcher).
+    stream.fail(expired(startRv, history.oldest));
+    return undefined;
+  }
+  ctx.watches.add(stream);
+  stream.onClose(() => ctx.watches.delete(stream));
+  if (fromState) stream.sendInitial(ctx.store.list(info));
+  else if (history?.ok) for (const event of history.events) stream.deliver(event);
+  return undefined;
+}
+
+function sendJson(res: ServerResponse, code: number, body: unknown): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) });
+  res.end(payload);
+}

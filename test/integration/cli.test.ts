@@ -1,0 +1,154 @@
+import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { Agent as HttpAgent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { CURRENT_ALERT, INTERNAL_DROP_ALERT, PRE_030_ALERT } from '../fixtures/falco-alerts.js';
+import { PerchProcess, runPerch } from '../helpers/cli-process.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'perch-cli-'));
+
+function alertWithId(id: number): string {
+  return JSON.stringify({
+    rule: 'Terminal shell in container',
+    priority: 'Notice',
+    time: '2026-01-01T00:00:00.000000000Z',
+    output: `shell ${id}`,
+    output_fields: { 'test.id': id },
+  });
+}
+
+function post(port: number, agent: HttpAgent, body: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/',
+        agent,
+        headers: { 'content-type': 'application/json' },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', () => resolve(0));
+    req.end(body);
+  });
+}
+
+describe('perch check', () => {
+  it('exits 0 on a valid file', async () => {
+    const file = join(dir, 'good.yaml');
+    writeFileSync(file, 'server: {listen: ":2900"}\nsinks: {out: {type: console}}\n');
+    const result = await runPerch(['check', '-c', file]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('OK');
+  });
+
+  it('lists every problem and exits 1', async () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'server: {listen: nope}\nsinks: {x: {type: pager}}\nbogus: 1\n');
+    const result = await runPerch(['check', '-c', file]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('3 problem(s)');
+    expect(result.stderr).toContain('server.listen: expected HOST:PORT');
+    expect(result.stderr).toContain('sinks.x.type: got "pager", expected one of: console');
+    expect(result.stderr).toContain('unknown key "bogus"');
+  });
+
+  it('refuses to run on an invalid file with exit code 2', async () => {
+    const file = join(dir, 'bad-run.yaml');
+    writeFileSync(file, 'server: {listen: nope}\n');
+    const result = await runPerch(['run', '-c', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('invalid configuration');
+  });
+});
+
+describe('perch run', () => {
+  it('drains every accepted alert on SIGTERM and exits 0', async () => {
+    const perch = new PerchProcess(['run', '--listen', '127.0.0.1:0', '--json']);
+    const port = await perch.port();
+    const agents = Array.from({ length: 4 }, () => new HttpAgent({ keepAlive: true, maxSockets: 1 }));
+    let sent = 0;
+    const statuses: Promise<{ id: number; status: number }>[] = [];
+    // Four Falco-like senders post back to back; SIGTERM lands while requests are in flight.
+    const senders = agents.map(async (agent) => {
+      for (let i = 0; i < 150; i++) {
+        const id = sent++;
+        const status = post(port, agent, alertWithId(id)).then((s) => ({ id, status: s }));
+        statuses.push(status);
+        if ((await status).status !== 200) return;
+      }
+    });
+    while (sent < 100) await new Promise((r) => setTimeout(r, 1));
+    perch.child.kill('SIGTERM');
+    await Promise.all(senders);
+    const results = await Promise.all(statuses);
+    expect(await perch.exited).toBe(0);
+    for (const a of agents) a.destroy();
+    const accepted = results.filter((r) => r.status === 200).map((r) => r.id);
+    const delivered = perch.stdoutLines().map((l) => JSON.parse(l).event.output_fields['test.id'] as number);
+    expect(accepted.length).toBeGreaterThanOrEqual(100);
+    expect(delivered.sort((a, b) => a - b)).toEqual(accepted.sort((a, b) => a - b));
+    expect(perch.stderr).toContain('shutdown complete');
+  });
+
+  it('reads JSON lines from stdin and exits 0 when stdin ends', async () => {
+    const result = await runPerch(
+      ['run', '--stdin', '--json', '--listen', '127.0.0.1:0'],
+      `${CURRENT_ALERT}\nnot an alert\n${PRE_030_ALERT}\n${INTERNAL_DROP_ALERT}\n`,
+    );
+    expect(result.code).toBe(0);
+    const rules = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).event.rule);
+    expect(rules).toEqual([
+      'Contact K8S API Server From Container',
+      'Non sudo setuid',
+      'Falco internal: syscall event drop',
+    ]);
+    expect(result.stderr).toContain('skipped a line that is not a Falco alert');
+  });
+
+  it('follows a file given with --file', async () => {
+    const file = join(dir, 'events.json');
+    writeFileSync(file, `${alertWithId(1)}\n`);
+    const perch = new PerchProcess(['run', '--file', file, '--json', '--listen', '127.0.0.1:0']);
+    await perch.port();
+    appendFileSync(file, `${alertWithId(2)}\n${alertWithId(3)}\n`);
+    const lines = await perch.waitForStdoutLines(2);
+    perch.child.kill('SIGTERM');
+    expect(await perch.exited).toBe(0);
+    // tail -F semantics: lines already in the file at start are not replayed.
+    expect(lines.map((l) => JSON.parse(l).event.output_fields['test.id'])).toEqual([2, 3]);
+  });
+});
+
+describe('perch replay', () => {
+  it('prints one JSON object per alert and the summary on stderr', async () => {
+    const file = join(dir, 'replay.jsonl');
+    writeFileSync(file, `${CURRENT_ALERT}\n{"rule": 1}\n${PRE_030_ALERT}\n`);
+    const result = await runPerch(['replay', file, '--json']);
+    expect(result.code).toBe(0);
+    const out = result.stdout.trim().split('\n');
+    expect(out).toHaveLength(2);
+    expect(out[0]).toContain('"evt.time":1767258902123456789');
+    expect(result.stderr).toContain('3 lines, 2 alerts, 1 rejected');
+    expect(result.stderr).toContain('line 2: rule: expected a non-empty string');
+  });
+
+  it('prints readable lines by default', async () => {
+    const file = join(dir, 'replay-text.jsonl');
+    writeFileSync(file, `${CURRENT_ALERT}\n`);
+    const result = await runPerch(['replay', file]);
+    expect(result.stdout).toContain('NOTICE');
+    expect(result.stdout).toContain(
+      'Contact K8S API Server From Container [worker-2 tools/toolbox-6d8f9c7b5-x2x7q container 4b1d2c3e5f60]',
+    );
+  });
+});

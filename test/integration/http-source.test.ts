@@ -1,0 +1,156 @@
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { CURRENT_ALERT, INTERNAL_DROP_ALERT, PRE_033_ALERT } from '../fixtures/falco-alerts.js';
+import { type Harness, metricValue, startAgent } from '../helpers/agent-harness.js';
+
+let harness: Harness | undefined;
+afterEach(async () => {
+  await harness?.stop();
+  harness = undefined;
+});
+
+async function post(body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) {
+  if (!harness) throw new Error('no agent');
+  const res = await fetch(`${harness.url}/`, { method: 'POST', headers, body });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+const requests = (outcome: string, status: string) =>
+  harness ? metricValue(harness.metrics, 'perch_http_ingest_requests_total', { outcome, status }) : 0;
+
+describe('HTTP source: a drop-in target for Falco http_output and falcosidekick POST /', () => {
+  it('accepts one alert per request (200) and delivers it with exact fields', async () => {
+    harness = await startAgent();
+    const res = await post(CURRENT_ALERT);
+    expect(res).toEqual({ status: 200, body: { accepted: 1 } });
+    await harness.stop();
+    expect(harness.out.lines).toHaveLength(1);
+    expect(harness.out.lines[0]).toContain('"evt.time":1767258902123456789');
+    expect(harness.out.alerts()[0]?.event.rule).toBe('Contact K8S API Server From Container');
+    expect(await requests('accepted', '200')).toBe(1);
+  });
+
+  it('accepts NDJSON batches and reports bad lines without losing good ones', async () => {
+    harness = await startAgent();
+    const body = `${CURRENT_ALERT}\n${PRE_033_ALERT}\n{"rule":"x"}\n${INTERNAL_DROP_ALERT}\n`;
+    const res = await post(body, { 'content-type': 'application/x-ndjson' });
+    expect(res.status).toBe(200);
+    expect(res.body.accepted).toBe(3);
+    expect(res.body.rejected).toEqual([{ line: 3, error: expect.stringMatching(/^priority:/) }]);
+    await harness.stop();
+    expect(harness.out.alerts().map((a) => a.event.rule)).toEqual([
+      'Contact K8S API Server From Container',
+      'Read sensitive file untrusted',
+      'Falco internal: syscall event drop',
+    ]);
+    expect(await requests('partial', '200')).toBe(1);
+  });
+
+  it('answers malformed JSON with 400 and the reason', async () => {
+    harness = await startAgent();
+    const res = await post('{"rule": "x", ');
+    expect(res.status).toBe(400);
+    expect(String(res.body.error)).toMatch(/malformed JSON/);
+    const invalid = await post('{"rule":"R","priority":"Loud","time":"2026-01-01T00:00:00Z"}');
+    expect(invalid.status).toBe(400);
+    expect(String(invalid.body.error)).toMatch(/^priority: expected one of Debug/);
+    expect(await requests('malformed', '400')).toBe(2);
+    await harness.stop();
+    expect(harness.out.lines).toHaveLength(0);
+  });
+
+  it('answers text/plain with 415 telling the operator to set json_output: true', async () => {
+    harness = await startAgent();
+    const res = await post('09:15:02.123456789: Notice A shell was spawned', {
+      'content-type': 'text/plain',
+    });
+    expect(res.status).toBe(415);
+    expect(String(res.body.error)).toContain('json_output: true');
+    const other = await post('<xml/>', { 'content-type': 'application/xml' });
+    expect(other.status).toBe(415);
+    expect(await requests('unsupported_media_type', '415')).toBe(2);
+  });
+
+  it('answers a body over the limit with 413', async () => {
+    harness = await startAgent({ sources: { http: { maxBodyBytes: 2048 } } });
+    const big = JSON.stringify({
+      rule: 'R',
+      priority: 'Notice',
+      time: '2026-01-01T00:00:00Z',
+      output: 'x'.repeat(4096),
+    });
+    const res = await post(big);
+    expect(res.status).toBe(413);
+    expect(String(res.body.error)).toContain('maxBodyBytes (2048 bytes)');
+    expect(await requests('too_large', '413')).toBe(1);
+    expect((await post(CURRENT_ALERT)).status).toBe(200);
+  });
+
+  it('requires the bearer token when one is configured (401 otherwise)', async () => {
+    harness = await startAgent({ sources: { http: { token: 's3cret-token' } } });
+    expect((await post(CURRENT_ALERT)).status).toBe(401);
+    expect(
+      (await post(CURRENT_ALERT, { 'content-type': 'application/json', authorization: 'Bearer wrong' }))
+        .status,
+    ).toBe(401);
+    const ok = await post(CURRENT_ALERT, {
+      'content-type': 'application/json',
+      authorization: 'Bearer s3cret-token',
+    });
+    expect(ok.status).toBe(200);
+    expect(await requests('unauthorized', '401')).toBe(2);
+    await harness.stop();
+    expect(harness.out.lines).toHaveLength(1);
+  });
+
+  it('serves many alerts over one keep-alive connection', async () => {
+    harness = await startAgent();
+    let connections = 0;
+    harness.agent.server.app.server.on('connection', () => {
+      connections += 1;
+    });
+    const keepAlive = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+    const { port } = new URL(harness.url);
+    for (let i = 0; i < 20; i++) {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = httpRequest(
+          {
+            host: '127.0.0.1',
+            port,
+            method: 'POST',
+            path: '/',
+            agent: keepAlive,
+            headers: { 'content-type': 'application/json' },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on('error', reject);
+        req.end(CURRENT_ALERT);
+      });
+      expect(status).toBe(200);
+    }
+    keepAlive.destroy();
+    expect(connections).toBe(1);
+    await harness.stop();
+    expect(harness.out.lines).toHaveLength(20);
+  });
+
+  it('reports readiness, health and metrics on the same server', async () => {
+    harness = await startAgent();
+    expect((await fetch(`${harness.url}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${harness.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready', checks: [{ name: 'source http', up: true }] });
+    const metrics = await fetch(`${harness.url}/metrics`);
+    expect(metrics.headers.get('content-type')).toContain('text/plain; version=0.0.4');
+    expect(await metrics.text()).toContain('perch_component_received_events_total');
+    const open = await fetch(`${harness.url}/metrics`, {
+      headers: { accept: 'application/openmetrics-text' },
+    });
+    expect(open.headers.get('content-type')).toContain('application/openmetrics-text');
+    expect(await open.text()).toMatch(/# EOF\n?$/);
+  });
+});

@@ -1,0 +1,171 @@
+import { describe, expect, it } from '@jest/globals';
+import { EventParseError } from '../../src/events/event-parse-error.js';
+import {
+  containerId,
+  eventTimeMs,
+  isContainerEvent,
+  isHostEvent,
+  isInternalEvent,
+  namespaceName,
+  podName,
+} from '../../src/events/falco-event.js';
+import { MAX_FIELD_LENGTH, parseFalcoJson } from '../../src/events/parse-falco-json.js';
+import { parseNdjson } from '../../src/events/parse-ndjson.js';
+import { Priority } from '../../src/events/priority.js';
+import { toFalcoJson } from '../../src/events/serialize-event.js';
+import {
+  AUDIT_ALERT_WITHOUT_OUTPUT,
+  CURRENT_ALERT,
+  HOST_ALERT,
+  INTERNAL_DROP_ALERT,
+  ISO_TIME_ALERT,
+  PRE_030_ALERT,
+  PRE_033_ALERT,
+} from '../fixtures/falco-alerts.js';
+
+function parseError(text: string): EventParseError {
+  try {
+    parseFalcoJson(text);
+  } catch (err) {
+    if (err instanceof EventParseError) return err;
+    throw err;
+  }
+  throw new Error(`expected ${text} to be rejected`);
+}
+
+const minimal = (patch: Record<string, unknown>) =>
+  JSON.stringify({ rule: 'R', priority: 'Notice', time: '2026-01-01T00:00:00.000000000Z', ...patch });
+
+describe('parseFalcoJson on every documented shape', () => {
+  it('reads a current alert with its types intact and the 19-digit evt.time exact', () => {
+    const e = parseFalcoJson(CURRENT_ALERT);
+    expect(e.rule).toBe('Contact K8S API Server From Container');
+    expect(e.priority).toBe(Priority.Notice);
+    expect(e.source).toBe('syscall');
+    expect(e.hostname).toBe('worker-2');
+    expect(e.tags).toEqual(['T1565', 'container', 'k8s', 'maturity_stable', 'mitre_discovery', 'network']);
+    expect(e.outputFields['evt.time']).toBe(1767258902123456789n);
+    expect(e.outputFields['fd.rport']).toBe(443);
+    expect(e.outputFields['user.loginuid']).toBe(-1);
+    expect(e.timeNs).toBe(1767258902123456789n);
+    expect(eventTimeMs(e)).toBe(1767258902123);
+    expect(containerId(e)).toBe('4b1d2c3e5f60');
+    expect(namespaceName(e)).toBe('tools');
+    expect(podName(e)).toBe('toolbox-6d8f9c7b5-x2x7q');
+    expect(isContainerEvent(e)).toBe(true);
+    expect(isHostEvent(e)).toBe(false);
+  });
+
+  it('writes the exact evt.time back out digit for digit', () => {
+    expect(toFalcoJson(parseFalcoJson(CURRENT_ALERT))).toContain('"evt.time":1767258902123456789');
+  });
+
+  it('accepts alerts from Falco before 0.30 (no source, tags, hostname; null fields)', () => {
+    const e = parseFalcoJson(PRE_030_ALERT);
+    expect(e.source).toBe('syscall');
+    expect(e.tags).toEqual([]);
+    expect(e.hostname).toBe('');
+    expect(e.outputFields['proc.pname']).toBeNull();
+    expect(e.outputFields['evt.time']).toBe(1598896926470112310n);
+    expect(namespaceName(e)).toBeUndefined();
+  });
+
+  it('accepts alerts from Falco 0.30-0.32 (no hostname)', () => {
+    const e = parseFalcoJson(PRE_033_ALERT);
+    expect(e.tags).toEqual(['filesystem', 'mitre_credential_access']);
+    expect(e.hostname).toBe('');
+  });
+
+  it('recognises internal events, which carry no tags', () => {
+    const e = parseFalcoJson(INTERNAL_DROP_ALERT);
+    expect(isInternalEvent(e)).toBe(true);
+    expect(e.priority).toBe(Priority.Debug);
+    expect(e.outputFields.n_drops).toBe('1342');
+  });
+
+  it('recognises host events and treats <NA>/null pod fields as absent', () => {
+    const e = parseFalcoJson(HOST_ALERT);
+    expect(isHostEvent(e)).toBe(true);
+    expect(isContainerEvent(e)).toBe(false);
+    expect(podName(e)).toBeUndefined();
+    expect(e.timeNs).toBe(1767265200000000001n);
+  });
+
+  it('accepts alerts without the output property and from other sources', () => {
+    const e = parseFalcoJson(AUDIT_ALERT_WITHOUT_OUTPUT);
+    expect(e.output).toBe('');
+    expect(e.source).toBe('k8s_audit');
+    expect(containerId(e)).toBeUndefined();
+  });
+
+  it('keeps a nested field value as JSON text instead of losing the alert', () => {
+    const e = parseFalcoJson(ISO_TIME_ALERT);
+    expect(e.priority).toBe(Priority.Critical);
+    expect(e.outputFields['fd.rport']).toBe('{"port":443}');
+    expect(e.outputFields['evt.time.iso8601']).toBe('2026-01-01T00:00:00.000000000Z');
+  });
+
+  it('reads priorities in any case and in Falco numeric encoding', () => {
+    expect(parseFalcoJson(minimal({ priority: 'critical' })).priority).toBe(Priority.Critical);
+    expect(parseFalcoJson(minimal({ priority: 'CRITICAL' })).priority).toBe(Priority.Critical);
+    expect(parseFalcoJson(minimal({ priority: 'Informational' })).priority).toBe(Priority.Informational);
+    expect(parseFalcoJson(minimal({ priority: 'INFO' })).priority).toBe(Priority.Informational);
+    expect(parseFalcoJson(minimal({ priority: 0 })).priority).toBe(Priority.Emergency);
+    expect(parseFalcoJson(minimal({ priority: '7' })).priority).toBe(Priority.Debug);
+  });
+
+  it('keeps timestamps with fewer digits or an offset exact', () => {
+    expect(parseFalcoJson(minimal({ time: '2026-01-01T01:00:00.5+01:00' })).timeNs).toBe(
+      1767225600500000000n,
+    );
+    expect(parseFalcoJson(minimal({ time: '2026-01-01T00:00:00Z' })).timeNs).toBe(1767225600000000000n);
+  });
+
+  it('cuts oversized untrusted strings with a visible marker', () => {
+    const e = parseFalcoJson(
+      minimal({ output_fields: { 'proc.cmdline': 'A'.repeat(MAX_FIELD_LENGTH + 100) } }),
+    );
+    const cmd = e.outputFields['proc.cmdline'] as string;
+    expect(cmd.length).toBeLessThan(MAX_FIELD_LENGTH + 20);
+    expect(cmd.endsWith('…[truncated]')).toBe(true);
+  });
+
+  it('does not mistake a key quoted inside a string value for the field', () => {
+    const raw =
+      '{"rule":"R","priority":"Notice","time":"2026-01-01T00:00:00Z","output_fields":{"proc.cmdline":"echo \\"evt.time\\":1","evt.time":1767258902123456789}}';
+    expect(parseFalcoJson(raw).outputFields['evt.time']).toBe(1767258902123456789n);
+  });
+});
+
+describe('parseFalcoJson rejects what is not an alert, saying what and where', () => {
+  it.each([
+    ['not json', '$', /malformed JSON/],
+    ['[1,2]', '$', /expected a JSON object/],
+    [minimal({ rule: '' }), 'rule', /non-empty string/],
+    [minimal({ rule: 5 }), 'rule', /number 5/],
+    [minimal({ priority: 'Loud' }), 'priority', /Emergency.*"Loud"/],
+    [minimal({ priority: 9 }), 'priority', /number 9/],
+    [minimal({ time: 'yesterday' }), 'time', /not an RFC 3339 timestamp/],
+    [minimal({ time: '2026-02-30T00:00:00Z' }), 'time', /does not exist/],
+    [minimal({ time: undefined }), 'time', /expected an RFC 3339 string/],
+    [minimal({ tags: 'a,b' }), 'tags', /array of strings/],
+    [minimal({ tags: ['ok', 3] }), 'tags[1]', /expected a string/],
+    [minimal({ output_fields: [1] }), 'output_fields', /object of field name/],
+    [minimal({ hostname: 7 }), 'hostname', /expected a string/],
+  ])('%s → %s', (text, path, reason) => {
+    const err = parseError(text);
+    expect(err.path).toBe(path);
+    expect(err.message).toMatch(reason);
+  });
+});
+
+describe('parseNdjson', () => {
+  it('parses good lines and reports bad ones by line number', () => {
+    const result = parseNdjson(`${CURRENT_ALERT}\n\nnot json\r\n${PRE_033_ALERT}\n`);
+    expect(result.events.map((e) => e.rule)).toEqual([
+      'Contact K8S API Server From Container',
+      'Read sensitive file untrusted',
+    ]);
+    expect(result.rejected).toEqual([{ line: 3, error: expect.stringMatching(/malformed JSON/) }]);
+  });
+});
