@@ -9,6 +9,12 @@ import { loadConfig } from './config/load-config.js';
 import { stringifyExact } from './events/serialize-event.js';
 import { createLogger } from './logging/logger.js';
 
+// `perch replay … | head` closes our stdout early; that is the reader's choice, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const program = new Command()
   .name('perch')
   .description('Node-local companion to Falco: enriches, correlates and delivers Falco alerts.')
@@ -21,6 +27,10 @@ program
   .option('--listen <host:port>', 'address of the HTTP server (ingest, /metrics, /healthz, /readyz)')
   .option('--stdin', 'read JSON alerts from standard input: falco -o json_output=true | perch run --stdin')
   .addOption(new Option('--file <path...>', "follow Falco's file_output (JSON lines), like tail -F"))
+  .option(
+    '--pods <file>',
+    'Kubernetes context from a kubectl get pods,runtimeclasses -o json dump instead of the API',
+  )
   .option('--json', 'console sinks print JSON lines instead of text')
   .action(async (flags: RunFlags) => {
     const config = loadOrExit({ path: flags.config, overrides: (tree) => applyRunFlags(tree, flags) });
@@ -52,9 +62,19 @@ program
   .command('replay <file>')
   .description('run the pipeline offline over a JSON-lines file and print what would be sent')
   .option('--json', 'print one JSON object per alert (the summary goes to stderr)')
-  .action(async (file: string, flags: { json?: boolean }) => {
+  .option('--pods <file>', 'enrich from a dump: kubectl get pods,runtimeclasses -o json > cluster.json')
+  .option('-c, --config <file>', 'perch.yaml, for its kubernetes settings (label allowlist, isolation map)')
+  .action(async (file: string, flags: { json?: boolean; pods?: string; config?: string }) => {
+    const config = loadOrExit({ path: flags.config });
     const log = createLogger('warn');
-    const summary = await replayFile(file, { json: flags.json === true, out: process.stdout, log });
+    const podsFile = flags.pods ?? config.kubernetes.podsFile;
+    const summary = await replayFile(file, {
+      json: flags.json === true,
+      out: process.stdout,
+      log,
+      kubernetes: config.kubernetes,
+      ...(podsFile ? { podsFile } : {}),
+    });
     process.stderr.write(`${formatReplaySummary(file, summary)}\n`);
     if (flags.json) process.stderr.write(`${stringifyExact({ summary })}\n`);
     process.exitCode = summary.alerts === 0 && summary.rejected > 0 ? 1 : 0;

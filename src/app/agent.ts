@@ -1,6 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { merge } from 'rxjs';
 import type { PerchConfig } from '../config/schema.js';
+import { KubernetesContext } from '../kube/kubernetes-context.js';
 import type { Logger } from '../logging/logger.js';
 import { PerchMetrics } from '../metrics/perch-metrics.js';
 import { buildPipeline } from '../pipeline/pipeline.js';
@@ -30,6 +31,7 @@ export class Agent {
   readonly server: HttpServer;
   private readonly sources: Source[];
   private readonly sinks: Sink[];
+  readonly kubernetes: KubernetesContext;
   private pipelineDone?: Promise<void>;
   private stopping?: Promise<StopResult>;
 
@@ -38,9 +40,12 @@ export class Agent {
     io: AgentIo,
     private readonly log: Logger,
     metrics?: PerchMetrics,
+    env: NodeJS.ProcessEnv = process.env,
   ) {
     this.metrics = metrics ?? new PerchMetrics();
     this.server = new HttpServer(this.metrics, log);
+    this.kubernetes = new KubernetesContext(config.kubernetes, config.nodeName, this.metrics, log, env);
+    for (const check of this.kubernetes.readinessChecks()) this.server.addReadinessCheck(check);
     this.sources = createSources(config, io.stdin, this.metrics, log);
     this.sinks = createSinks(config, io.stdout, this.metrics);
     for (const source of this.sources) {
@@ -56,6 +61,12 @@ export class Agent {
       sinks: this.sinks,
       log: this.log,
       now: Date.now,
+      ...(this.kubernetes.enabled ? { resolver: this.kubernetes.state } : {}),
+      enrich: {
+        pendingTimeoutMs: this.config.kubernetes.pendingTimeout,
+        maxPending: this.config.kubernetes.maxPending,
+        onOutcome: (outcome) => this.metrics.enrichment.inc({ outcome }),
+      },
     });
     this.pipelineDone = new Promise((resolve) => {
       alerts$.subscribe({
@@ -66,6 +77,7 @@ export class Agent {
         complete: () => resolve(),
       });
     });
+    await this.kubernetes.start();
     const { port } = await this.server.listen(this.config.server.listen);
     for (const source of this.sources) await source.start();
     this.log.info(
@@ -98,6 +110,7 @@ export class Agent {
       await Promise.all(this.sources.map((s) => s.stop()));
       await this.pipelineDone;
       await Promise.all(this.sinks.map((s) => s.flush()));
+      await this.kubernetes.stop();
       return 'drained' as const;
     })();
     const outcome = await Promise.race([work, expired]);

@@ -4,6 +4,7 @@ export interface RunFlags {
   stdin?: boolean;
   file?: string[];
   json?: boolean;
+  pods?: string;
 }
 
 type Tree = Record<string, unknown>;
@@ -23,6 +24,7 @@ function section(tree: Tree, key: string): Tree {
  */
 export function applyRunFlags(tree: Tree, flags: RunFlags): void {
   if (flags.listen !== undefined) section(tree, 'server').listen = flags.listen;
+  if (flags.pods !== undefined) section(tree, 'kubernetes').podsFile = flags.pods;
   const sources = section(tree, 'sources');
   const namedInput = flags.stdin === true || (flags.file?.length ?? 0) > 0;
   if (namedInput && flags.config === undefined) section(sources, 'http').enabled = false;

@@ -6,6 +6,8 @@ import type { Logger } from '../logging/logger.js';
 import { Agent } from './agent.js';
 
 export const DEMO_SCENARIO = fileURLToPath(new URL('../../examples/demo/alerts.jsonl', import.meta.url));
+/** The node's pods and runtime classes, as `kubectl get pods,runtimeclasses -o json` prints them. */
+export const DEMO_CLUSTER = fileURLToPath(new URL('../../examples/demo/cluster.json', import.meta.url));
 
 interface DemoOptions {
   out: Writable;
@@ -21,7 +23,12 @@ interface DemoOptions {
 export async function runDemo(options: DemoOptions): Promise<number> {
   const { out } = options;
   const config = validateConfig(
-    { server: { listen: '127.0.0.1:0', shutdownGrace: '5s' }, sinks: { console: { type: 'console' } } },
+    {
+      nodeName: 'worker-2',
+      server: { listen: '127.0.0.1:0', shutdownGrace: '5s' },
+      kubernetes: { podsFile: DEMO_CLUSTER },
+      sinks: { console: { type: 'console' } },
+    },
     'demo',
     process.env,
   );
@@ -33,7 +40,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     .filter((l) => l.trim() !== '');
 
   out.write(
-    `Perch demo: the agent listens on ${url}; posting ${lines.length} Falco alerts as http_output does.\n\n`,
+    `Perch demo: the agent listens on ${url} and knows node worker-2's pods from examples/demo/cluster.json;\n` +
+      `posting ${lines.length} Falco alerts as http_output does.\n\n`,
   );
   let accepted = 0;
   for (const line of lines) {
@@ -52,7 +60,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   for (const line of headline(metrics)) out.write(`  ${line}\n`);
   const { clean } = await agent.stop('demo finished');
   out.write(
-    `\nShut down ${clean ? 'cleanly' : 'with alerts left undrained'}. Try: perch replay examples/demo/alerts.jsonl --json\n`,
+    `\nShut down ${clean ? 'cleanly' : 'with alerts left undrained'}. Try: node dist/cli.js replay examples/demo/alerts.jsonl --pods examples/demo/cluster.json --json\n`,
   );
   return clean && accepted === lines.length ? 0 : 1;
 }
@@ -60,5 +68,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 function headline(exposition: string): string[] {
   return exposition
     .split('\n')
-    .filter((l) => /^perch_(http_ingest_requests_total|component_(received|sent)_events_total)\{/.test(l));
+    .filter((l) =>
+      /^perch_(http_ingest_requests_total|enrichment_total|component_(received|sent)_events_total)\{/.test(l),
+    );
 }

@@ -1,9 +1,13 @@
 import type { Writable } from 'node:stream';
 import { filter, lastValueFrom, map, type Observable } from 'rxjs';
+import type { KubernetesConfig } from '../config/schema.js';
 import { EventParseError } from '../events/event-parse-error.js';
 import { eventTimeMs, type FalcoEvent } from '../events/falco-event.js';
 import { parseFalcoJson } from '../events/parse-falco-json.js';
 import { priorityName } from '../events/priority.js';
+import { ClusterState } from '../kube/cluster-state.js';
+import { clusterStateOptions } from '../kube/kubernetes-context.js';
+import { loadClusterDump } from '../kube/offline-cluster.js';
 import type { Logger } from '../logging/logger.js';
 import { PerchMetrics } from '../metrics/perch-metrics.js';
 import { buildPipeline } from '../pipeline/pipeline.js';
@@ -29,7 +33,7 @@ const MAX_REPORTED_REJECTIONS = 20;
  */
 export async function replayFile(
   path: string,
-  options: { json: boolean; out: Writable; log: Logger },
+  options: { json: boolean; out: Writable; log: Logger; podsFile?: string; kubernetes: KubernetesConfig },
 ): Promise<ReplaySummary> {
   const summary: ReplaySummary = { lines: 0, alerts: 0, rejected: 0, rejections: [], byPriority: {} };
   const reject = (line: number, error: string) => {
@@ -62,7 +66,15 @@ export async function replayFile(
     }),
     filter((event): event is FalcoEvent => event !== undefined),
   );
-  const alerts$ = buildPipeline(events$, { sinks: [sink], log: options.log, now: () => clock });
+  const cluster = options.podsFile ? new ClusterState(clusterStateOptions(options.kubernetes)) : undefined;
+  if (cluster && options.podsFile) loadClusterDump(options.podsFile, cluster);
+  const alerts$ = buildPipeline(events$, {
+    sinks: [sink],
+    log: options.log,
+    now: () => clock,
+    // Offline, the dump is all there will ever be: an alert it cannot place is unresolved at once.
+    ...(cluster ? { resolver: cluster, enrich: { pendingTimeoutMs: 0, maxPending: 1 } } : {}),
+  });
   await lastValueFrom(
     alerts$.pipe(
       map((alert) => {

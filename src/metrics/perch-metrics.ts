@@ -56,6 +56,41 @@ export class PerchMetrics {
     registers: [this.registry],
   });
 
+  readonly enrichment = new Counter({
+    name: 'perch_enrichment_total',
+    help: 'Alerts by how they were matched to the cluster: container_id, pod_name, host, late, unresolved, not_applicable, disabled; pending_full counts overflows of the waiting buffer.',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly kubeObjects = new Gauge({
+    name: 'perch_kube_cache_objects',
+    help: 'Objects in the Kubernetes cache, by kind (pods_deleted: deleted pods kept for late alerts).',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly kubeWatchUp = new Gauge({
+    name: 'perch_kube_watch_up',
+    help: '1 while the watch of a resource is healthy, 0 while it is failing (the cache keeps serving).',
+    labelNames: ['resource'] as const,
+    registers: [this.registry],
+  });
+
+  readonly kubeWatchRestarts = new Counter({
+    name: 'perch_kube_watch_restarts_total',
+    help: 'Restarts of a failed watch.',
+    labelNames: ['resource'] as const,
+    registers: [this.registry],
+  });
+
+  readonly kubeLastSync = new Gauge({
+    name: 'perch_kube_last_sync_timestamp_seconds',
+    help: 'When a watch last delivered an event or completed a list.',
+    labelNames: ['resource'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }

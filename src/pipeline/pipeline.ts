@@ -31,7 +31,12 @@ export function buildPipeline(events$: Observable<FalcoEvent>, deps: PipelineDep
           ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
         }),
       )
-    : events$.pipe(map((event) => ({ event, enrichment: { outcome: 'disabled' as const } })));
+    : events$.pipe(
+        map((event) => {
+          deps.enrich?.onOutcome?.('disabled');
+          return { event, enrichment: { outcome: 'disabled' as const } };
+        }),
+      );
   return enriched$.pipe(
     map((enriched) => alertFromEvent(enriched, deps.now())),
     routeToSinks(deps.sinks, deps.log),

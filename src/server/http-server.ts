@@ -6,6 +6,8 @@ import type { PerchMetrics } from '../metrics/perch-metrics.js';
 
 export interface ReadinessCheck {
   name: string;
+  /** False for checks that inform but must not take Perch out of its Service (Kubernetes watches). */
+  required?: boolean;
   check(): { up: boolean; detail?: string };
 }
 
@@ -33,8 +35,12 @@ export class HttpServer {
     });
     this.app.get('/healthz', async () => ({ status: 'ok' }));
     this.app.get('/readyz', async (_req, reply) => {
-      const results = this.checks.map((c) => ({ name: c.name, ...c.check() }));
-      const ready = results.every((r) => r.up);
+      const results = this.checks.map((c) => ({
+        name: c.name,
+        ...(c.required === false ? { required: false } : {}),
+        ...c.check(),
+      }));
+      const ready = results.every((r) => r.up || r.required === false);
       return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks: results });
     });
     this.app.get('/metrics', async (req, reply) => {

@@ -37,15 +37,57 @@ export function formatAlertLine(alert: Alert, colour: boolean): string {
     paint(DIM, time),
     paint(COLOURS[alert.priority], level),
     escapeControlChars(event.rule),
-    paint(DIM, `[${escapeControlChars(where(event))}]`),
+    paint(DIM, `[${escapeControlChars(where(alert))}]`),
   ];
+  const risk = clusterRisk(alert);
+  if (risk)
+    parts.push(
+      paint(alert.enrichment.pod?.posture.level === 'privileged' ? COLOURS[Priority.Warning] : DIM, risk),
+    );
   if (alert.reasons.length > 0) parts.push(paint(DIM, `(${escapeControlChars(alert.reasons.join('; '))})`));
   return `${parts.join(' ')}\n    ${message}`;
 }
 
-function where(event: FalcoEvent): string {
-  const host = event.hostname || 'unknown-host';
+function where(alert: Alert): string {
+  const { event, enrichment } = alert;
+  const host = enrichment.pod?.node ?? enrichment.node ?? (event.hostname || 'unknown-host');
   if (isHostEvent(event)) return `${host} host`;
+  const pod = enrichment.pod;
+  if (pod) {
+    const bits = [
+      host,
+      `${pod.namespace}/${pod.pod}`,
+      `${pod.workload.kind.toLowerCase()}/${pod.workload.name}`,
+    ];
+    if (pod.container) bits.push(`container ${pod.container.name}`);
+    if (pod.deleted) bits.push('(pod deleted)');
+    return bits.join(' ');
+  }
+  return (
+    fromFalcoFields(event, host) +
+    (enrichment.outcome === 'unresolved' ? ' (pod not found in the cluster)' : '')
+  );
+}
+
+const MAX_LISTED_CHECKS = 4;
+
+/** Isolation and Pod Security posture: how much the pod was allowed to do in the first place. */
+function clusterRisk(alert: Alert): string | undefined {
+  const pod = alert.enrichment.pod;
+  if (!pod) return undefined;
+  const runtime = pod.missingRuntimeClass
+    ? `runtimeclass ${pod.runtimeClass ?? '?'} missing`
+    : `${pod.isolation}${pod.handler ? `(${pod.handler})` : ''}`;
+  // Name what keeps the pod below the next level up: baseline checks for a privileged pod.
+  const failing = pod.posture.level === 'privileged' ? 'baseline' : 'restricted';
+  const checks = [...new Set(pod.posture.violations.filter((v) => v.level === failing).map((v) => v.check))];
+  const listed =
+    checks.slice(0, MAX_LISTED_CHECKS).join(',') + (checks.length > MAX_LISTED_CHECKS ? ',…' : '');
+  const posture = `pss=${pod.posture.level}${checks.length > 0 && pod.posture.level !== 'restricted' ? `(${listed})` : ''}`;
+  return `isolation=${runtime} ${posture}`;
+}
+
+function fromFalcoFields(event: FalcoEvent, host: string): string {
   const ns = namespaceName(event);
   const pod = podName(event);
   const id = containerId(event);
@@ -62,6 +104,7 @@ export function formatAlertJson(alert: Alert): string {
     kind: alert.kind,
     priority: priorityName(alert.priority),
     reasons: alert.reasons,
+    enrichment: alert.enrichment,
     event: toFalcoShape(alert.event),
   });
 }
