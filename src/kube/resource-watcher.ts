@@ -50,6 +50,7 @@ export class ResourceWatcher {
   private stopped = false;
   private lastLoggedProblem?: string;
   private retryPending = false;
+  private failedSinceStart = false;
 
   constructor(
     kc: KubeConfig,
@@ -77,13 +78,19 @@ export class ResourceWatcher {
     this.informer.on('add', (o) => this.onEvent(() => handlers.upsert(o)));
     this.informer.on('update', (o) => this.onEvent(() => handlers.upsert(o)));
     this.informer.on('delete', (o) => this.onEvent(() => handlers.remove(o)));
-    this.informer.on('connect', () => this.onConnect());
     this.informer.on('error', (err) => this.onError(err));
   }
 
   async start(): Promise<void> {
     this.stopped = false;
-    await this.informer.start().catch((err: unknown) => this.onError(err));
+    this.failedSinceStart = false;
+    try {
+      // Resolves once the list is applied and the watch is open (or the attempt failed, reported through 'error').
+      await this.informer.start();
+      if (!this.failedSinceStart) this.markHealthy();
+    } catch (err) {
+      this.onError(err);
+    }
   }
 
   async stop(): Promise<void> {
@@ -101,13 +108,6 @@ export class ResourceWatcher {
     apply();
   }
 
-  private onConnect(): void {
-    // `connect` fires when the list or watch request is issued; success is the first event or a completed start().
-    queueMicrotask(() => {
-      if (this.informer.latestResourceVersion() !== '') this.markHealthy();
-    });
-  }
-
   private markHealthy(): void {
     if (this.state.problem) this.log.info({ resource: this.spec.name }, 'watch recovered');
     this.lastLoggedProblem = undefined;
@@ -116,6 +116,7 @@ export class ResourceWatcher {
   }
 
   private onError(err: unknown): void {
+    this.failedSinceStart = true;
     // The informer can report one failure both as an event and as a rejected start().
     if (this.stopped || this.retryPending) return;
     const problem = describeWatchError(err, this.spec.name);

@@ -59,13 +59,15 @@ export function enrich(
       const reschedule = () => {
         timer?.unsubscribe();
         timer = undefined;
+        // An emission can make the downstream unsubscribe; no timer may outlive the subscription.
+        if (subscriber.closed) return;
         const first = waiting[0];
         if (first) timer = scheduler.schedule(expire, Math.max(0, first.deadline - scheduler.now()));
       };
       // Alerts wait in arrival order and share one timeout, so deadlines are ascending.
       const expire = () => {
         const now = scheduler.now();
-        while (waiting[0] && waiting[0].deadline <= now) {
+        while (!subscriber.closed && waiting[0] && waiting[0].deadline <= now) {
           const item = waiting.shift();
           if (item) emit(item.event, { outcome: 'unresolved' });
         }
@@ -74,15 +76,26 @@ export function enrich(
       const retry = () => {
         if (waiting.length === 0) return;
         const still: Waiting[] = [];
+        const found: [FalcoEvent, Enrichment][] = [];
         for (const item of waiting) {
-          const found = resolver.resolve(item.event);
-          if (found) emit(item.event, { ...found, outcome: 'late' });
+          const enrichment = resolver.resolve(item.event);
+          if (enrichment) found.push([item.event, { ...enrichment, outcome: 'late' }]);
           else still.push(item);
         }
-        if (still.length !== waiting.length) {
-          waiting = still;
-          reschedule();
+        if (found.length === 0) return;
+        // Settle the buffer before emitting: a downstream that makes the cache tick re-enters here.
+        waiting = still;
+        reschedule();
+        for (const [event, enrichment] of found) {
+          if (subscriber.closed) return;
+          emit(event, enrichment);
         }
+      };
+      const flushUnresolved = () => {
+        const rest = waiting;
+        waiting = [];
+        timer?.unsubscribe();
+        for (const item of rest) emit(item.event, { outcome: 'unresolved' });
       };
 
       const changes = resolver.changes$.subscribe(retry);
@@ -98,13 +111,15 @@ export function enrich(
           waiting.push({ event, deadline: scheduler.now() + options.pendingTimeoutMs });
           if (waiting.length === 1) reschedule();
         },
-        error: (err: unknown) => subscriber.error(err),
+        error: (err: unknown) => {
+          // Alerts already taken in are not lost with the stream: they go out unenriched first.
+          flushUnresolved();
+          subscriber.error(err);
+        },
         complete: () => {
           // On shutdown nothing more will arrive from the cluster worth waiting for: last try, then out.
           retry();
-          for (const item of waiting) emit(item.event, { outcome: 'unresolved' });
-          waiting = [];
-          timer?.unsubscribe();
+          flushUnresolved();
           subscriber.complete();
         },
       });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import type { V1Pod } from '@kubernetes/client-node';
-import { type Observable, Subject, type Subscription } from 'rxjs';
+import { map, type Observable, Subject, type Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import type { FalcoEvent } from '../../src/events/falco-event.js';
 import { parseFalcoJson } from '../../src/events/parse-falco-json.js';
@@ -254,13 +254,36 @@ describe('enrich (virtual time)', () => {
     });
   });
 
-  it('passes a source error through', () => {
+  it('passes a source error through, after sending waiting alerts out unresolved', () => {
     const scheduler = newScheduler();
     const resolver = new FakeResolver();
     scheduler.run(({ cold, expectObservable }) => {
-      const result = cold('a#', EVENTS, new Error('boom')).pipe(enrich(resolver, options(scheduler, [])));
-      expectObservable(result).toBe('-#', undefined, new Error('boom'));
+      const result = cold('a#', EVENTS, new Error('boom')).pipe(
+        enrich(resolver, options(scheduler, [])),
+        map((e) => e.enrichment.outcome),
+      );
+      expectObservable(result).toBe('-(u#)', { u: 'unresolved' }, new Error('boom'));
     });
+  });
+
+  it('sends a late alert once even when the downstream makes the cache tick while receiving it', () => {
+    const scheduler = newScheduler();
+    const resolver = new FakeResolver();
+    const outcomes: string[] = [];
+    scheduler.run(({ cold, flush }) => {
+      cold('ab', EVENTS)
+        .pipe(enrich(resolver, options(scheduler, [])))
+        .subscribe((e) => {
+          outcomes.push(`${e.event.rule}:${e.enrichment.outcome}`);
+          resolver.changes.next();
+        });
+      scheduler.schedule(() => {
+        resolver.known.set('aaaaaaaaaaaa', POD_A);
+        resolver.changes.next();
+      }, 10);
+      flush();
+    });
+    expect(outcomes.filter((o) => o.endsWith(':late'))).toHaveLength(1);
   });
 
   it('reports exactly one final outcome per event, whatever path it took', () => {
@@ -308,7 +331,6 @@ describe('enrich (virtual time)', () => {
     expect(scheduler.now()).toBeGreaterThanOrEqual(1500);
     expect(outcomes).toEqual([]);
     expect(resolver.changes.observed).toBe(false);
-    expect(scheduler.actions).toEqual([]);
   });
 
   it('clears the timer when the last waiting alert resolves', () => {
@@ -362,9 +384,7 @@ describe('enrich with a real ClusterState', () => {
     const outcomes: string[] = [];
     let completed = false;
     const subscription: Subscription = events
-      .pipe(
-        enrich(state, { pendingTimeoutMs: 60_000, maxPending: 10, onOutcome: (o) => outcomes.push(o) }),
-      )
+      .pipe(enrich(state, { pendingTimeoutMs: 60_000, maxPending: 10, onOutcome: (o) => outcomes.push(o) }))
       .subscribe({ next: (e) => received.push(e), complete: () => (completed = true) });
 
     const event = alert(FULL_ID.slice(0, 12), 'Terminal shell in container');
