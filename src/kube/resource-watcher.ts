@@ -87,6 +87,11 @@ export class ResourceWatcher {
     try {
       // Resolves once the list is applied and the watch is open (or the attempt failed, reported through 'error').
       await this.informer.start();
+      // ListWatch opens the watch after its list returns even if stop() came meanwhile; close it again.
+      if (this.stopped) {
+        await this.informer.stop();
+        return;
+      }
       if (!this.failedSinceStart) this.markHealthy();
     } catch (err) {
       this.onError(err);
