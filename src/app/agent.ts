@@ -47,10 +47,14 @@ export class Agent {
     this.kubernetes = new KubernetesContext(config.kubernetes, config.nodeName, this.metrics, log, env);
     for (const check of this.kubernetes.readinessChecks()) this.server.addReadinessCheck(check);
     this.sources = createSources(config, io.stdin, this.metrics, log);
-    this.sinks = createSinks(config, io.stdout, this.metrics);
+    this.sinks = createSinks(config, io.stdout, this.metrics, log);
     for (const source of this.sources) {
       if (source instanceof HttpSource) source.register(this.server.app);
       this.server.addReadinessCheck({ name: `source ${source.id}`, check: () => source.status() });
+    }
+    for (const sink of this.sinks) {
+      const status = sink.status?.bind(sink);
+      if (status) this.server.addReadinessCheck({ name: `sink ${sink.id}`, required: false, check: status });
     }
   }
 
@@ -77,9 +81,17 @@ export class Agent {
         complete: () => resolve(),
       });
     });
-    await this.kubernetes.start();
-    const { port } = await this.server.listen(this.config.server.listen);
-    for (const source of this.sources) await source.start();
+    let port: number;
+    try {
+      await this.kubernetes.start();
+      for (const sink of this.sinks) await sink.start?.();
+      ({ port } = await this.server.listen(this.config.server.listen));
+      for (const source of this.sources) await source.start();
+    } catch (err) {
+      // Release what did start (the listening server, watches, sockets) so the process can exit.
+      await this.stop('start failed').catch(() => undefined);
+      throw err;
+    }
     this.log.info(
       { sources: this.sources.map((s) => s.id), sinks: this.sinks.map((s) => s.id), port },
       'Perch is running',
@@ -110,6 +122,7 @@ export class Agent {
       await Promise.all(this.sources.map((s) => s.stop()));
       await this.pipelineDone;
       await Promise.all(this.sinks.map((s) => s.flush()));
+      await Promise.all(this.sinks.map((s) => s.close?.()));
       await this.kubernetes.stop();
       return 'drained' as const;
     })();

@@ -5,6 +5,11 @@ export interface RunFlags {
   file?: string[];
   json?: boolean;
   pods?: string;
+  grpc?: string;
+  grpcCa?: string;
+  grpcCert?: string;
+  grpcKey?: string;
+  grpcServerName?: string;
 }
 
 type Tree = Record<string, unknown>;
@@ -26,9 +31,22 @@ export function applyRunFlags(tree: Tree, flags: RunFlags): void {
   if (flags.listen !== undefined) section(tree, 'server').listen = flags.listen;
   if (flags.pods !== undefined) section(tree, 'kubernetes').podsFile = flags.pods;
   const sources = section(tree, 'sources');
-  const namedInput = flags.stdin === true || (flags.file?.length ?? 0) > 0;
+  const namedInput = flags.stdin === true || (flags.file?.length ?? 0) > 0 || flags.grpc !== undefined;
   if (namedInput && flags.config === undefined) section(sources, 'http').enabled = false;
   if (flags.stdin) section(sources, 'stdin').enabled = true;
+  if (flags.grpc !== undefined) {
+    const grpc = section(sources, 'grpc');
+    grpc.enabled = true;
+    grpc.address = flags.grpc;
+    if (flags.grpcCa || flags.grpcCert || flags.grpcKey) {
+      grpc.tls = {
+        ca: flags.grpcCa,
+        cert: flags.grpcCert,
+        key: flags.grpcKey,
+        ...(flags.grpcServerName ? { serverName: flags.grpcServerName } : {}),
+      };
+    }
+  }
   if (flags.file?.length) {
     const files = Array.isArray(sources.files) ? sources.files : [];
     sources.files = [...files, ...flags.file.map((path) => ({ path }))];

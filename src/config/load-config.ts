@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
-import { ConfigError, type ConfigProblem, joinPath } from './config-error.js';
+import { ConfigError, type ConfigProblem } from './config-error.js';
+import { describeIssue } from './describe-issue.js';
 import { interpolateEnv } from './interpolate-env.js';
 import { configSchema, type PerchConfig } from './schema.js';
 
@@ -42,7 +43,8 @@ export function validateConfig(
   return result.data;
 }
 
-function readYaml(path: string): unknown {
+/** Reads a YAML file; a missing file or a syntax error is a ConfigError naming the file and the line. */
+export function readYaml(path: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -60,48 +62,4 @@ function readYaml(path: string): unknown {
     );
   }
   return doc.toJS();
-}
-
-interface Issue {
-  code: string;
-  path: PropertyKey[];
-  message: string;
-  input?: unknown;
-  keys?: string[];
-  options?: unknown[];
-  discriminator?: string;
-  issues?: Issue[];
-}
-
-function describeIssue(issue: Issue): ConfigProblem {
-  const path = joinPath(issue.path);
-  if (issue.code === 'unrecognized_keys' && issue.keys) {
-    return {
-      path,
-      message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (check the spelling; see docs/configuration.md)`,
-    };
-  }
-  if (issue.code === 'invalid_union' && issue.discriminator && issue.options) {
-    const input = issue.input as Record<string, unknown> | undefined;
-    const got = input?.[issue.discriminator];
-    return {
-      path,
-      message: `${got === undefined ? 'is required' : `got ${show(got)}`}, expected one of: ${issue.options.join(', ')}`,
-    };
-  }
-  if (issue.code === 'invalid_key' && issue.issues?.[0]) {
-    return { path, message: `the name ${show(issue.input)} is not allowed: ${issue.issues[0].message}` };
-  }
-  if (issue.input === undefined && issue.code === 'invalid_type') {
-    return { path, message: `is required (${issue.message.replace(/^Invalid input: /, '')})` };
-  }
-  const got = issue.code === 'custom' || issue.input === undefined ? '' : `got ${show(issue.input)}, `;
-  const what = issue.message.replace(/^Invalid input: /, '').replace(/^Invalid option: /, '');
-  return { path, message: `${got}${what.charAt(0).toLowerCase()}${what.slice(1)}` };
-}
-
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
-  if (value === null || typeof value !== 'object') return String(value);
-  return Array.isArray(value) ? 'a list' : 'a mapping';
 }

@@ -30,6 +30,66 @@ const fileSource = z.strictObject({
     .default(1024 * 1024),
 });
 
+/** Certificate files for gRPC over TCP; Falco's gRPC server requires mutual TLS there. Re-read when they change. */
+const tlsFiles = z.strictObject({
+  ca: z.string().min(1),
+  cert: z.string().min(1),
+  key: z.string().min(1),
+  /** Name to verify in the server's certificate when it differs from the address (Falco's recipe uses localhost). */
+  serverName: z.string().min(1).optional(),
+});
+
+const GRPC_ADDRESS = /^(unix:\/\/\/.+|unix:[^/].*|[^:/\s]+:\d{1,5}|\[[0-9a-fA-F:.]+\]:\d{1,5})$/;
+const grpcAddress = z
+  .string()
+  .regex(GRPC_ADDRESS, 'expected unix:///path/to.sock or HOST:PORT such as localhost:5060');
+
+const grpcSource = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    /** Falco's grpc.bind_address: its unix socket by default (Falco ≥ 0.33). */
+    address: grpcAddress.default('unix:///run/falco/falco.sock'),
+    /** sub: one long stream (Falco answers only after a request, so one is sent every pollInterval); get: poll. */
+    mode: z.enum(['sub', 'get']).default('sub'),
+    /** sub: after this long without an alert Perch asks again (Falco's server waits for that); get: poll period. */
+    pollInterval: duration.default(250),
+    tls: tlsFiles.optional(),
+    reconnectInitial: duration.default(1000),
+    reconnectMax: duration.default(30_000),
+  })
+  .superRefine((value, ctx) => {
+    if (value.enabled && !value.address.startsWith('unix:') && !value.tls) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tls'],
+        message: `Falco serves gRPC over TCP only with mutual TLS: set ca, cert and key for ${value.address}`,
+      });
+    }
+  });
+
+const grpcBridgeSink = z
+  .strictObject({
+    type: z.literal('grpc-bridge'),
+    /** Where Perch serves falco.outputs.service and falco.version.service. */
+    listen: grpcAddress.default('unix:///run/perch/falco.sock'),
+    /** Server certificate and the CA that client certificates must chain to (TCP requires mutual TLS). */
+    tls: tlsFiles.optional(),
+    /** Alerts held per subscriber that reads too slowly; beyond it the oldest are dropped and counted. */
+    bufferSize: z.int().positive().default(10_000),
+    /** Add Perch's pod context to output_fields under the perch. prefix. */
+    enrichedFields: z.boolean().default(true),
+    minPriority: priority.default(Priority.Debug),
+  })
+  .superRefine((value, ctx) => {
+    if (!value.listen.startsWith('unix:') && !value.tls) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tls'],
+        message: `serving gRPC on TCP (${value.listen}) requires mutual TLS, as Falco did: set ca, cert and key`,
+      });
+    }
+  });
+
 const consoleSink = z.strictObject({
   type: z.literal('console'),
   format: z.enum(['text', 'json']).default('text'),
@@ -63,7 +123,7 @@ const kubernetes = z.strictObject({
   podsFile: z.string().min(1).optional(),
 });
 
-const sink = z.discriminatedUnion('type', [consoleSink]);
+const sink = z.discriminatedUnion('type', [consoleSink, grpcBridgeSink]);
 
 export const SINK_NAME = /^[a-z0-9]([a-z0-9_-]{0,62})$/;
 
@@ -83,9 +143,30 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   kubernetes: kubernetes.prefault({}),
+  rules: z
+    .strictObject({
+      /** Evaluate Perch's bundled rules (rules/default.yaml) after the files below. */
+      defaults: z.boolean().default(true),
+      /** Your rules files, evaluated first, in order, so they can override the defaults. */
+      files: z.array(z.string().min(1)).default([]),
+      /** Reload when a rules file changes (SIGHUP always reloads). */
+      watch: z.boolean().default(true),
+      dedup: z
+        .strictObject({
+          /** Fingerprint of "the same alert": rule, workload, namespace, pod, container, node, or output field names. */
+          key: z.array(z.string().min(1)).min(1).default(['rule', 'workload']),
+          /** Repeats inside this window become one digest; 0 turns deduplication off. */
+          window: duration.default(300_000),
+          /** Most fingerprints tracked at once; beyond it the oldest digest is sent early. */
+          maxKeys: z.int().positive().default(50_000),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   sources: z
     .strictObject({
       http: httpSource.prefault({}),
+      grpc: grpcSource.prefault({}),
       files: z.array(fileSource).default([]),
       stdin: z.strictObject({ enabled: z.boolean().default(false) }).prefault({}),
     })
@@ -100,4 +181,8 @@ export type HttpSourceConfig = PerchConfig['sources']['http'];
 export type FileSourceConfig = PerchConfig['sources']['files'][number];
 export type SinkConfig = PerchConfig['sinks'][string];
 export type KubernetesConfig = PerchConfig['kubernetes'];
+export type RulesConfig = PerchConfig['rules'];
 export type ConsoleSinkConfig = z.output<typeof consoleSink>;
+export type GrpcBridgeSinkConfig = z.output<typeof grpcBridgeSink>;
+export type GrpcSourceConfig = PerchConfig['sources']['grpc'];
+export type TlsFilesConfig = z.output<typeof tlsFiles>;

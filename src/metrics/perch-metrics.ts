@@ -91,6 +91,20 @@ export class PerchMetrics {
     registers: [this.registry],
   });
 
+  readonly grpcConnected = new Gauge({
+    name: 'perch_grpc_source_connected',
+    help: '1 while the gRPC source holds a working stream to Falco, 0 while it is reconnecting.',
+    labelNames: ['address'] as const,
+    registers: [this.registry],
+  });
+
+  readonly grpcReconnects = new Counter({
+    name: 'perch_grpc_source_reconnects_total',
+    help: 'Reconnection attempts of the gRPC source after its stream to Falco failed or ended.',
+    labelNames: ['address', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }

@@ -9,4 +9,10 @@ export interface Sink {
   send(alert: Alert): void;
   /** Resolves once everything already sent has been written out. */
   flush(): Promise<void>;
+  /** For sinks that hold resources (a server, connections): called before the first alert. */
+  start?(): Promise<void>;
+  /** Called once at shutdown, after flush(). */
+  close?(): Promise<void>;
+  /** For /readyz, when the sink can be unavailable. */
+  status?(): { up: boolean; detail?: string };
 }

@@ -55,7 +55,7 @@ describe('perch check', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('3 problem(s)');
     expect(result.stderr).toContain('server.listen: expected HOST:PORT');
-    expect(result.stderr).toContain('sinks.x.type: got "pager", expected one of: console');
+    expect(result.stderr).toContain('sinks.x.type: got "pager", expected one of: console, grpc-bridge');
     expect(result.stderr).toContain('unknown key "bogus"');
   });
 

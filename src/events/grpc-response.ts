@@ -1,0 +1,61 @@
+import type { FalcoResponse } from '../grpc/falco-proto.js';
+import { EventParseError } from './event-parse-error.js';
+import { formatEventTime } from './event-time.js';
+import type { FalcoEvent, FieldValue } from './falco-event.js';
+import { Priority, parsePriority, priorityName } from './priority.js';
+
+// Falco's gRPC output writes `<NA>` where JSON has null; one event model means one spelling.
+const NOT_AVAILABLE = '<NA>';
+
+/** A `falco.outputs.response` from Falco ≤ 0.43 as the same FalcoEvent the JSON inputs produce. */
+export function fromGrpcResponse(response: FalcoResponse): FalcoEvent {
+  if (!response.rule) throw new EventParseError('rule', 'the gRPC response has no rule name');
+  const seconds = BigInt(response.time?.seconds ?? 0);
+  const nanos = BigInt(response.time?.nanos ?? 0);
+  if (seconds === 0n && nanos === 0n) throw new EventParseError('time', 'the gRPC response has no time');
+  const timeNs = seconds * 1_000_000_000n + nanos;
+  // proto3 leaves the zero value off the wire: no priority means EMERGENCY (0).
+  const priority = response.priority === undefined ? Priority.Emergency : parsePriority(response.priority);
+  if (priority === undefined)
+    throw new EventParseError('priority', `unknown priority ${String(response.priority)}`);
+  const outputFields: Record<string, FieldValue> = {};
+  for (const [key, value] of Object.entries(response.output_fields ?? {})) {
+    outputFields[key] = value === NOT_AVAILABLE ? null : value;
+  }
+  return {
+    time: formatEventTime(timeNs),
+    timeNs,
+    priority,
+    rule: response.rule,
+    output: response.output ?? '',
+    // `source` (field 9) arrived in Falco 0.31; `source_deprecated` is ignored as Falco advises.
+    source: response.source || 'syscall',
+    hostname: response.hostname ?? '',
+    tags: response.tags ?? [],
+    outputFields,
+  };
+}
+
+/** The FalcoEvent as Falco 0.43 would have sent it over gRPC, plus optional extra fields. */
+export function toGrpcResponse(event: FalcoEvent, extraFields: Record<string, string> = {}): FalcoResponse {
+  const fields: Record<string, string> = {};
+  for (const [key, value] of Object.entries(event.outputFields)) {
+    fields[key] = value === null ? NOT_AVAILABLE : String(value);
+  }
+  Object.assign(fields, extraFields);
+  const response: FalcoResponse = {
+    time: {
+      seconds: (event.timeNs / 1_000_000_000n).toString(),
+      nanos: Number(event.timeNs % 1_000_000_000n),
+    },
+    rule: event.rule,
+    output: event.output,
+    output_fields: fields,
+    hostname: event.hostname,
+    tags: event.tags,
+    source: event.source,
+  };
+  // Emergency is proto3's zero value: like Falco, leave it off the wire.
+  if (event.priority !== Priority.Emergency) response.priority = priorityName(event.priority).toUpperCase();
+  return response;
+}
