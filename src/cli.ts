@@ -8,6 +8,8 @@ import { ConfigError, formatProblems } from './config/config-error.js';
 import { loadConfig } from './config/load-config.js';
 import { stringifyExact } from './events/serialize-event.js';
 import { createLogger } from './logging/logger.js';
+import { loadRules } from './rules/load-rules.js';
+import { RulesError } from './rules/rules-holder.js';
 
 // `perch replay … | head` closes our stdout early; that is the reader's choice, not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -35,7 +37,16 @@ program
   .action(async (flags: RunFlags) => {
     const config = loadOrExit({ path: flags.config, overrides: (tree) => applyRunFlags(tree, flags) });
     const log = createLogger(config.log.level);
-    const agent = new Agent(config, { stdout: process.stdout, stdin: process.stdin }, log);
+    let agent: Agent;
+    try {
+      agent = new Agent(config, { stdout: process.stdout, stdin: process.stdin }, log);
+    } catch (err) {
+      if (!(err instanceof RulesError)) throw err;
+      process.stderr.write(`perch: ${err.message}\n`);
+      process.exit(2);
+    }
+    // SIGHUP reloads the rules without losing dedup or correlation state, as daemons do.
+    process.on('SIGHUP', () => agent.rules.reload('SIGHUP'));
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
       signals += 1;
@@ -65,19 +76,22 @@ program
   .option('--pods <file>', 'enrich from a dump: kubectl get pods,runtimeclasses -o json > cluster.json')
   .option('-c, --config <file>', 'perch.yaml, for its kubernetes settings (label allowlist, isolation map)')
   .action(async (file: string, flags: { json?: boolean; pods?: string; config?: string }) => {
-    const config = loadOrExit({ path: flags.config });
-    const log = createLogger('warn');
-    const podsFile = flags.pods ?? config.kubernetes.podsFile;
-    const summary = await replayFile(file, {
-      json: flags.json === true,
-      out: process.stdout,
-      log,
-      kubernetes: config.kubernetes,
-      ...(podsFile ? { podsFile } : {}),
+    const config = loadOrExit({
+      path: flags.config,
+      overrides: (tree) =>
+        applyRunFlags(tree, { config: flags.config, ...(flags.pods ? { pods: flags.pods } : {}) }),
     });
-    process.stderr.write(`${formatReplaySummary(file, summary)}\n`);
-    if (flags.json) process.stderr.write(`${stringifyExact({ summary })}\n`);
-    process.exitCode = summary.alerts === 0 && summary.rejected > 0 ? 1 : 0;
+    const log = createLogger('warn');
+    try {
+      const summary = await replayFile(file, { json: flags.json === true, out: process.stdout, log, config });
+      process.stderr.write(`${formatReplaySummary(file, summary)}\n`);
+      if (flags.json) process.stderr.write(`${stringifyExact({ summary })}\n`);
+      process.exitCode = summary.events === 0 && summary.rejected > 0 ? 1 : 0;
+    } catch (err) {
+      if (!(err instanceof RulesError)) throw err;
+      process.stderr.write(`perch: ${err.message}\n`);
+      process.exitCode = 2;
+    }
   });
 
 program
@@ -85,19 +99,31 @@ program
   .description('validate perch.yaml, list every problem, exit non-zero if there is any')
   .option('-c, --config <file>', 'perch.yaml', 'perch.yaml')
   .action((flags: { config: string }) => {
+    let config: ReturnType<typeof loadConfig>;
     try {
-      const config = loadConfig({ path: flags.config });
-      const sinks = Object.keys(config.sinks).join(', ') || 'none';
-      process.stdout.write(
-        `${flags.config}: OK (listen ${config.server.listen.host}:${config.server.listen.port}; sinks: ${sinks})\n`,
-      );
+      config = loadConfig({ path: flags.config });
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       process.stderr.write(
         `${err.source}: ${err.problems.length} problem(s)\n${formatProblems(err.problems)}\n`,
       );
       process.exitCode = 1;
+      return;
     }
+    const rules = loadRules({ config: config.rules, sinkNames: Object.keys(config.sinks) });
+    for (const warning of rules.warnings) process.stderr.write(`warning: ${warning}\n`);
+    if (rules.errors.length > 0) {
+      process.stderr.write(
+        `rules: ${rules.errors.length} problem(s)\n${rules.errors.map((e) => `  - ${e}`).join('\n')}\n`,
+      );
+      process.exitCode = 1;
+      return;
+    }
+    const sinks = Object.keys(config.sinks).join(', ') || 'none';
+    process.stdout.write(
+      `${flags.config}: OK (listen ${config.server.listen.host}:${config.server.listen.port}; sinks: ${sinks}; ` +
+        `${rules.ruleSet.rules.length} rules and ${rules.ruleSet.correlations.length} correlations from ${rules.ruleSet.sources.length} file(s))\n`,
+    );
   });
 
 program

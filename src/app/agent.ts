@@ -4,7 +4,9 @@ import type { PerchConfig } from '../config/schema.js';
 import { KubernetesContext } from '../kube/kubernetes-context.js';
 import type { Logger } from '../logging/logger.js';
 import { PerchMetrics } from '../metrics/perch-metrics.js';
+import { Accounting, EVENT_OUTCOMES } from '../pipeline/accounting.js';
 import { buildPipeline } from '../pipeline/pipeline.js';
+import { RulesHolder } from '../rules/rules-holder.js';
 import { HttpServer } from '../server/http-server.js';
 import { createSinks } from '../sinks/create-sinks.js';
 import type { Sink } from '../sinks/sink.js';
@@ -32,6 +34,8 @@ export class Agent {
   private readonly sources: Source[];
   private readonly sinks: Sink[];
   readonly kubernetes: KubernetesContext;
+  readonly rules: RulesHolder;
+  readonly accounting: Accounting;
   private pipelineDone?: Promise<void>;
   private stopping?: Promise<StopResult>;
 
@@ -48,6 +52,11 @@ export class Agent {
     for (const check of this.kubernetes.readinessChecks()) this.server.addReadinessCheck(check);
     this.sources = createSources(config, io.stdin, this.metrics, log);
     this.sinks = createSinks(config, io.stdout, this.metrics, log);
+    this.rules = new RulesHolder(config.rules, Object.keys(config.sinks), log, (ok) =>
+      this.metrics.rulesReloads.inc({ result: ok ? 'ok' : 'failed' }),
+    );
+    for (const outcome of EVENT_OUTCOMES) this.metrics.eventOutcomes.inc({ outcome }, 0);
+    this.accounting = new Accounting((outcome) => this.metrics.eventOutcomes.inc({ outcome }));
     for (const source of this.sources) {
       if (source instanceof HttpSource) source.register(this.server.app);
       this.server.addReadinessCheck({ name: `source ${source.id}`, check: () => source.status() });
@@ -65,6 +74,12 @@ export class Agent {
       sinks: this.sinks,
       log: this.log,
       now: Date.now,
+      rules: () => this.rules.current,
+      accounting: this.accounting,
+      intake: { capacity: this.config.pipeline.bufferSize },
+      dedupMaxKeys: this.config.rules.dedup.maxKeys,
+      correlationMaxGroups: this.config.pipeline.maxCorrelationGroups,
+      onRuleOutcome: (disposition, rule) => this.metrics.ruleDispositions.inc({ disposition, rule }),
       ...(this.kubernetes.enabled ? { resolver: this.kubernetes.state } : {}),
       enrich: {
         pendingTimeoutMs: this.config.kubernetes.pendingTimeout,
@@ -82,6 +97,7 @@ export class Agent {
       });
     });
     let port: number;
+    this.rules.watchFiles();
     try {
       await this.kubernetes.start();
       for (const sink of this.sinks) await sink.start?.();
@@ -123,6 +139,7 @@ export class Agent {
       await this.pipelineDone;
       await Promise.all(this.sinks.map((s) => s.flush()));
       await Promise.all(this.sinks.map((s) => s.close?.()));
+      this.rules.close();
       await this.kubernetes.stop();
       return 'drained' as const;
     })();

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { validateConfig } from '../config/load-config.js';
+import { formatEventTime } from '../events/event-time.js';
 import type { Logger } from '../logging/logger.js';
 import { Agent } from './agent.js';
 
@@ -48,27 +49,41 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const res = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: line,
+      body: stampNow(line),
     });
     if (res.ok) accepted += 1;
     await res.arrayBuffer();
   }
-  const metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
-  out.write(
-    `\n${accepted}/${lines.length} alerts accepted. Metrics are served at http://127.0.0.1:${port}/metrics, e.g.:\n`,
-  );
-  for (const line of headline(metrics)) out.write(`  ${line}\n`);
+  out.write('\nAll alerts posted. Shutting down: open dedup windows go out as digests.\n\n');
   const { clean } = await agent.stop('demo finished');
+  const counts = agent.accounting.counts;
   out.write(
-    `\nShut down ${clean ? 'cleanly' : 'with alerts left undrained'}. Try: node dist/cli.js replay examples/demo/alerts.jsonl --pods examples/demo/cluster.json --json\n`,
+    `\n${accepted}/${lines.length} alerts accepted. Where they ended: ${counts.delivered} delivered, ${counts.digested} collapsed into digests, ` +
+      `${counts.silenced} silenced, ${counts.dropped} dropped by rules, ${counts.shed} shed.\n` +
+      `While running, metrics were served at http://127.0.0.1:${port}/metrics, among them:\n`,
+  );
+  for (const line of headline(await agent.metrics.registry.metrics())) out.write(`  ${line}\n`);
+  out.write(
+    `\nShut down ${clean ? 'cleanly' : 'with alerts left undrained'}. Next: node dist/cli.js replay examples/demo/alerts.jsonl --pods examples/demo/cluster.json --json\n`,
   );
   return clean && accepted === lines.length ? 0 : 1;
+}
+
+/**
+ * Stamps an alert with the moment it is posted, as a live Falco would (time, evt.time and the
+ * clock in the output text), so that Perch's windows and the alerts' own times agree.
+ */
+function stampNow(line: string): string {
+  const nowNs = BigInt(Date.now()) * 1_000_000n + BigInt(Math.floor(Math.random() * 1_000_000));
+  const iso = formatEventTime(nowNs);
+  return line
+    .replace(/"time":"[^"]+"/, `"time":"${iso}"`)
+    .replace(/"evt\.time":\d+/, `"evt.time":${nowNs}`)
+    .replace(/"output":"\d{2}:\d{2}:\d{2}\.\d{9}/, `"output":"${iso.slice(11, 29)}`);
 }
 
 function headline(exposition: string): string[] {
   return exposition
     .split('\n')
-    .filter((l) =>
-      /^perch_(http_ingest_requests_total|enrichment_total|component_(received|sent)_events_total)\{/.test(l),
-    );
+    .filter((l) => /^perch_(http_ingest_requests_total|enrichment_total|events_total)\{/.test(l));
 }

@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
-import { filter, lastValueFrom, map, type Observable } from 'rxjs';
-import type { KubernetesConfig } from '../config/schema.js';
+import { filter, lastValueFrom, map, type Observable, tap } from 'rxjs';
+import type { PerchConfig } from '../config/schema.js';
 import { EventParseError } from '../events/event-parse-error.js';
 import { eventTimeMs, type FalcoEvent } from '../events/falco-event.js';
 import { parseFalcoJson } from '../events/parse-falco-json.js';
@@ -10,17 +10,28 @@ import { clusterStateOptions } from '../kube/kubernetes-context.js';
 import { loadClusterDump } from '../kube/offline-cluster.js';
 import type { Logger } from '../logging/logger.js';
 import { PerchMetrics } from '../metrics/perch-metrics.js';
+import { Accounting, type EventOutcome } from '../pipeline/accounting.js';
+import { EventTimeScheduler } from '../pipeline/event-time-scheduler.js';
 import { buildPipeline } from '../pipeline/pipeline.js';
+import { loadRules } from '../rules/load-rules.js';
+import { RulesError } from '../rules/rules-holder.js';
 import { ConsoleSink } from '../sinks/console-sink.js';
 import { type FollowRecord, readLinesOnce } from '../sources/file-follower.js';
 
 export interface ReplaySummary {
   lines: number;
-  alerts: number;
+  /** Input events parsed from the file. */
+  events: number;
   rejected: number;
   /** The first rejections, with line numbers; `rejected` counts them all. */
   rejections: { line: number; error: string }[];
+  /** Where every event ended (sums to `events`). */
+  outcomes: Record<EventOutcome, number>;
+  /** What would be sent, by kind: event, digest, incident. */
+  sent: Record<string, number>;
   byPriority: Record<string, number>;
+  enrichment: Record<string, number>;
+  warnings: string[];
   firstTime?: string;
   lastTime?: string;
 }
@@ -28,18 +39,33 @@ export interface ReplaySummary {
 const MAX_REPORTED_REJECTIONS = 20;
 
 /**
- * `perch replay FILE`: the same pipeline as `perch run`, offline over a JSON-lines file, with
- * the alerts' own timestamps as the clock. Prints what would be sent; returns the summary.
+ * `perch replay FILE`: the same pipeline as `perch run` (rules, enrichment from a dump, dedup,
+ * correlation), offline over a JSON-lines file. The clock is the alerts' own timestamps, so a
+ * recorded hour gives the same digests and incidents on every run, in seconds.
  */
 export async function replayFile(
   path: string,
-  options: { json: boolean; out: Writable; log: Logger; podsFile?: string; kubernetes: KubernetesConfig },
+  options: { json: boolean; out: Writable; log: Logger; config: PerchConfig },
 ): Promise<ReplaySummary> {
-  const summary: ReplaySummary = { lines: 0, alerts: 0, rejected: 0, rejections: [], byPriority: {} };
+  const { config } = options;
+  const summary: ReplaySummary = {
+    lines: 0,
+    events: 0,
+    rejected: 0,
+    rejections: [],
+    outcomes: { delivered: 0, digested: 0, silenced: 0, dropped: 0, shed: 0 },
+    sent: {},
+    byPriority: {},
+    enrichment: {},
+    warnings: [],
+  };
   const reject = (line: number, error: string) => {
     summary.rejected += 1;
     if (summary.rejections.length < MAX_REPORTED_REJECTIONS) summary.rejections.push({ line, error });
   };
+  const rules = loadRules({ config: config.rules, sinkNames: Object.keys(config.sinks) });
+  if (rules.errors.length > 0) throw new RulesError(rules.errors);
+  summary.warnings = rules.warnings;
   const metrics = new PerchMetrics({ processMetrics: false });
   const sink = new ConsoleSink(
     'replay',
@@ -47,7 +73,13 @@ export async function replayFile(
     options.out,
     metrics.component('sink', 'replay'),
   );
-  let clock = 0;
+  const scheduler = new EventTimeScheduler();
+  const podsFile = config.kubernetes.podsFile;
+  const cluster = podsFile
+    ? new ClusterState(clusterStateOptions(config.kubernetes, config.nodeName))
+    : undefined;
+  if (cluster && podsFile) loadClusterDump(podsFile, cluster);
+
   const events$: Observable<FalcoEvent> = readLinesOnce(path).pipe(
     map((record: FollowRecord) => {
       if (record.kind === 'problem') {
@@ -57,7 +89,11 @@ export async function replayFile(
       summary.lines = record.line.lineNumber;
       try {
         const event = parseFalcoJson(record.line.text);
-        clock = eventTimeMs(event);
+        summary.events += 1;
+        summary.firstTime ??= event.time;
+        summary.lastTime = event.time;
+        // Windows that closed before this alert fire first, exactly as they would have live.
+        scheduler.advanceTo(eventTimeMs(event));
         return event;
       } catch (err) {
         reject(record.line.lineNumber, err instanceof EventParseError ? err.message : String(err));
@@ -66,39 +102,54 @@ export async function replayFile(
     }),
     filter((event): event is FalcoEvent => event !== undefined),
   );
-  const cluster = options.podsFile ? new ClusterState(clusterStateOptions(options.kubernetes)) : undefined;
-  if (cluster && options.podsFile) loadClusterDump(options.podsFile, cluster);
+  const accounting = new Accounting();
   const alerts$ = buildPipeline(events$, {
     sinks: [sink],
     log: options.log,
-    now: () => clock,
+    now: () => scheduler.now(),
+    scheduler,
+    rules: () => rules.ruleSet,
+    accounting,
+    dedupMaxKeys: config.rules.dedup.maxKeys,
+    correlationMaxGroups: config.pipeline.maxCorrelationGroups,
     // Offline, the dump is all there will ever be: an alert it cannot place is unresolved at once.
-    ...(cluster ? { resolver: cluster, enrich: { pendingTimeoutMs: 0, maxPending: 1 } } : {}),
+    enrich: {
+      pendingTimeoutMs: 0,
+      maxPending: 1,
+      onOutcome: (outcome) => {
+        summary.enrichment[outcome] = (summary.enrichment[outcome] ?? 0) + 1;
+      },
+    },
+    ...(cluster ? { resolver: cluster } : {}),
   });
   await lastValueFrom(
     alerts$.pipe(
-      map((alert) => {
-        summary.alerts += 1;
+      tap((alert) => {
+        summary.sent[alert.kind] = (summary.sent[alert.kind] ?? 0) + 1;
         const name = priorityName(alert.priority);
         summary.byPriority[name] = (summary.byPriority[name] ?? 0) + 1;
-        summary.firstTime ??= alert.event.time;
-        summary.lastTime = alert.event.time;
-        return alert;
       }),
     ),
     { defaultValue: undefined },
   );
   await sink.flush();
+  summary.outcomes = { ...accounting.counts };
   return summary;
 }
 
 export function formatReplaySummary(path: string, s: ReplaySummary): string {
-  const lines = [`replay of ${path}: ${s.lines} lines, ${s.alerts} alerts, ${s.rejected} rejected`];
+  const list = (record: Record<string, number>) =>
+    Object.entries(record)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ') || 'none';
+  const lines = [`replay of ${path}: ${s.lines} lines, ${s.events} events, ${s.rejected} rejected`];
   if (s.firstTime) lines.push(`  time span: ${s.firstTime} → ${s.lastTime}`);
-  const prio = Object.entries(s.byPriority)
-    .map(([p, n]) => `${p} ${n}`)
-    .join(', ');
-  if (prio) lines.push(`  by priority: ${prio}`);
+  lines.push(`  events ended as: ${list(s.outcomes)}`);
+  lines.push(`  would send: ${list(s.sent)}`);
+  lines.push(`  by priority: ${list(s.byPriority)}`);
+  lines.push(`  kubernetes context: ${list(s.enrichment)}`);
+  for (const w of s.warnings) lines.push(`  rules warning: ${w}`);
   for (const r of s.rejections) lines.push(`  line ${r.line}: ${r.error}`);
   if (s.rejected > s.rejections.length)
     lines.push(`  … and ${s.rejected - s.rejections.length} more rejected lines`);

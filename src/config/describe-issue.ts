@@ -17,7 +17,7 @@ export function describeIssue(issue: Issue): ConfigProblem {
   if (issue.code === 'unrecognized_keys' && issue.keys) {
     return {
       path,
-      message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (check the spelling; see docs/configuration.md)`,
+      message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (check the spelling)`,
     };
   }
   if (issue.code === 'invalid_union' && issue.discriminator && issue.options) {

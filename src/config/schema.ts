@@ -143,6 +143,14 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   kubernetes: kubernetes.prefault({}),
+  pipeline: z
+    .strictObject({
+      /** Events held between the inputs and the pipeline; when full, the lowest priorities are shed first. */
+      bufferSize: z.int().positive().default(20_000),
+      /** Groups tracked across all correlation rules; the least recently updated are evicted beyond it. */
+      maxCorrelationGroups: z.int().positive().default(20_000),
+    })
+    .prefault({}),
   rules: z
     .strictObject({
       /** Evaluate Perch's bundled rules (rules/default.yaml) after the files below. */

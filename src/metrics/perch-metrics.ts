@@ -105,6 +105,27 @@ export class PerchMetrics {
     registers: [this.registry],
   });
 
+  readonly eventOutcomes = new Counter({
+    name: 'perch_events_total',
+    help: 'Input events by where they ended: delivered, digested, silenced, dropped (by a rule) or shed (overload). Every event ends in exactly one.',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly ruleDispositions = new Counter({
+    name: 'perch_rule_dispositions_total',
+    help: 'Events silenced or dropped, by the rule that did it.',
+    labelNames: ['disposition', 'rule'] as const,
+    registers: [this.registry],
+  });
+
+  readonly rulesReloads = new Counter({
+    name: 'perch_rules_reloads_total',
+    help: 'Rules reloads by result (ok, or failed and the previous rules kept).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }

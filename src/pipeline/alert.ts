@@ -1,20 +1,97 @@
 import type { FalcoEvent } from '../events/falco-event.js';
 import type { Priority } from '../events/priority.js';
-import type { Enrichment } from '../kube/pod-context.js';
+import type { Enrichment, PodContext } from '../kube/pod-context.js';
 import type { EnrichedEvent } from './enrich.js';
 
-/** What sinks deliver: one Falco event, with its cluster context and the priority Perch settled on. */
-export interface Alert {
-  kind: 'event';
-  event: FalcoEvent;
-  enrichment: Enrichment;
-  /** Starts as Falco's priority; later stages may raise or lower it, saying why in `reasons`. */
+interface AlertBase {
+  /** Stable id for this alert (idempotency keys, Alertmanager fingerprints, logs). */
+  id: string;
+  /** Starts as Falco's priority; rules may raise or lower it, saying why in `reasons`. */
   priority: Priority;
   reasons: string[];
-  /** When Perch took the event in (ms since the epoch), for latency and ordering. */
+  /** Sink names chosen by rules; undefined means every sink. */
+  routes?: string[];
+  /** When Perch took the (first) event in, ms since the epoch, by the pipeline's clock. */
   receivedAtMs: number;
 }
 
-export function alertFromEvent({ event, enrichment }: EnrichedEvent, receivedAtMs: number): Alert {
-  return { kind: 'event', event, enrichment, priority: event.priority, reasons: [], receivedAtMs };
+/** How repeats of an event are collapsed: events with the same key inside the window become one digest. */
+export interface DedupSetting {
+  key: string;
+  windowMs: number;
+}
+
+/** One Falco event with its cluster context. */
+export interface EventAlert extends AlertBase {
+  kind: 'event';
+  event: FalcoEvent;
+  enrichment: Enrichment;
+  /** Set by the policy stage; undefined = never deduplicated. */
+  dedup?: DedupSetting;
+}
+
+/** The repeats of one event fingerprint inside a dedup window, as one message. */
+export interface DigestAlert extends AlertBase {
+  kind: 'digest';
+  fingerprint: string;
+  rule: string;
+  /** Repeats collapsed into this digest (the first occurrence was sent on its own). */
+  count: number;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  windowMs: number;
+  /** Distinct pods the repeats came from (at most a few names; podCount has the total). */
+  pods: string[];
+  podCount: number;
+  namespace?: string;
+  workload?: PodContext['workload'];
+  /** The most recent repeat, as an example. */
+  sample: EventAlert;
+}
+
+export interface TimelineEntry {
+  timeMs: number;
+  rule: string;
+  priority: Priority;
+  pod?: string;
+  summary: string;
+}
+
+/** Related events joined by a correlation rule. */
+export interface IncidentAlert extends AlertBase {
+  kind: 'incident';
+  correlation: string;
+  type: 'event_count' | 'value_count' | 'temporal' | 'temporal_ordered';
+  title: string;
+  /** The group-by values that tie the events together, e.g. { pod: 'payments/api-1' }. */
+  group: Record<string, string>;
+  /** The events that made the incident, oldest first (bounded; eventCount has the total). */
+  timeline: TimelineEntry[];
+  eventCount: number;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  /** Context of the last event, for where it happened. */
+  sample: EventAlert;
+}
+
+export type Alert = EventAlert | DigestAlert | IncidentAlert;
+
+let sequence = 0;
+
+/** Ids unique within the process and sortable by creation. */
+export function nextAlertId(prefix: string): string {
+  sequence = (sequence + 1) % Number.MAX_SAFE_INTEGER;
+  return `${prefix}-${Date.now().toString(36)}-${sequence.toString(36)}`;
+}
+
+export function alertFromEvent({ event, enrichment }: EnrichedEvent, receivedAtMs: number): EventAlert {
+  return {
+    kind: 'event',
+    id: nextAlertId('evt'),
+    event,
+    enrichment,
+    priority: event.priority,
+    reasons: [],
+    receivedAtMs,
+  };
 }

@@ -1,44 +1,104 @@
-import { map, type Observable, type SchedulerLike } from 'rxjs';
+import { connect, map, merge, type Observable, type SchedulerLike } from 'rxjs';
 import type { FalcoEvent } from '../events/falco-event.js';
 import type { Logger } from '../logging/logger.js';
-import type { Sink } from '../sinks/sink.js';
+import type { RuleSet } from '../rules/rule-set.js';
+import type { AlertSink, EventSink, Sink } from '../sinks/sink.js';
+import type { Accounting } from './accounting.js';
 import { type Alert, alertFromEvent } from './alert.js';
+import { correlate } from './correlate.js';
+import { dedup } from './dedup.js';
 import { type EnrichedEvent, type EnrichOptions, enrich, type Resolver } from './enrich.js';
-import { routeToSinks } from './route.js';
+import { intakeBuffer } from './intake-buffer.js';
+import { applyPolicy } from './policy.js';
+import { routeAlerts, routeEvents } from './route.js';
 
 export interface PipelineDeps {
   sinks: readonly Sink[];
   log: Logger;
-  /** Wall clock for receipt times; replay passes the alerts' own clock. */
+  /** Receipt clock; replay passes the alerts' own clock. */
   now: () => number;
+  /** Clock for windows and timeouts (dedup, correlation, enrichment waits); default: real time. */
+  scheduler?: SchedulerLike;
   /** The cluster cache; without one, alerts carry no Kubernetes context (`disabled`). */
   resolver?: Resolver;
   enrich?: Omit<EnrichOptions, 'scheduler'>;
-  scheduler?: SchedulerLike;
+  /** The current rules, read per alert so that a reload applies at once. */
+  rules: () => RuleSet;
+  accounting: Accounting;
+  /** The bounded buffer in front of the pipeline; left out by replay, which reads at its own pace. */
+  intake?: { capacity: number };
+  dedupMaxKeys: number;
+  correlationMaxGroups: number;
+  onRuleOutcome?: (disposition: 'silenced' | 'dropped', rule: string) => void;
 }
 
 /**
- * The whole path of an alert, in order: sources (already normalised to FalcoEvent) → enrich with
- * the pod's context → alert → route to sinks. Policy and correlation stages slot in here.
+ * The whole path of an alert, in one place:
+ *
+ *   sources → intake (bounded, sheds lowest priorities) → enrich (pod context)
+ *     → policy (rules: severity, routes, silences, drops, dedup keys) → [every-event sinks]
+ *     → dedup (first occurrence now, repeats as one digest)  ┐
+ *     → correlate (Sigma-style incidents)                    ┴→ route to alert sinks
+ *
+ * Every input event ends in exactly one of delivered, digested, silenced, dropped or shed.
  */
 export function buildPipeline(events$: Observable<FalcoEvent>, deps: PipelineDeps): Observable<Alert> {
-  const enriched$: Observable<EnrichedEvent> = deps.resolver
+  const { accounting, log } = deps;
+  const eventSinks = deps.sinks.filter((s): s is EventSink => s.feed === 'events');
+  const alertSinks = deps.sinks.filter((s): s is AlertSink => s.feed === 'alerts');
+  const scheduler = deps.scheduler;
+
+  const taken$ = deps.intake
     ? events$.pipe(
+        intakeBuffer({
+          capacity: deps.intake.capacity,
+          onShed: (_event, reason) => accounting.record('shed', reason),
+        }),
+      )
+    : events$;
+
+  const enriched$: Observable<EnrichedEvent> = deps.resolver
+    ? taken$.pipe(
         enrich(deps.resolver, {
           pendingTimeoutMs: 2000,
           maxPending: 10_000,
           ...deps.enrich,
-          ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
+          ...(scheduler ? { scheduler } : {}),
         }),
       )
-    : events$.pipe(
+    : taken$.pipe(
         map((event) => {
           deps.enrich?.onOutcome?.('disabled');
           return { event, enrichment: { outcome: 'disabled' as const } };
         }),
       );
+
   return enriched$.pipe(
     map((enriched) => alertFromEvent(enriched, deps.now())),
-    routeToSinks(deps.sinks, deps.log),
+    applyPolicy(deps.rules, deps.now, ({ disposition }) => {
+      if (disposition.kind === 'deliver') return;
+      accounting.record(disposition.kind, disposition.rule);
+      deps.onRuleOutcome?.(disposition.kind, disposition.rule);
+    }),
+    routeEvents(eventSinks, log),
+    // Both branches subscribe before the first event flows, so neither misses one.
+    connect((alerts$) =>
+      merge(
+        alerts$.pipe(
+          dedup({
+            maxKeys: deps.dedupMaxKeys,
+            ...(scheduler ? { scheduler } : {}),
+            onOutcome: (outcome) => accounting.record(outcome),
+          }),
+        ),
+        alerts$.pipe(
+          correlate(() => deps.rules().correlations, {
+            maxGroups: deps.correlationMaxGroups,
+            ...(scheduler ? { scheduler } : {}),
+          }),
+        ),
+      ),
+    ),
+    routeAlerts(alertSinks, log),
   );
 }

@@ -1,7 +1,7 @@
 import { containerId, type FalcoEvent, isHostEvent, namespaceName, podName } from '../events/falco-event.js';
 import { Priority, priorityName } from '../events/priority.js';
-import { stringifyExact, toFalcoShape } from '../events/serialize-event.js';
-import type { Alert } from '../pipeline/alert.js';
+import type { Alert, DigestAlert, EventAlert, IncidentAlert } from '../pipeline/alert.js';
+import { digestSummary } from '../pipeline/dedup.js';
 import { clipText, escapeControlChars } from './untrusted-text.js';
 
 const COLOURS: Record<Priority, string> = {
@@ -23,16 +23,73 @@ const OUTPUT_PREFIX = /^\d{2}:\d{2}:\d{2}\.\d+: \w+ /;
 // Falco ≥ 0.41 appends the container plugin's fields to every output; the bracket shows them already.
 const CONTAINER_SUFFIX = /\s+container_id=\S*( container_name=.*)? k8s_pod_name=\S* k8s_ns_name=\S*$/;
 
-/** One readable line per alert: when, how bad, what, where, and Falco's own words. */
+const MAX_TIMELINE_LINES = 8;
+
+/** One readable entry per alert: when, how bad, what, where, and Falco's own words. */
 export function formatAlertLine(alert: Alert, colour: boolean): string {
-  const { event } = alert;
-  const time = event.time.slice(11, 23);
-  const level = priorityName(alert.priority).toUpperCase().padEnd(13);
   const paint = (code: string, text: string) => (colour ? `${code}${text}${RESET}` : text);
-  const message = clipText(
+  switch (alert.kind) {
+    case 'event':
+      return eventLine(alert, paint);
+    case 'digest':
+      return digestLine(alert, paint);
+    case 'incident':
+      return incidentLine(alert, paint);
+  }
+}
+
+type Paint = (code: string, text: string) => string;
+
+function head(timeMs: number, priority: Priority, paint: Paint): string[] {
+  return [
+    paint(DIM, new Date(timeMs).toISOString().slice(11, 23)),
+    paint(COLOURS[priority], priorityName(priority).toUpperCase().padEnd(13)),
+  ];
+}
+
+function digestLine(alert: DigestAlert, paint: Paint): string {
+  const parts = [
+    ...head(alert.receivedAtMs, alert.priority, paint),
+    paint(DIM, 'DIGEST'),
+    escapeControlChars(digestSummary(alert)),
+  ];
+  return `${parts.join(' ')}
+    last: ${eventMessage(alert.sample.event)}`;
+}
+
+function incidentLine(alert: IncidentAlert, paint: Paint): string {
+  const group = Object.entries(alert.group)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  const parts = [
+    ...head(alert.receivedAtMs, alert.priority, paint),
+    paint(COLOURS[alert.priority], 'INCIDENT'),
+    escapeControlChars(alert.title),
+    paint(DIM, `[${escapeControlChars(group)}] ${alert.eventCount} events`),
+  ];
+  if (alert.reasons.length > 0) parts.push(paint(DIM, `(${escapeControlChars(alert.reasons.join('; '))})`));
+  const shown = alert.timeline.slice(-MAX_TIMELINE_LINES);
+  const lines = shown.map(
+    (t) =>
+      `    ${new Date(t.timeMs).toISOString().slice(11, 23)} ${priorityName(t.priority).padEnd(13)} ${escapeControlChars(t.summary)}`,
+  );
+  if (alert.eventCount > shown.length)
+    lines.unshift(`    … ${alert.eventCount - shown.length} earlier events`);
+  return [parts.join(' '), ...lines].join('\n');
+}
+
+function eventMessage(event: FalcoEvent): string {
+  return clipText(
     escapeControlChars(event.output.replace(OUTPUT_PREFIX, '').replace(CONTAINER_SUFFIX, '')),
     MAX_OUTPUT,
   );
+}
+
+function eventLine(alert: EventAlert, paint: Paint): string {
+  const { event } = alert;
+  const time = event.time.slice(11, 23);
+  const level = priorityName(alert.priority).toUpperCase().padEnd(13);
+  const message = eventMessage(event);
   const parts = [
     paint(DIM, time),
     paint(COLOURS[alert.priority], level),
@@ -48,7 +105,7 @@ export function formatAlertLine(alert: Alert, colour: boolean): string {
   return `${parts.join(' ')}\n    ${message}`;
 }
 
-function where(alert: Alert): string {
+function where(alert: EventAlert): string {
   const { event, enrichment } = alert;
   const host = enrichment.pod?.node ?? enrichment.node ?? (event.hostname || 'unknown-host');
   if (isHostEvent(event)) return `${host} host`;
@@ -72,7 +129,7 @@ function where(alert: Alert): string {
 const MAX_LISTED_CHECKS = 4;
 
 /** Isolation and Pod Security posture: how much the pod was allowed to do in the first place. */
-function clusterRisk(alert: Alert): string | undefined {
+function clusterRisk(alert: EventAlert): string | undefined {
   const pod = alert.enrichment.pod;
   if (!pod) return undefined;
   const runtime = pod.missingRuntimeClass
@@ -96,15 +153,4 @@ function fromFalcoFields(event: FalcoEvent, host: string): string {
   if (id) bits.push(`container ${id}`);
   if (event.source !== 'syscall') bits.push(`source ${event.source}`);
   return bits.join(' ');
-}
-
-/** The JSON form of an alert: Falco's own fields plus what Perch decided. */
-export function formatAlertJson(alert: Alert): string {
-  return stringifyExact({
-    kind: alert.kind,
-    priority: priorityName(alert.priority),
-    reasons: alert.reasons,
-    enrichment: alert.enrichment,
-    event: toFalcoShape(alert.event),
-  });
 }

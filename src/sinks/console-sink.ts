@@ -3,11 +3,13 @@ import type { ConsoleSinkConfig } from '../config/schema.js';
 import type { Priority } from '../events/priority.js';
 import type { ComponentMetrics } from '../metrics/perch-metrics.js';
 import type { Alert } from '../pipeline/alert.js';
-import { formatAlertJson, formatAlertLine } from './console-format.js';
-import type { Sink } from './sink.js';
+import { formatAlertJson } from './alert-json.js';
+import { formatAlertLine } from './console-format.js';
+import type { AlertSink } from './sink.js';
 
 /** Writes alerts to a stream (stdout): a readable line each, coloured on a terminal, or JSON lines. */
-export class ConsoleSink implements Sink {
+export class ConsoleSink implements AlertSink {
+  readonly feed = 'alerts';
   readonly minPriority: Priority;
   private readonly colour: boolean;
   private pendingDrain?: Promise<void>;

@@ -10,8 +10,8 @@ import { type FalcoResponse, type FalcoVersionResponse, loadFalcoProto } from '.
 import { checkTlsFiles, serverCredentials } from '../grpc/tls-credentials.js';
 import { type Logger, LogLimiter } from '../logging/logger.js';
 import type { ComponentMetrics, PerchMetrics } from '../metrics/perch-metrics.js';
-import type { Alert } from '../pipeline/alert.js';
-import type { Sink } from './sink.js';
+import type { EventAlert } from '../pipeline/alert.js';
+import type { EventSink } from './sink.js';
 import { BoundedQueue, SubscriberBuffer } from './subscriber-buffer.js';
 
 /**
@@ -55,7 +55,8 @@ interface Subscriber {
  * Serves Falco's removed gRPC outputs API (Falco ≤ 0.43) from the alerts Perch receives, so that
  * falco-exporter and client-go programs keep working against Falco ≥ 0.44.
  */
-export class GrpcBridgeSink implements Sink {
+export class GrpcBridgeSink implements EventSink {
+  readonly feed = 'events';
   readonly minPriority: Priority;
   private readonly counters: ComponentMetrics;
   private readonly subscriberGauge: Gauge<'component_id'>;
@@ -132,7 +133,7 @@ export class GrpcBridgeSink implements Sink {
     );
   }
 
-  send(alert: Alert): void {
+  send(alert: EventAlert): void {
     this.counters.received();
     const response = toGrpcResponse(alert.event, this.config.enrichedFields ? perchFields(alert) : {});
     // Every subscriber gets every alert. Falco popped one shared queue, so two clients split the
@@ -257,7 +258,7 @@ export class GrpcBridgeSink implements Sink {
 }
 
 /** Pod context under a `perch.` prefix: Falco field names never start with it. Only fields with values. */
-function perchFields(alert: Alert): Record<string, string> {
+function perchFields(alert: EventAlert): Record<string, string> {
   const pod = alert.enrichment.pod;
   const checks = [...new Set(pod?.posture.violations.map((v) => v.check) ?? [])];
   const fields: Record<string, string | undefined> = {

@@ -1,12 +1,9 @@
 import type { Priority } from '../events/priority.js';
-import type { Alert } from '../pipeline/alert.js';
+import type { Alert, EventAlert } from '../pipeline/alert.js';
 
-/** A destination for alerts. */
-export interface Sink {
+interface SinkBase {
   readonly id: string;
   readonly minPriority: Priority;
-  /** Takes one alert; must not throw (failures are counted and logged by the sink). */
-  send(alert: Alert): void;
   /** Resolves once everything already sent has been written out. */
   flush(): Promise<void>;
   /** For sinks that hold resources (a server, connections): called before the first alert. */
@@ -16,3 +13,24 @@ export interface Sink {
   /** For /readyz, when the sink can be unavailable. */
   status?(): { up: boolean; detail?: string };
 }
+
+/**
+ * A sink for people (console, chat, Alertmanager): it gets what they should see, each storm as a
+ * digest and related events joined in incidents.
+ */
+export interface AlertSink extends SinkBase {
+  readonly feed: 'alerts';
+  /** Takes one alert; must not throw (failures are counted and logged by the sink). */
+  send(alert: Alert): void;
+}
+
+/**
+ * A sink for machines that count (the gRPC bridge feeding falco-exporter): it gets every event
+ * that passed the rules, repeats included, since a digest would make its counts wrong.
+ */
+export interface EventSink extends SinkBase {
+  readonly feed: 'events';
+  send(alert: EventAlert): void;
+}
+
+export type Sink = AlertSink | EventSink;

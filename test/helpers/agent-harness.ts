@@ -32,9 +32,11 @@ export interface Harness {
 
 /** Starts a real Agent on a loopback port with a JSON console sink and the given config on top. */
 export async function startAgent(config: Record<string, unknown> = {}): Promise<Harness> {
+  // Transport tests see every alert as it came: no default rules, no dedup, unless a test asks.
   const raw = {
     server: { listen: '127.0.0.1:0', shutdownGrace: '5s' },
     sinks: { out: { type: 'console', format: 'json' } },
+    rules: { defaults: false, dedup: { window: '0s' } },
     ...config,
   };
   const out = new CapturedOutput();

@@ -7,6 +7,12 @@ import { CURRENT_ALERT, INTERNAL_DROP_ALERT, PRE_030_ALERT } from '../fixtures/f
 import { PerchProcess, runPerch } from '../helpers/cli-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'perch-cli-'));
+// These tests count every alert through the transports: no dedup, no default rules.
+const RAW_CONFIG = join(dir, 'raw.yaml');
+writeFileSync(
+  RAW_CONFIG,
+  'rules: {defaults: false, dedup: {window: 0s}}\nsinks: {console: {type: console, format: json}}\n',
+);
 
 function alertWithId(id: number): string {
   return JSON.stringify({
@@ -59,6 +65,18 @@ describe('perch check', () => {
     expect(result.stderr).toContain('unknown key "bogus"');
   });
 
+  it('lints the rules files too, and fails on their errors', async () => {
+    const rules = join(dir, 'bad-rules.yaml');
+    writeFileSync(rules, 'rules:\n  - { name: x, match: { priority: ">Emergency" }, route: [pager] }\n');
+    const file = join(dir, 'with-rules.yaml');
+    writeFileSync(file, `rules: {files: [${rules}]}\n`);
+    const result = await runPerch(['check', '-c', file]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('rules: 2 problem(s)');
+    expect(result.stderr).toContain('.match.priority: ">Emergency" can never match');
+    expect(result.stderr).toContain('.route: no sink named "pager" in perch.yaml (sinks: console)');
+  });
+
   it('refuses to run on an invalid file with exit code 2', async () => {
     const file = join(dir, 'bad-run.yaml');
     writeFileSync(file, 'server: {listen: nope}\n');
@@ -70,7 +88,7 @@ describe('perch check', () => {
 
 describe('perch run', () => {
   it('drains every accepted alert on SIGTERM and exits 0', async () => {
-    const perch = new PerchProcess(['run', '--listen', '127.0.0.1:0', '--json']);
+    const perch = new PerchProcess(['run', '-c', RAW_CONFIG, '--listen', '127.0.0.1:0', '--json']);
     const port = await perch.port();
     const agents = Array.from({ length: 4 }, () => new HttpAgent({ keepAlive: true, maxSockets: 1 }));
     let sent = 0;
@@ -97,6 +115,39 @@ describe('perch run', () => {
     expect(perch.stderr).toContain('shutdown complete');
   });
 
+  it('reloads the rules on SIGHUP, keeping the rules in force when the new ones are broken', async () => {
+    const rules = join(dir, 'reload-rules.yaml');
+    writeFileSync(rules, 'rules: []\n');
+    const file = join(dir, 'reload.yaml');
+    writeFileSync(file, `rules: {defaults: false, watch: false, files: [${rules}], dedup: {window: 0s}}\n`);
+    const perch = new PerchProcess(['run', '-c', file, '--listen', '127.0.0.1:0', '--json']);
+    const port = await perch.port();
+    const agent = new HttpAgent({ keepAlive: false });
+    expect(await post(port, agent, alertWithId(1))).toBe(200);
+    writeFileSync(rules, 'rules:\n  - { name: drop-shells, match: { rule: "Terminal*" }, drop: true }\n');
+    perch.child.kill('SIGHUP');
+    const reloaded = async () => {
+      const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+      return /perch_rules_reloads_total\{result="ok"\} 1/.test(text);
+    };
+    const deadline = Date.now() + 5000;
+    while (!(await reloaded()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await post(port, agent, alertWithId(2))).toBe(200);
+    writeFileSync(rules, 'rules: [ {name: broken, match: {nope: 1}} ]\n');
+    perch.child.kill('SIGHUP');
+    const failed = async () =>
+      /perch_rules_reloads_total\{result="failed"\} 1/.test(
+        await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()),
+      );
+    while (!(await failed()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await post(port, agent, alertWithId(3))).toBe(200);
+    perch.child.kill('SIGTERM');
+    expect(await perch.exited).toBe(0);
+    // Alert 1 went out; 2 and 3 were dropped by the reloaded rule, which the broken reload did not replace.
+    expect(perch.stdoutLines().map((l) => JSON.parse(l).event.output_fields['test.id'])).toEqual([1]);
+    expect(perch.stderr).toContain('rules reload failed: keeping the rules in force');
+  });
+
   it('reads JSON lines from stdin and exits 0 when stdin ends', async () => {
     const result = await runPerch(
       ['run', '--stdin', '--json', '--listen', '127.0.0.1:0'],
@@ -118,7 +169,16 @@ describe('perch run', () => {
   it('follows a file given with --file', async () => {
     const file = join(dir, 'events.json');
     writeFileSync(file, `${alertWithId(1)}\n`);
-    const perch = new PerchProcess(['run', '--file', file, '--json', '--listen', '127.0.0.1:0']);
+    const perch = new PerchProcess([
+      'run',
+      '-c',
+      RAW_CONFIG,
+      '--file',
+      file,
+      '--json',
+      '--listen',
+      '127.0.0.1:0',
+    ]);
     await perch.port();
     appendFileSync(file, `${alertWithId(2)}\n${alertWithId(3)}\n`);
     const lines = await perch.waitForStdoutLines(2);
@@ -138,7 +198,7 @@ describe('perch replay', () => {
     const out = result.stdout.trim().split('\n');
     expect(out).toHaveLength(2);
     expect(out[0]).toContain('"evt.time":1767258902123456789');
-    expect(result.stderr).toContain('3 lines, 2 alerts, 1 rejected');
+    expect(result.stderr).toContain('3 lines, 2 events, 1 rejected');
     expect(result.stderr).toContain('line 2: rule: expected a non-empty string');
   });
 

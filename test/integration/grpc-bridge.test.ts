@@ -13,7 +13,7 @@ import { type FalcoResponse, type FalcoVersionResponse, loadFalcoProto } from '.
 import type { Enrichment } from '../../src/kube/pod-context.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { PerchMetrics } from '../../src/metrics/perch-metrics.js';
-import { type Alert, alertFromEvent } from '../../src/pipeline/alert.js';
+import { alertFromEvent, type EventAlert } from '../../src/pipeline/alert.js';
 import { FALCO_API_VERSION, GrpcBridgeSink } from '../../src/sinks/grpc-bridge-sink.js';
 import { CURRENT_ALERT, HOST_ALERT, INTERNAL_DROP_ALERT } from '../fixtures/falco-alerts.js';
 import { metricValue } from '../helpers/agent-harness.js';
@@ -52,12 +52,12 @@ const ENRICHED: Enrichment = {
 const EMERGENCY_ALERT =
   '{"hostname":"worker-2","output":"boom","output_fields":{"proc.name":"sh"},"priority":"Emergency","rule":"Everything is on fire","source":"syscall","tags":["x"],"time":"2026-01-01T00:00:00.000000007Z"}';
 
-function alertOf(json: string, enrichment: Enrichment = { outcome: 'not_applicable' }): Alert {
+function alertOf(json: string, enrichment: Enrichment = { outcome: 'not_applicable' }): EventAlert {
   return alertFromEvent({ event: parseFalcoJson(json), enrichment }, Date.now());
 }
 
 /** The n-th alert of a numbered run, with enough output text that a few dozen fill HTTP/2 windows. */
-function numbered(n: number): Alert {
+function numbered(n: number): EventAlert {
   const time = `2026-01-01T00:00:00.${String(n).padStart(9, '0')}Z`;
   const output = `alert ${n} ${'x'.repeat(2000)}`;
   return alertOf(

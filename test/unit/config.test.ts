@@ -67,7 +67,7 @@ sinks: {"Bad Name": {type: console}, s: {type: carrier-pigeon}, c: {type: consol
     expect(problems).toEqual([
       'server.listen: expected HOST:PORT such as 0.0.0.0:2804, [::]:2804 or :2804 (port 0-65535), got "nope"',
       'server.shutdownGrace: expected a duration with a unit such as 500ms, 10s, 2m or 1h, got 10',
-      'server: unknown key "extra" (check the spelling; see docs/configuration.md)',
+      'server: unknown key "extra" (check the spelling)',
       'sources.http.maxBodyBytes: got -5, too small: expected number to be >0',
       'sources.files[0].path: is required (expected string, received undefined)',
       'sources.files[0].fromBeginning: got "yes", expected boolean, received string',

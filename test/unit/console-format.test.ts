@@ -2,7 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { parseFalcoJson } from '../../src/events/parse-falco-json.js';
 import type { Enrichment } from '../../src/kube/pod-context.js';
 import { alertFromEvent } from '../../src/pipeline/alert.js';
-import { formatAlertJson, formatAlertLine } from '../../src/sinks/console-format.js';
+import { formatAlertJson } from '../../src/sinks/alert-json.js';
+import { formatAlertLine } from '../../src/sinks/console-format.js';
 import { CURRENT_ALERT, HOST_ALERT } from '../fixtures/falco-alerts.js';
 
 const PAYMENTS: Enrichment = {

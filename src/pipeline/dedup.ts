@@ -1,0 +1,459 @@
+import {
+  asyncScheduler,
+  Observable,
+  type OperatorFunction,
+  type SchedulerLike,
+  type Subscription,
+} from 'rxjs';
+import { namespaceName, podName } from '../events/falco-event.js';
+import type { Priority } from '../events/priority.js';
+import type { PodContext } from '../kube/pod-context.js';
+import { type DigestAlert, type EventAlert, nextAlertId } from './alert.js';
+
+export interface DedupOptions {
+  /** Default asyncScheduler; tests use a TestScheduler, replay a VirtualTimeScheduler advanced by event time. */
+  scheduler?: SchedulerLike;
+  /** Most fingerprints tracked at once; beyond it the window that ends soonest is closed early. */
+  maxKeys: number;
+  /** Pod names kept in `DigestAlert.pods` (default 5); `podCount` counts them all. */
+  maxPodsListed?: number;
+  /** Called exactly once per input alert, when it is taken in. */
+  onOutcome: (outcome: 'delivered' | 'digested', alert: EventAlert) => void;
+  /** A key whose window was closed early because the table was full. */
+  onEvicted?: (key: string) => void;
+  /**
+   * The number of open windows after every change (input, timer, flush): a gauge for metrics, and
+   * what tests use to check that memory stays within `maxKeys`.
+   */
+  onState?: (size: number) => void;
+}
+
+/** Distinct pod names tracked exactly per window; beyond this they are counted approximately. */
+export const EXACT_PODS_PER_WINDOW = 1000;
+/** Bits of the linear-counting bitmap used past the exact limit (2 KiB per window that needs it). */
+const OVERFLOW_BITS = 1 << 14;
+/**
+ * Longest delay handed to the scheduler. Node's timers fire at once for delays beyond 2^31-1 ms, so a
+ * very long window is waited for in steps: a timer that fires early just finds nothing due and re-arms.
+ */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
+/**
+ * Distinct pods of a window's repeats. Exact (a Set) up to EXACT_PODS_PER_WINDOW names; past that,
+ * names not in the set are hashed into a fixed bitmap and their number is estimated by linear
+ * counting (n ≈ m·ln(m/zeros)), so a window that sees a pod storm costs at most ~2 KiB more and its
+ * podCount is approximate (within a few percent up to tens of thousands of pods) instead of exact.
+ */
+class PodTally {
+  readonly exact = new Set<string>();
+  private bitmap: Uint8Array | undefined;
+  private setBits = 0;
+
+  add(pod: string): void {
+    if (this.exact.has(pod)) return;
+    if (this.exact.size < EXACT_PODS_PER_WINDOW) {
+      this.exact.add(pod);
+      return;
+    }
+    this.bitmap ??= new Uint8Array(OVERFLOW_BITS / 8);
+    const bit = fnv1a(pod) & (OVERFLOW_BITS - 1);
+    const mask = 1 << (bit & 7);
+    const byte = this.bitmap[bit >> 3] ?? 0;
+    if ((byte & mask) === 0) {
+      this.bitmap[bit >> 3] = byte | mask;
+      this.setBits += 1;
+    }
+  }
+
+  get count(): number {
+    if (this.setBits === 0) return this.exact.size;
+    // A full bitmap means "at least this many"; ln(m) caps the estimate instead of dividing by zero.
+    const zeros = Math.max(1, OVERFLOW_BITS - this.setBits);
+    return this.exact.size + Math.round(OVERFLOW_BITS * Math.log(OVERFLOW_BITS / zeros));
+  }
+
+  first(n: number): string[] {
+    const names: string[] = [];
+    for (const name of this.exact) {
+      if (names.length >= n) break;
+      names.push(name);
+    }
+    return names;
+  }
+}
+
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+/** What the repeats of a window add up to; only allocated once a repeat arrives. */
+interface Repeats {
+  count: number;
+  lastSeenMs: number;
+  priority: Priority;
+  sample: EventAlert;
+  pods: PodTally;
+}
+
+/** One open window: the first occurrence was delivered, repeats are being counted. */
+interface Window {
+  key: string;
+  /** Tie-break for equal deadlines: the window opened first closes first. */
+  seq: number;
+  rule: string;
+  windowMs: number;
+  firstSeenMs: number;
+  deadline: number;
+  namespace?: string;
+  workload?: PodContext['workload'];
+  repeats?: Repeats;
+}
+
+function podOf(alert: EventAlert): string | undefined {
+  const context = alert.enrichment.pod;
+  if (context) return `${context.namespace}/${context.pod}`;
+  const pod = podName(alert.event);
+  if (pod === undefined) return undefined;
+  const namespace = namespaceName(alert.event);
+  return namespace === undefined ? pod : `${namespace}/${pod}`;
+}
+
+function earlier(a: Window, b: Window): boolean {
+  return a.deadline < b.deadline || (a.deadline === b.deadline && a.seq < b.seq);
+}
+
+/** A binary min-heap of windows by deadline: the timer and eviction both want the one that ends soonest. */
+class DeadlineHeap {
+  private readonly items: Window[] = [];
+
+  get first(): Window | undefined {
+    return this.items[0];
+  }
+
+  push(window: Window): void {
+    const items = this.items;
+    items.push(window);
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const up = items[parent] as Window;
+      if (!earlier(window, up)) break;
+      items[i] = up;
+      i = parent;
+    }
+    items[i] = window;
+  }
+
+  pop(): Window | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (top === undefined || last === undefined || items.length === 0) return top;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= items.length) break;
+      const right = left + 1;
+      const leftItem = items[left] as Window;
+      const rightItem = items[right];
+      const child = rightItem !== undefined && earlier(rightItem, leftItem) ? right : left;
+      const childItem = items[child] as Window;
+      if (!earlier(childItem, last)) break;
+      items[i] = childItem;
+      i = child;
+    }
+    items[i] = last;
+    return top;
+  }
+
+  clear(): void {
+    this.items.length = 0;
+  }
+}
+
+/**
+ * Collapses repeats: the first alert of a dedup key goes out at once and opens a window of
+ * `windowMs`; repeats of the key inside the window are counted, and when the window ends they go
+ * out as one DigestAlert (nothing when there were none), after which the key is forgotten. Alerts
+ * without a dedup setting pass straight through.
+ *
+ * Windows are half-open: a repeat at exactly `first + windowMs` starts a new window (the old one's
+ * digest goes out first), whether the timer or the alert is processed first at that instant.
+ *
+ * Memory is bounded by `maxKeys` open windows: when a new key finds the table full, the window
+ * that ends soonest is closed early (its digest sent, so no count is lost). Windows are kept in a
+ * Map for lookup (its insertion order is the order windows opened, used when flushing) and in a
+ * deadline heap, so keys with different `windowMs` still close and get evicted by their own
+ * deadline. Only ONE scheduler action exists at a time, for the earliest deadline: a storm of
+ * 100k keys must not create 100k timers.
+ *
+ * On completion or error every open window is flushed (oldest first) before the notification; on
+ * unsubscribe no timer is left and nothing is emitted.
+ */
+export function dedup(options: DedupOptions): OperatorFunction<EventAlert, EventAlert | DigestAlert> {
+  const scheduler = options.scheduler ?? asyncScheduler;
+  const { maxKeys, onOutcome, onEvicted, onState } = options;
+  const maxPodsListed = options.maxPodsListed ?? 5;
+  if (!Number.isInteger(maxKeys) || maxKeys < 1) {
+    throw new RangeError(`dedup: maxKeys must be a positive integer, got ${maxKeys}`);
+  }
+
+  return (source) =>
+    new Observable<EventAlert | DigestAlert>((subscriber) => {
+      const table = new Map<string, Window>();
+      const deadlines = new DeadlineHeap();
+      let seq = 0;
+      let timer: Subscription | undefined;
+      let timerDue = Number.POSITIVE_INFINITY;
+
+      const digestOf = (window: Window, repeats: Repeats): DigestAlert => {
+        const { sample } = repeats;
+        return {
+          kind: 'digest',
+          id: nextAlertId('dig'),
+          fingerprint: window.key,
+          rule: window.rule,
+          count: repeats.count,
+          firstSeenMs: window.firstSeenMs,
+          lastSeenMs: repeats.lastSeenMs,
+          windowMs: window.windowMs,
+          pods: repeats.pods.first(maxPodsListed),
+          podCount: repeats.pods.count,
+          ...(window.namespace !== undefined ? { namespace: window.namespace } : {}),
+          ...(window.workload !== undefined ? { workload: window.workload } : {}),
+          sample,
+          priority: repeats.priority,
+          reasons: sample.reasons,
+          ...(sample.routes !== undefined ? { routes: sample.routes } : {}),
+          receivedAtMs: scheduler.now(),
+        };
+      };
+
+      /** Forgets the window that ends soonest; its digest, if any, is appended to `out`. */
+      const closeFirst = (out: (EventAlert | DigestAlert)[]): Window | undefined => {
+        const window = deadlines.pop();
+        if (!window) return undefined;
+        table.delete(window.key);
+        if (window.repeats) out.push(digestOf(window, window.repeats));
+        return window;
+      };
+
+      const closeDue = (now: number, out: (EventAlert | DigestAlert)[]) => {
+        for (let first = deadlines.first; first && first.deadline <= now; first = deadlines.first) {
+          closeFirst(out);
+        }
+      };
+
+      const cancelTimer = () => {
+        timer?.unsubscribe();
+        timer = undefined;
+        timerDue = Number.POSITIVE_INFINITY;
+      };
+
+      // Invariant: while windows are open, one timer is pending, due no later than the earliest
+      // deadline. A timer due earlier than needed (its window was evicted) is kept: it finds nothing
+      // due and re-arms, which is cheaper than rescheduling on every eviction in a storm.
+      const arm = () => {
+        const first = deadlines.first;
+        // An emission can make the downstream unsubscribe; no timer may outlive the subscription.
+        if (!first || subscriber.closed) return cancelTimer();
+        if (timer && timerDue <= first.deadline) return;
+        timer?.unsubscribe();
+        const now = scheduler.now();
+        const delay = Math.min(MAX_TIMER_DELAY_MS, Math.max(0, first.deadline - now));
+        timerDue = now + delay;
+        timer = scheduler.schedule(expire, delay);
+      };
+
+      const emitAll = (out: (EventAlert | DigestAlert)[]) => {
+        for (const alert of out) {
+          if (subscriber.closed) return;
+          subscriber.next(alert);
+        }
+      };
+
+      const expire = () => {
+        // This action has run; it is no longer the pending timer.
+        timer = undefined;
+        timerDue = Number.POSITIVE_INFINITY;
+        if (subscriber.closed) return;
+        const out: DigestAlert[] = [];
+        closeDue(scheduler.now(), out);
+        arm();
+        onState?.(table.size);
+        emitAll(out);
+      };
+
+      const flushAll = (): DigestAlert[] => {
+        const out: DigestAlert[] = [];
+        // Map order is the order the windows opened: the oldest digest goes out first.
+        for (const window of table.values()) {
+          if (window.repeats) out.push(digestOf(window, window.repeats));
+        }
+        table.clear();
+        deadlines.clear();
+        cancelTimer();
+        onState?.(0);
+        return out;
+      };
+
+      const take = (alert: EventAlert) => {
+        // Every state change happens before anything is emitted: a downstream that feeds alerts back
+        // synchronously re-enters here and must find the table as this alert left it.
+        const now = scheduler.now();
+        const out: (EventAlert | DigestAlert)[] = [];
+        closeDue(now, out);
+        const setting = alert.dedup;
+        if (!setting || !(setting.windowMs > 0)) {
+          arm();
+          onState?.(table.size);
+          onOutcome('delivered', alert);
+          out.push(alert);
+          return emitAll(out);
+        }
+
+        const open = table.get(setting.key);
+        if (open) {
+          const pod = podOf(alert);
+          let repeats = open.repeats;
+          if (!repeats) {
+            repeats = {
+              count: 0,
+              lastSeenMs: now,
+              priority: alert.priority,
+              sample: alert,
+              pods: new PodTally(),
+            };
+            open.repeats = repeats;
+          }
+          repeats.count += 1;
+          repeats.lastSeenMs = now;
+          repeats.sample = alert;
+          if (alert.priority > repeats.priority) repeats.priority = alert.priority;
+          if (pod !== undefined) repeats.pods.add(pod);
+          // The first occurrence may have come before its pod was known; a repeat can fill that in.
+          if (open.namespace === undefined)
+            open.namespace = alert.enrichment.pod?.namespace ?? namespaceName(alert.event);
+          if (open.workload === undefined) open.workload = alert.enrichment.pod?.workload;
+          arm();
+          onState?.(table.size);
+          onOutcome('digested', alert);
+          return emitAll(out);
+        }
+
+        const evicted: string[] = [];
+        while (table.size >= maxKeys) {
+          const window = closeFirst(out);
+          if (!window) break;
+          evicted.push(window.key);
+        }
+        const context = alert.enrichment.pod;
+        const window: Window = {
+          key: setting.key,
+          seq: seq++,
+          rule: alert.event.rule,
+          windowMs: setting.windowMs,
+          firstSeenMs: now,
+          deadline: now + setting.windowMs,
+          namespace: context?.namespace ?? namespaceName(alert.event),
+          workload: context?.workload,
+        };
+        table.set(window.key, window);
+        deadlines.push(window);
+        arm();
+        onState?.(table.size);
+        for (const key of evicted) onEvicted?.(key);
+        onOutcome('delivered', alert);
+        out.push(alert);
+        emitAll(out);
+      };
+
+      const main = source.subscribe({
+        next: take,
+        error: (err: unknown) => {
+          // Counts already taken in are not lost with the stream: their digests go out first.
+          emitAll(flushAll());
+          subscriber.error(err);
+        },
+        complete: () => {
+          emitAll(flushAll());
+          subscriber.complete();
+        },
+      });
+      return () => {
+        main.unsubscribe();
+        cancelTimer();
+        table.clear();
+        deadlines.clear();
+      };
+    });
+}
+
+/** `2026-01-01 09:15:02` → `09:15:02`; the date is shown only when it differs from `sameDayAs`. */
+function clock(ms: number, sameDayAs?: number): string {
+  const date = new Date(ms);
+  if (Number.isNaN(date.getTime())) return String(ms);
+  const iso = date.toISOString();
+  if (sameDayAs !== undefined) {
+    const other = new Date(sameDayAs);
+    if (!Number.isNaN(other.getTime()) && other.toISOString().slice(0, 10) !== iso.slice(0, 10)) {
+      return `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+    }
+  }
+  return iso.slice(11, 19);
+}
+
+/** 300000 → `5m`, 90000 → `1m30s`, 5400000 → `1h30m`, 1500 → `1.5s`, 250 → `250ms`. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms)) return String(ms);
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000 && ms % 1000 !== 0) return `${Math.round(ms / 100) / 10}s`;
+  const total = Math.round(ms / 1000);
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const seconds = total % 60;
+  const parts = [
+    hours > 0 ? `${hours}h` : '',
+    minutes > 0 ? `${minutes}m` : '',
+    seconds > 0 ? `${seconds}s` : '',
+  ];
+  return parts.join('');
+}
+
+function workloadText(workload: NonNullable<DigestAlert['workload']>): string {
+  return `${workload.kind.toLowerCase()}/${workload.name}`;
+}
+
+/**
+ * One line for a digest, e.g. `Terminal shell in container ×57 more in 5m across 3 pods of
+ * deployment/payments (first seen 09:15:02, last 09:19:58 UTC)`. "×N more" because `count` is the
+ * repeats collapsed; the first occurrence was already delivered on its own. "in 5m" is the window;
+ * times are UTC so every node and sink says the same.
+ */
+export function digestSummary(d: DigestAlert): string {
+  let where = '';
+  const workload = d.workload;
+  if (d.podCount > 1) {
+    where = ` across ${d.podCount} pods`;
+    if (workload) where += ` of ${workloadText(workload)}`;
+    else if (d.namespace !== undefined) where += ` in namespace ${d.namespace}`;
+  } else if (d.podCount === 1) {
+    const pod = d.pods[0];
+    where = pod === undefined ? ' in 1 pod' : ` in pod ${pod}`;
+    // A bare pod's workload is the pod itself: naming it twice says nothing.
+    if (workload && workload.kind !== 'Pod' && workload.kind !== 'StaticPod') {
+      where += ` of ${workloadText(workload)}`;
+    }
+  } else if (workload) {
+    where = ` in ${workloadText(workload)}`;
+  } else if (d.namespace !== undefined) {
+    where = ` in namespace ${d.namespace}`;
+  }
+  const times = `(first seen ${clock(d.firstSeenMs)}, last ${clock(d.lastSeenMs, d.firstSeenMs)} UTC)`;
+  return `${d.rule} ×${d.count} more in ${formatDuration(d.windowMs)}${where} ${times}`;
+}

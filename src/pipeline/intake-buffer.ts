@@ -1,0 +1,130 @@
+import {
+  asyncScheduler,
+  Observable,
+  type OperatorFunction,
+  type SchedulerLike,
+  type Subscription,
+} from 'rxjs';
+import type { FalcoEvent } from '../events/falco-event.js';
+import { Priority } from '../events/priority.js';
+
+export interface IntakeOptions {
+  /** Events held between the sources and the pipeline before shedding starts. */
+  capacity: number;
+  /** Events at or above this priority are never shed to make room (default Critical)… */
+  protectFrom?: Priority;
+  /** …until the buffer holds this many in all (default 2 × capacity): memory stays bounded regardless. */
+  hardLimit?: number;
+  /** Events handed on per turn of the event loop, so that sources keep being served during a storm. */
+  batchSize?: number;
+  scheduler?: SchedulerLike;
+  onShed: (event: FalcoEvent, reason: 'lower_priority_evicted' | 'buffer_full' | 'hard_limit') => void;
+}
+
+interface Entry {
+  event: FalcoEvent;
+  shed: boolean;
+}
+
+/** A FIFO with a cursor instead of shift(), which is O(n) on large arrays. */
+class Fifo<T> {
+  private items: T[] = [];
+  private head = 0;
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.head += 1;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+}
+
+/**
+ * The bounded buffer between the sources and the pipeline. Sources push as fast as Falco sends;
+ * the pipeline takes events in arrival order in batches. When the buffer is full, the oldest event
+ * of the lowest priority present makes room for a more important one; Critical and above are kept
+ * even past the capacity, up to a hard limit. Every shed event is reported with its reason.
+ */
+export function intakeBuffer(options: IntakeOptions): OperatorFunction<FalcoEvent, FalcoEvent> {
+  const protectFrom = options.protectFrom ?? Priority.Critical;
+  const hardLimit = options.hardLimit ?? options.capacity * 2;
+  const batchSize = options.batchSize ?? 500;
+  const scheduler = options.scheduler ?? asyncScheduler;
+  return (source) =>
+    new Observable<FalcoEvent>((subscriber) => {
+      const queue = new Fifo<Entry>();
+      const byPriority = Array.from({ length: 8 }, () => new Fifo<Entry>());
+      let live = 0;
+      let scheduled: Subscription | undefined;
+      let sourceDone = false;
+
+      const drain = () => {
+        scheduled = undefined;
+        let handed = 0;
+        while (handed < batchSize && !subscriber.closed) {
+          const entry = queue.shift();
+          if (!entry) break;
+          if (entry.shed) continue;
+          // Arrival order within one priority is the global order, so this entry heads its bucket.
+          byPriority[entry.event.priority]?.shift();
+          live -= 1;
+          handed += 1;
+          subscriber.next(entry.event);
+        }
+        if (queue.size > 0) scheduled = scheduler.schedule(drain);
+        else if (sourceDone) subscriber.complete();
+      };
+
+      const evictBelow = (priority: Priority): boolean => {
+        for (let p = Priority.Debug; p < priority && p < protectFrom; p++) {
+          const bucket = byPriority[p];
+          const victim = bucket?.shift();
+          if (victim) {
+            victim.shed = true;
+            live -= 1;
+            options.onShed(victim.event, 'lower_priority_evicted');
+            return true;
+          }
+        }
+        return false;
+      };
+
+      const subscription = source.subscribe({
+        next: (event) => {
+          if (live >= options.capacity && !evictBelow(event.priority)) {
+            const protectedEvent = event.priority >= protectFrom && live < hardLimit;
+            if (!protectedEvent) {
+              options.onShed(event, event.priority >= protectFrom ? 'hard_limit' : 'buffer_full');
+              return;
+            }
+          }
+          const entry: Entry = { event, shed: false };
+          queue.push(entry);
+          byPriority[event.priority]?.push(entry);
+          live += 1;
+          scheduled ??= scheduler.schedule(drain);
+        },
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => {
+          sourceDone = true;
+          scheduled ??= scheduler.schedule(drain);
+        },
+      });
+      return () => {
+        subscription.unsubscribe();
+        scheduled?.unsubscribe();
+      };
+    });
+}

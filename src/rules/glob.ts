@@ -1,0 +1,39 @@
+export type StringTest = (value: string | undefined) => boolean;
+
+const GLOB_CHARS = /[*?[]/;
+
+/**
+ * Glob as Falco's own `glob` operator means it (fnmatch without FNM_PATHNAME): `*` matches any
+ * run of characters including `/`, `?` one character, `[...]` a class. Rule names contain `/`
+ * ("Redirect STDOUT/STDIN …"), so path-aware globbing would surprise here.
+ */
+export function globToRegExp(pattern: string): RegExp {
+  let source = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern[i] ?? '';
+    if (ch === '*') source += '.*';
+    else if (ch === '?') source += '.';
+    else if (ch === '[') {
+      const end = pattern.indexOf(']', i + 2);
+      if (end === -1) source += '\\[';
+      else {
+        const body = pattern.slice(i + 1, end).replace(/\\/g, '\\\\');
+        source += `[${body.startsWith('!') ? `^${body.slice(1)}` : body}]`;
+        i = end;
+      }
+    } else source += ch.replace(/[.+^${}()|\\\]]/g, '\\$&');
+  }
+  return new RegExp(`^${source}$`, 's');
+}
+
+/** A test for "equals any of these patterns"; patterns without glob characters compare exactly. */
+export function anyOf(patterns: string | readonly string[]): StringTest {
+  const list = typeof patterns === 'string' ? [patterns] : patterns;
+  const exact = new Set(list.filter((p) => !GLOB_CHARS.test(p)));
+  const globs = list.filter((p) => GLOB_CHARS.test(p)).map(globToRegExp);
+  return (value) => value !== undefined && (exact.has(value) || globs.some((g) => g.test(value)));
+}
+
+export function isGlob(pattern: string): boolean {
+  return GLOB_CHARS.test(pattern);
+}

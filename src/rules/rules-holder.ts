@@ -1,0 +1,112 @@
+import { type FSWatcher, watch } from 'node:fs';
+import type { RulesConfig } from '../config/schema.js';
+import { type Logger, LogLimiter } from '../logging/logger.js';
+import { type LoadedRules, loadRules } from './load-rules.js';
+import type { RuleSet } from './rule-set.js';
+
+export class RulesError extends Error {
+  constructor(readonly errors: string[]) {
+    super(
+      `the rules have ${errors.length} problem${errors.length === 1 ? '' : 's'}:\n${errors.map((e) => `  - ${e}`).join('\n')}`,
+    );
+    this.name = 'RulesError';
+  }
+}
+
+const RELOAD_DEBOUNCE_MS = 200;
+
+/**
+ * The rules in force. Reloads (SIGHUP, or a changed file when `rules.watch` is on) swap the whole
+ * rule set at once; a reload with errors keeps the rules in force and says why. Dedup and
+ * correlation state live in the pipeline, not here, so nothing is lost on reload.
+ */
+export class RulesHolder {
+  private ruleSet: RuleSet;
+  private watchers: FSWatcher[] = [];
+  private debounce?: NodeJS.Timeout;
+  private readonly expressionErrors = new LogLimiter();
+
+  constructor(
+    private readonly config: RulesConfig,
+    private readonly sinkNames: readonly string[],
+    private readonly log: Logger,
+    private readonly onReload: (ok: boolean) => void = () => {},
+  ) {
+    const loaded = this.load();
+    if (loaded.errors.length > 0) throw new RulesError(loaded.errors);
+    this.ruleSet = loaded.ruleSet;
+    this.logLoaded(loaded, 'rules loaded');
+  }
+
+  get current(): RuleSet {
+    return this.ruleSet;
+  }
+
+  reload(why: string): boolean {
+    const loaded = this.load();
+    if (loaded.errors.length > 0) {
+      this.log.error({ why, errors: loaded.errors }, 'rules reload failed: keeping the rules in force');
+      this.onReload(false);
+      return false;
+    }
+    this.ruleSet = loaded.ruleSet;
+    this.logLoaded(loaded, `rules reloaded (${why})`);
+    this.onReload(true);
+    return true;
+  }
+
+  /** Reloads when a rules file changes (editors and ConfigMap updates replace files, so watch the path). */
+  watchFiles(): void {
+    if (!this.config.watch) return;
+    for (const file of this.ruleSet.sources) {
+      try {
+        const watcher = watch(file, () => this.scheduleReload(`${file} changed`));
+        watcher.on('error', () => watcher.close());
+        this.watchers.push(watcher);
+      } catch (err) {
+        this.log.warn({ file, err: (err as Error).message }, 'cannot watch rules file; reload with SIGHUP');
+      }
+    }
+  }
+
+  close(): void {
+    clearTimeout(this.debounce);
+    for (const watcher of this.watchers) watcher.close();
+    this.watchers = [];
+  }
+
+  private scheduleReload(why: string): void {
+    clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => {
+      this.reload(why);
+      // A replaced file (ConfigMap symlink swap, editor save) ends the old watch: watch again.
+      this.close();
+      this.watchFiles();
+    }, RELOAD_DEBOUNCE_MS);
+    this.debounce.unref();
+  }
+
+  private load(): LoadedRules {
+    return loadRules({
+      config: this.config,
+      sinkNames: this.sinkNames,
+      onExpressionError: (expr, error) => {
+        const suppressed = this.expressionErrors.admit(expr);
+        if (suppressed >= 0)
+          this.log.warn(
+            { expr, error: error.message, suppressed },
+            'rule expression failed: treated as no match',
+          );
+      },
+    });
+  }
+
+  private logLoaded(loaded: LoadedRules, message: string): void {
+    const { ruleSet } = loaded;
+    this.log.info(
+      { files: ruleSet.sources, rules: ruleSet.rules.length, correlations: ruleSet.correlations.length },
+      message,
+    );
+    for (const warning of loaded.warnings) this.log.warn({ warning }, 'rules warning');
+  }
+}

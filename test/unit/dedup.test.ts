@@ -1,0 +1,649 @@
+import { describe, expect, it } from '@jest/globals';
+import { from, type Observable, Subject, type Subscription, throwError, VirtualTimeScheduler } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { parseFalcoJson } from '../../src/events/parse-falco-json.js';
+import { Priority } from '../../src/events/priority.js';
+import type { Enrichment, PodContext } from '../../src/kube/pod-context.js';
+import { alertFromEvent, type DigestAlert, type EventAlert } from '../../src/pipeline/alert.js';
+import {
+  type DedupOptions,
+  dedup,
+  digestSummary,
+  EXACT_PODS_PER_WINDOW,
+  formatDuration,
+} from '../../src/pipeline/dedup.js';
+import { EventTimeScheduler } from '../../src/pipeline/event-time-scheduler.js';
+
+type Out = EventAlert | DigestAlert;
+
+interface Spec {
+  /** The alert's output text: how the tests tell alerts apart. */
+  label: string;
+  key?: string;
+  windowMs?: number;
+  namespace?: string;
+  pod?: string;
+  priority?: string;
+  rule?: string;
+  /** Put the pod in the enrichment (as the enrich stage does) instead of only in Falco's fields. */
+  context?: boolean;
+}
+
+function podContext(namespace: string, pod: string): PodContext {
+  return {
+    namespace,
+    pod,
+    uid: `uid-${pod}`,
+    labels: {},
+    annotations: {},
+    workload: { kind: 'Deployment', name: pod.replace(/-\d+$/, '') },
+    isolation: 'container',
+    posture: { level: 'restricted', violations: [] },
+  };
+}
+
+/** An EventAlert built the way the pipeline builds it: parsed Falco JSON, then alertFromEvent, then a dedup setting. */
+function alert(spec: Spec): EventAlert {
+  const namespace = spec.namespace ?? 'shop';
+  const fields: Record<string, string> = { 'container.id': 'aaaaaaaaaaaa', 'proc.name': 'sh' };
+  if (spec.pod !== undefined) {
+    fields['k8s.ns.name'] = namespace;
+    fields['k8s.pod.name'] = spec.pod;
+  }
+  const event = parseFalcoJson(
+    JSON.stringify({
+      hostname: 'worker-1',
+      output: spec.label,
+      output_fields: fields,
+      priority: spec.priority ?? 'Warning',
+      rule: spec.rule ?? 'Terminal shell in container',
+      source: 'syscall',
+      tags: ['container'],
+      time: '2026-01-01T09:15:02.000000000Z',
+    }),
+  );
+  const enrichment: Enrichment =
+    spec.context && spec.pod !== undefined
+      ? { outcome: 'container_id', pod: podContext(namespace, spec.pod) }
+      : { outcome: 'unresolved' };
+  const result = alertFromEvent({ event, enrichment }, 0);
+  if (spec.key !== undefined) result.dedup = { key: spec.key, windowMs: spec.windowMs ?? 10 };
+  return result;
+}
+
+/** `a1` for an event alert labelled a1, `digest(key×count)` for a digest. */
+function label(out: Out): string {
+  if (out.kind === 'event') return out.event.output;
+  return `digest(${out.fingerprint}×${out.count})`;
+}
+
+interface Recorder {
+  outcomes: [string, string][];
+  evicted: string[];
+  sizes: number[];
+  options: DedupOptions;
+}
+
+function recorder(overrides: Partial<DedupOptions> = {}): Recorder {
+  const r: Recorder = {
+    outcomes: [],
+    evicted: [],
+    sizes: [],
+    options: {
+      maxKeys: 100,
+      onOutcome: (outcome, a) => r.outcomes.push([outcome, a.event.output]),
+      onEvicted: (key) => r.evicted.push(key),
+      onState: (size) => r.sizes.push(size),
+      ...overrides,
+    },
+  };
+  return r;
+}
+
+interface Run {
+  /** [frame, label] of everything emitted, plus `|` for complete and `#` for error. */
+  timeline: [number, string][];
+  outputs: Out[];
+}
+
+/**
+ * Feeds a cold marble source through dedup on a TestScheduler (1 frame = 1 ms) and records what
+ * comes out and when.
+ */
+function runMarbles(
+  marbles: string,
+  values: Record<string, EventAlert>,
+  r: Recorder,
+  unsubscribeAt?: number,
+  error?: unknown,
+): Run {
+  const scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+  const run: Run = { timeline: [], outputs: [] };
+  scheduler.run(({ cold }) => {
+    const source: Observable<EventAlert> = cold(marbles, values, error);
+    let sub: Subscription | undefined;
+    sub = source.pipe(dedup({ ...r.options, scheduler })).subscribe({
+      next: (out) => {
+        run.timeline.push([scheduler.now(), label(out)]);
+        run.outputs.push(out);
+      },
+      complete: () => run.timeline.push([scheduler.now(), '|']),
+      error: () => run.timeline.push([scheduler.now(), '#']),
+    });
+    if (unsubscribeAt !== undefined) {
+      scheduler.schedule(() => {
+        sub?.unsubscribe();
+        sub = undefined;
+        // The cold source's own messages are gone with it; what would be left is a dedup timer.
+        run.timeline.push([scheduler.now(), `unsubscribed, pending actions: ${scheduler.actions.length}`]);
+      }, unsubscribeAt);
+    }
+  });
+  return run;
+}
+
+function digests(run: Run): DigestAlert[] {
+  return run.outputs.filter((o): o is DigestAlert => o.kind === 'digest');
+}
+
+describe('dedup', () => {
+  it('delivers the first alert at once and collapses the repeats of its window into one digest', () => {
+    const r = recorder();
+    const values = {
+      a: alert({ label: 'a1', key: 'k', windowMs: 10, pod: 'web-1', context: true, priority: 'Warning' }),
+      b: alert({ label: 'a2', key: 'k', windowMs: 10, pod: 'web-2', priority: 'Critical' }),
+      c: alert({ label: 'a3', key: 'k', windowMs: 10, pod: 'web-2', priority: 'Notice' }),
+      d: alert({ label: 'a4', key: 'k', windowMs: 10, pod: 'web-3', priority: 'Notice' }),
+    };
+    values.d.reasons = ['raised by rule x'];
+    values.d.routes = ['slack'];
+    //                     frame: 0   2 4   6
+    const run = runMarbles('a-b-c-d 20ms |', values, r);
+
+    expect(run.timeline).toEqual([
+      [0, 'a1'],
+      [10, 'digest(k×3)'],
+      [27, '|'],
+    ]);
+    const [digest] = digests(run);
+    expect(digest).toMatchObject({
+      kind: 'digest',
+      fingerprint: 'k',
+      rule: 'Terminal shell in container',
+      count: 3,
+      firstSeenMs: 0,
+      lastSeenMs: 6,
+      windowMs: 10,
+      pods: ['shop/web-2', 'shop/web-3'],
+      podCount: 2,
+      namespace: 'shop',
+      workload: { kind: 'Deployment', name: 'web' },
+      priority: Priority.Critical,
+      reasons: ['raised by rule x'],
+      routes: ['slack'],
+      receivedAtMs: 10,
+    });
+    expect(digest?.sample).toBe(values.d);
+    expect(digest?.id).toMatch(/^dig-/);
+    expect(r.outcomes).toEqual([
+      ['delivered', 'a1'],
+      ['digested', 'a2'],
+      ['digested', 'a3'],
+      ['digested', 'a4'],
+    ]);
+  });
+
+  it('treats an alert after the window as a new first occurrence', () => {
+    const r = recorder();
+    const values = {
+      a: alert({ label: 'a1', key: 'k', windowMs: 10 }),
+      b: alert({ label: 'a2', key: 'k', windowMs: 10 }),
+      c: alert({ label: 'a3', key: 'k', windowMs: 10 }),
+      d: alert({ label: 'a4', key: 'k', windowMs: 10 }),
+    };
+    // a at 0, b at 5 (repeat), c at 15 (new window 15..25), d at 20 (repeat of the new window).
+    const run = runMarbles('a 4ms b 9ms c 4ms d 10ms |', values, r);
+    expect(run.timeline).toEqual([
+      [0, 'a1'],
+      [10, 'digest(k×1)'],
+      [15, 'a3'],
+      [25, 'digest(k×1)'],
+      [31, '|'],
+    ]);
+    expect(digests(run).map((d) => [d.firstSeenMs, d.lastSeenMs])).toEqual([
+      [0, 5],
+      [15, 20],
+    ]);
+  });
+
+  it('closes a window at exactly first + windowMs: a repeat at that instant opens a new one', () => {
+    const r = recorder();
+    const values = {
+      a: alert({ label: 'a1', key: 'k', windowMs: 10 }),
+      b: alert({ label: 'a2', key: 'k', windowMs: 10 }),
+      c: alert({ label: 'a3', key: 'k', windowMs: 10 }),
+    };
+    const run = runMarbles('a 4ms b 4ms c 20ms |', values, r);
+    expect(run.timeline).toEqual([
+      [0, 'a1'],
+      [10, 'digest(k×1)'],
+      [10, 'a3'],
+      [31, '|'],
+    ]);
+  });
+
+  it('keeps keys independent and passes alerts without dedup straight through', () => {
+    const r = recorder();
+    const values = {
+      a: alert({ label: 'a1', key: 'ka', windowMs: 10 }),
+      b: alert({ label: 'b1', key: 'kb', windowMs: 5 }),
+      x: alert({ label: 'x1' }),
+      y: alert({ label: 'y1', key: 'kx', windowMs: 0 }),
+      A: alert({ label: 'a2', key: 'ka', windowMs: 10 }),
+      B: alert({ label: 'b2', key: 'kb', windowMs: 5 }),
+    };
+    // Frames: a 0, b 1, x 2, A 3, B 4, x 5, y 6, y 7.
+    const run = runMarbles('abxABxyy 20ms |', values, r);
+    expect(run.timeline).toEqual([
+      [0, 'a1'],
+      [1, 'b1'],
+      [2, 'x1'],
+      [5, 'x1'],
+      [6, 'digest(kb×1)'],
+      [6, 'y1'],
+      [7, 'y1'],
+      [10, 'digest(ka×1)'],
+      [28, '|'],
+    ]);
+  });
+
+  it('sends no digest for a window without repeats', () => {
+    const r = recorder();
+    const run = runMarbles('a 20ms |', { a: alert({ label: 'a1', key: 'k', windowMs: 10 }) }, r);
+    expect(run.timeline).toEqual([
+      [0, 'a1'],
+      [21, '|'],
+    ]);
+    expect(r.sizes.at(-1)).toBe(0);
+  });
+
+  it('reports exactly one outcome per input', () => {
+    const r = recorder();
+    const values: Record<string, EventAlert> = {};
+    const keys = ['k1', 'k2', 'k3'];
+    let marbles = '';
+    for (let i = 0; i < 30; i++) {
+      const id = i < 26 ? String.fromCharCode(97 + i) : String.fromCharCode(65 + i - 26);
+      values[id] = alert({ label: `e${i}`, key: i % 7 === 0 ? undefined : keys[i % 3], windowMs: 4 });
+      marbles += `${id} `;
+    }
+    const run = runMarbles(`${marbles}|`, values, r);
+    expect(r.outcomes).toHaveLength(30);
+    expect(new Set(r.outcomes.map(([, l]) => l)).size).toBe(30);
+    const delivered = r.outcomes.filter(([o]) => o === 'delivered').length;
+    const digested = r.outcomes.filter(([o]) => o === 'digested').length;
+    expect(delivered + digested).toBe(30);
+    expect(run.outputs.filter((o) => o.kind === 'event')).toHaveLength(delivered);
+    expect(digests(run).reduce((sum, d) => sum + d.count, 0)).toBe(digested);
+  });
+
+  describe('maxKeys', () => {
+    it('sends the oldest key’s digest early when a third key arrives', () => {
+      const r = recorder({ maxKeys: 2 });
+      const values = {
+        a: alert({ label: 'a1', key: 'ka', windowMs: 100 }),
+        A: alert({ label: 'a2', key: 'ka', windowMs: 100 }),
+        b: alert({ label: 'b1', key: 'kb', windowMs: 100 }),
+        c: alert({ label: 'c1', key: 'kc', windowMs: 100 }),
+      };
+      const run = runMarbles('aAbc 200ms |', values, r);
+      expect(run.timeline).toEqual([
+        [0, 'a1'],
+        [2, 'b1'],
+        [3, 'digest(ka×1)'],
+        [3, 'c1'],
+        [204, '|'],
+      ]);
+      expect(r.evicted).toEqual(['ka']);
+      expect(Math.max(...r.sizes)).toBe(2);
+      expect(digests(run)[0]).toMatchObject({ firstSeenMs: 0, lastSeenMs: 1, count: 1 });
+    });
+
+    it('evicts a key without repeats silently', () => {
+      const r = recorder({ maxKeys: 2 });
+      const values = {
+        a: alert({ label: 'a1', key: 'ka', windowMs: 100 }),
+        b: alert({ label: 'b1', key: 'kb', windowMs: 100 }),
+        c: alert({ label: 'c1', key: 'kc', windowMs: 100 }),
+        A: alert({ label: 'a2', key: 'ka', windowMs: 100 }),
+      };
+      const run = runMarbles('abcA 200ms |', values, r);
+      // ka was forgotten, so its next alert is a first occurrence again (evicting kb).
+      expect(run.timeline).toEqual([
+        [0, 'a1'],
+        [1, 'b1'],
+        [2, 'c1'],
+        [3, 'a2'],
+        [204, '|'],
+      ]);
+      expect(r.evicted).toEqual(['ka', 'kb']);
+    });
+
+    it('evicts the window that ends soonest when windows differ', () => {
+      const r = recorder({ maxKeys: 2 });
+      const values = {
+        a: alert({ label: 'a1', key: 'long', windowMs: 100 }),
+        b: alert({ label: 'b1', key: 'short', windowMs: 10 }),
+        B: alert({ label: 'b2', key: 'short', windowMs: 10 }),
+        c: alert({ label: 'c1', key: 'other', windowMs: 100 }),
+      };
+      const run = runMarbles('abBc 200ms |', values, r);
+      expect(r.evicted).toEqual(['short']);
+      expect(run.timeline.slice(0, 4)).toEqual([
+        [0, 'a1'],
+        [1, 'b1'],
+        [3, 'digest(short×1)'],
+        [3, 'c1'],
+      ]);
+    });
+  });
+
+  it('closes each window on its own deadline when windows differ', () => {
+    const r = recorder();
+    const values = {
+      a: alert({ label: 'a1', key: 'long', windowMs: 100 }),
+      A: alert({ label: 'a2', key: 'long', windowMs: 100 }),
+      b: alert({ label: 'b1', key: 'short', windowMs: 10 }),
+      B: alert({ label: 'b2', key: 'short', windowMs: 10 }),
+    };
+    const run = runMarbles('aAbB 200ms |', values, r);
+    expect(run.timeline).toEqual([
+      [0, 'a1'],
+      [2, 'b1'],
+      [12, 'digest(short×1)'],
+      [100, 'digest(long×1)'],
+      [204, '|'],
+    ]);
+  });
+
+  it('flushes open windows oldest first when the source completes', () => {
+    const r = recorder();
+    const values = {
+      a: alert({ label: 'a1', key: 'ka', windowMs: 100 }),
+      b: alert({ label: 'b1', key: 'kb', windowMs: 50 }),
+      c: alert({ label: 'c1', key: 'kc', windowMs: 100 }),
+      A: alert({ label: 'a2', key: 'ka', windowMs: 100 }),
+      B: alert({ label: 'b2', key: 'kb', windowMs: 50 }),
+    };
+    const run = runMarbles('abcBA|', values, r);
+    expect(run.timeline).toEqual([
+      [0, 'a1'],
+      [1, 'b1'],
+      [2, 'c1'],
+      [5, 'digest(ka×1)'],
+      [5, 'digest(kb×1)'],
+      [5, '|'],
+    ]);
+    expect(r.sizes.at(-1)).toBe(0);
+  });
+
+  it('flushes open windows before passing an error on', () => {
+    const r = recorder();
+    const values = {
+      a: alert({ label: 'a1', key: 'ka', windowMs: 100 }),
+      A: alert({ label: 'a2', key: 'ka', windowMs: 100 }),
+    };
+    const run = runMarbles('aA#', values, r, undefined, new Error('source broke'));
+    expect(run.timeline).toEqual([
+      [0, 'a1'],
+      [2, 'digest(ka×1)'],
+      [2, '#'],
+    ]);
+  });
+
+  it('passes an error through when no window is open', () => {
+    const seen: unknown[] = [];
+    throwError(() => new Error('x'))
+      .pipe(dedup(recorder().options))
+      .subscribe({ error: (err) => seen.push(err) });
+    expect(seen).toEqual([new Error('x')]);
+  });
+
+  it('leaves no timer and emits nothing after unsubscribe', () => {
+    const r = recorder();
+    const values = {
+      a: alert({ label: 'a1', key: 'ka', windowMs: 10 }),
+      A: alert({ label: 'a2', key: 'ka', windowMs: 10 }),
+    };
+    const run = runMarbles('aA 20ms a|', values, r, 5);
+    expect(run.timeline).toEqual([
+      [0, 'a1'],
+      [5, 'unsubscribed, pending actions: 0'],
+    ]);
+  });
+
+  it('handles alerts fed back synchronously by the downstream', () => {
+    const scheduler = new VirtualTimeScheduler();
+    const r = recorder({ scheduler });
+    const input = new Subject<EventAlert>();
+    const seen: string[] = [];
+    const echoed = new Set<string>();
+    input.pipe(dedup(r.options)).subscribe((out) => {
+      seen.push(label(out));
+      // Each delivered alert comes back at once: it must count as a repeat of the window that was
+      // opened before the alert went out, not as a second first occurrence.
+      if (out.kind === 'event' && !out.event.output.startsWith('echo')) {
+        input.next(alert({ label: `echo-${out.event.output}`, key: 'k', windowMs: 10 }));
+      }
+      // A digest goes out after its key was forgotten: what it triggers opens a new window.
+      if (out.kind === 'digest' && !echoed.has('digest')) {
+        echoed.add('digest');
+        input.next(alert({ label: 'after-digest', key: 'k', windowMs: 10 }));
+      }
+    });
+    input.next(alert({ label: 'first', key: 'k', windowMs: 10 }));
+    expect(seen).toEqual(['first']);
+    scheduler.flush();
+    expect(seen).toEqual(['first', 'digest(k×1)', 'after-digest', 'digest(k×1)']);
+    expect(r.outcomes).toEqual([
+      ['delivered', 'first'],
+      ['digested', 'echo-first'],
+      ['delivered', 'after-digest'],
+      ['digested', 'echo-after-digest'],
+    ]);
+  });
+
+  it('counts distinct pods past the exact limit approximately and lists only the first few', () => {
+    const scheduler = new VirtualTimeScheduler();
+    const r = recorder({ scheduler, maxPodsListed: 3 });
+    const total = EXACT_PODS_PER_WINDOW + 1500;
+    const base = alert({ label: 'p', key: 'k', windowMs: 10, pod: 'p' });
+    const inputs: EventAlert[] = [base];
+    for (let i = 0; i < total; i++) {
+      // Every pod twice: repeats of a pod must not count as new pods.
+      for (let j = 0; j < 2; j++) {
+        inputs.push({
+          ...base,
+          event: { ...base.event, outputFields: { 'k8s.ns.name': 'ns', 'k8s.pod.name': `pod-${i}` } },
+        });
+      }
+    }
+    const outputs: Out[] = [];
+    from(inputs)
+      .pipe(dedup(r.options))
+      .subscribe((o) => outputs.push(o));
+    const [digest] = outputs.filter((o): o is DigestAlert => o.kind === 'digest');
+    expect(digest?.count).toBe(2 * total);
+    expect(digest?.pods).toEqual(['ns/pod-0', 'ns/pod-1', 'ns/pod-2']);
+    expect(Math.abs((digest?.podCount ?? 0) - total)).toBeLessThanOrEqual(total * 0.02);
+  });
+
+  it('keeps the table within maxKeys for 100k distinct keys and accounts for every input', () => {
+    const scheduler = new VirtualTimeScheduler();
+    let maxSize = 0;
+    const counts = { delivered: 0, digested: 0, evicted: 0 };
+    const options: DedupOptions = {
+      scheduler,
+      maxKeys: 1000,
+      onOutcome: (outcome) => {
+        counts[outcome] += 1;
+      },
+      onEvicted: () => {
+        counts.evicted += 1;
+      },
+      onState: (size) => {
+        maxSize = Math.max(maxSize, size);
+      },
+    };
+    const base = alert({ label: 'storm', pod: 'web-1' });
+    const inputs: EventAlert[] = [];
+    for (let i = 0; i < 100_000; i++) {
+      // Every tenth key repeats once right away, so some evicted windows carry counts.
+      const copy: EventAlert = {
+        ...base,
+        dedup: { key: `key-${i - (i % 10 === 1 ? 1 : 0)}`, windowMs: 60_000 },
+      };
+      inputs.push(copy);
+    }
+    let digested = 0;
+    let events = 0;
+    let completed = false;
+    from(inputs)
+      .pipe(dedup(options))
+      .subscribe({
+        next: (o) => {
+          if (o.kind === 'digest') digested += o.count;
+          else events += 1;
+        },
+        complete: () => {
+          completed = true;
+        },
+      });
+    expect(completed).toBe(true);
+    expect(maxSize).toBe(1000);
+    expect(counts.delivered + counts.digested).toBe(100_000);
+    expect(counts.digested).toBe(10_000);
+    expect(digested).toBe(counts.digested);
+    expect(events).toBe(counts.delivered);
+    expect(counts.evicted).toBe(counts.delivered - 1000);
+    expect(scheduler.actions).toHaveLength(0);
+  });
+
+  it('holds at most one scheduler action for 10k open keys', () => {
+    const scheduler = new EventTimeScheduler();
+    const input = new Subject<EventAlert>();
+    let maxActions = 0;
+    let digests = 0;
+    const options: DedupOptions = {
+      scheduler,
+      maxKeys: 20_000,
+      onOutcome: () => {
+        maxActions = Math.max(maxActions, scheduler.actions.length);
+      },
+    };
+    const sub = input.pipe(dedup(options)).subscribe((o) => {
+      if (o.kind === 'digest') digests += 1;
+    });
+    const base = alert({ label: 'k' });
+    for (let i = 0; i < 10_000; i++) {
+      scheduler.advanceTo(i);
+      // Windows of different lengths, so the earliest deadline keeps moving and the timer is re-armed.
+      const windowMs = 5_000 + ((i * 7919) % 20_000);
+      input.next({ ...base, dedup: { key: `key-${i}`, windowMs } });
+      input.next({ ...base, dedup: { key: `key-${i}`, windowMs } });
+      maxActions = Math.max(maxActions, scheduler.actions.length);
+    }
+    expect(maxActions).toBe(1);
+    scheduler.finish();
+    expect(digests).toBe(10_000);
+    expect(scheduler.actions).toHaveLength(0);
+    sub.unsubscribe();
+  });
+
+  it('leaves no pending action after unsubscribe on a virtual clock', () => {
+    const scheduler = new VirtualTimeScheduler();
+    const input = new Subject<EventAlert>();
+    const seen: string[] = [];
+    const sub = input.pipe(dedup(recorder({ scheduler }).options)).subscribe((o) => seen.push(label(o)));
+    input.next(alert({ label: 'a1', key: 'k', windowMs: 10 }));
+    input.next(alert({ label: 'a2', key: 'k', windowMs: 10 }));
+    expect(scheduler.actions).toHaveLength(1);
+    sub.unsubscribe();
+    expect(scheduler.actions).toHaveLength(0);
+    scheduler.flush();
+    expect(seen).toEqual(['a1']);
+  });
+
+  it('rejects a maxKeys below 1', () => {
+    expect(() => dedup({ maxKeys: 0, onOutcome: () => {} })).toThrow(RangeError);
+  });
+});
+
+describe('digestSummary', () => {
+  const first = Date.UTC(2026, 0, 1, 9, 15, 2);
+  const last = Date.UTC(2026, 0, 1, 9, 19, 58);
+  function digest(overrides: Partial<DigestAlert>): DigestAlert {
+    const sample = alert({ label: 's', key: 'k' });
+    return {
+      kind: 'digest',
+      id: 'dig-1',
+      fingerprint: 'k',
+      rule: 'Terminal shell in container',
+      count: 57,
+      firstSeenMs: first,
+      lastSeenMs: last,
+      windowMs: 300_000,
+      pods: [],
+      podCount: 0,
+      sample,
+      priority: Priority.Notice,
+      reasons: [],
+      receivedAtMs: last,
+      ...overrides,
+    };
+  }
+
+  it('says how many repeats, in what window, across how many pods of which workload', () => {
+    expect(
+      digestSummary(
+        digest({
+          pods: ['payments/api-1', 'payments/api-2', 'payments/api-3'],
+          podCount: 3,
+          namespace: 'payments',
+          workload: { kind: 'Deployment', name: 'payments' },
+        }),
+      ),
+    ).toBe(
+      'Terminal shell in container ×57 more in 5m across 3 pods of deployment/payments (first seen 09:15:02, last 09:19:58 UTC)',
+    );
+  });
+
+  it('names a single pod, and the namespace when no workload is known', () => {
+    expect(
+      digestSummary(
+        digest({ pods: ['payments/api-1'], podCount: 1, workload: { kind: 'StatefulSet', name: 'api' } }),
+      ),
+    ).toBe(
+      'Terminal shell in container ×57 more in 5m in pod payments/api-1 of statefulset/api (first seen 09:15:02, last 09:19:58 UTC)',
+    );
+    expect(digestSummary(digest({ count: 1, windowMs: 90_000, namespace: 'payments' }))).toBe(
+      'Terminal shell in container ×1 more in 1m30s in namespace payments (first seen 09:15:02, last 09:19:58 UTC)',
+    );
+    expect(digestSummary(digest({ podCount: 4, pods: ['a/b'], namespace: 'a' }))).toContain(
+      '×57 more in 5m across 4 pods in namespace a',
+    );
+  });
+
+  it('shows the date of the last repeat when it is another day', () => {
+    const nextDay = Date.UTC(2026, 0, 2, 0, 1, 0);
+    expect(digestSummary(digest({ lastSeenMs: nextDay }))).toBe(
+      'Terminal shell in container ×57 more in 5m (first seen 09:15:02, last 2026-01-02 00:01:00 UTC)',
+    );
+  });
+
+  it('formats durations compactly', () => {
+    expect(
+      [250, 1500, 30_000, 90_000, 300_000, 3_600_000, 5_400_000, 86_400_000].map(formatDuration),
+    ).toEqual(['250ms', '1.5s', '30s', '1m30s', '5m', '1h', '1h30m', '24h']);
+  });
+});
