@@ -3,7 +3,9 @@ import { merge } from 'rxjs';
 import type { PerchConfig } from '../config/schema.js';
 import { KubernetesContext } from '../kube/kubernetes-context.js';
 import type { Logger } from '../logging/logger.js';
+import { EventMetrics } from '../metrics/event-metrics.js';
 import { PerchMetrics } from '../metrics/perch-metrics.js';
+import { registerPostureMetrics } from '../metrics/posture-metrics.js';
 import { Accounting, EVENT_OUTCOMES } from '../pipeline/accounting.js';
 import { buildPipeline } from '../pipeline/pipeline.js';
 import { RulesHolder } from '../rules/rules-holder.js';
@@ -36,6 +38,7 @@ export class Agent {
   readonly kubernetes: KubernetesContext;
   readonly rules: RulesHolder;
   readonly accounting: Accounting;
+  private readonly eventMetrics: EventMetrics;
   private pipelineDone?: Promise<void>;
   private stopping?: Promise<StopResult>;
 
@@ -49,6 +52,9 @@ export class Agent {
     this.metrics = metrics ?? new PerchMetrics();
     this.server = new HttpServer(this.metrics, log);
     this.kubernetes = new KubernetesContext(config.kubernetes, config.nodeName, this.metrics, log, env);
+    this.eventMetrics = new EventMetrics(config.metrics, this.metrics.registry);
+    if (this.kubernetes.enabled)
+      registerPostureMetrics(this.metrics.registry, () => this.kubernetes.state.podContexts());
     for (const check of this.kubernetes.readinessChecks()) this.server.addReadinessCheck(check);
     this.sources = createSources(config, io.stdin, this.metrics, log);
     this.sinks = createSinks(config, io.stdout, this.metrics, log);
@@ -80,6 +86,8 @@ export class Agent {
       dedupMaxKeys: this.config.rules.dedup.maxKeys,
       correlationMaxGroups: this.config.pipeline.maxCorrelationGroups,
       onRuleOutcome: (disposition, rule) => this.metrics.ruleDispositions.inc({ disposition, rule }),
+      onEvent: (alert) => this.eventMetrics.observeEvent(alert),
+      onSent: (alert) => this.eventMetrics.observeSent(alert, Date.now()),
       ...(this.kubernetes.enabled ? { resolver: this.kubernetes.state } : {}),
       enrich: {
         pendingTimeoutMs: this.config.kubernetes.pendingTimeout,

@@ -143,6 +143,41 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   kubernetes: kubernetes.prefault({}),
+  metrics: z
+    .strictObject({
+      /** Labels of perch_falco_events_total; pod and container are available but off: they multiply series. */
+      eventLabels: z
+        .array(
+          z.enum([
+            'rule',
+            'priority',
+            'source',
+            'namespace',
+            'workload_kind',
+            'workload',
+            'runtime_class',
+            'isolation',
+            'node',
+            'pod',
+            'container',
+          ]),
+        )
+        .default([
+          'rule',
+          'priority',
+          'source',
+          'namespace',
+          'workload_kind',
+          'workload',
+          'runtime_class',
+          'isolation',
+        ]),
+      /** Series per metric before new label combinations fold into `_overflow`. */
+      maxSeries: z.int().positive().default(5000),
+      /** Also expose falco_events exactly as falco-exporter did, for existing dashboards and alerts. */
+      falcoExporterCompat: z.boolean().default(false),
+    })
+    .prefault({}),
   pipeline: z
     .strictObject({
       /** Events held between the inputs and the pipeline; when full, the lowest priorities are shed first. */
@@ -190,6 +225,7 @@ export type FileSourceConfig = PerchConfig['sources']['files'][number];
 export type SinkConfig = PerchConfig['sinks'][string];
 export type KubernetesConfig = PerchConfig['kubernetes'];
 export type RulesConfig = PerchConfig['rules'];
+export type MetricsConfig = PerchConfig['metrics'];
 export type ConsoleSinkConfig = z.output<typeof consoleSink>;
 export type GrpcBridgeSinkConfig = z.output<typeof grpcBridgeSink>;
 export type GrpcSourceConfig = PerchConfig['sources']['grpc'];

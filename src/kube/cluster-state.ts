@@ -137,6 +137,11 @@ export class ClusterState {
     return undefined;
   }
 
+  /** The context of every live pod on this node (posture gauges are built from these). */
+  podContexts(): PodContext[] {
+    return this.pods.pods().map((entry) => this.contextFor(entry));
+  }
+
   private contextFor(entry: IndexedPod, match?: ContainerMatch): PodContext {
     const cached = this.contexts.get(entry.uid);
     let base: PodContext;

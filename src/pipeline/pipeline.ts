@@ -1,10 +1,10 @@
-import { connect, map, merge, type Observable, type SchedulerLike } from 'rxjs';
+import { connect, map, merge, type Observable, type SchedulerLike, tap } from 'rxjs';
 import type { FalcoEvent } from '../events/falco-event.js';
 import type { Logger } from '../logging/logger.js';
 import type { RuleSet } from '../rules/rule-set.js';
 import type { AlertSink, EventSink, Sink } from '../sinks/sink.js';
 import type { Accounting } from './accounting.js';
-import { type Alert, alertFromEvent } from './alert.js';
+import { type Alert, alertFromEvent, type EventAlert } from './alert.js';
 import { correlate } from './correlate.js';
 import { dedup } from './dedup.js';
 import { type EnrichedEvent, type EnrichOptions, enrich, type Resolver } from './enrich.js';
@@ -30,6 +30,10 @@ export interface PipelineDeps {
   dedupMaxKeys: number;
   correlationMaxGroups: number;
   onRuleOutcome?: (disposition: 'silenced' | 'dropped', rule: string) => void;
+  /** Every event as it enters the policy stage, with its context (event metrics). */
+  onEvent?: (alert: EventAlert) => void;
+  /** Every alert handed to the people's sinks (digest, incident and latency metrics). */
+  onSent?: (alert: Alert) => void;
 }
 
 /**
@@ -48,14 +52,17 @@ export function buildPipeline(events$: Observable<FalcoEvent>, deps: PipelineDep
   const alertSinks = deps.sinks.filter((s): s is AlertSink => s.feed === 'alerts');
   const scheduler = deps.scheduler;
 
+  // Receipt time travels beside the event (not in it) so latency covers the intake buffer and enrichment waits.
+  const receivedAt = new WeakMap<FalcoEvent, number>();
+  const stamped$ = events$.pipe(tap((event) => receivedAt.set(event, deps.now())));
   const taken$ = deps.intake
-    ? events$.pipe(
+    ? stamped$.pipe(
         intakeBuffer({
           capacity: deps.intake.capacity,
           onShed: (_event, reason) => accounting.record('shed', reason),
         }),
       )
-    : events$;
+    : stamped$;
 
   const enriched$: Observable<EnrichedEvent> = deps.resolver
     ? taken$.pipe(
@@ -74,7 +81,8 @@ export function buildPipeline(events$: Observable<FalcoEvent>, deps: PipelineDep
       );
 
   return enriched$.pipe(
-    map((enriched) => alertFromEvent(enriched, deps.now())),
+    map((enriched) => alertFromEvent(enriched, receivedAt.get(enriched.event) ?? deps.now())),
+    tap((alert) => deps.onEvent?.(alert)),
     applyPolicy(deps.rules, deps.now, ({ disposition }) => {
       if (disposition.kind === 'deliver') return;
       accounting.record(disposition.kind, disposition.rule);
@@ -100,5 +108,6 @@ export function buildPipeline(events$: Observable<FalcoEvent>, deps: PipelineDep
       ),
     ),
     routeAlerts(alertSinks, log),
+    tap((alert) => deps.onSent?.(alert)),
   );
 }

@@ -1,7 +1,12 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { Registry } from 'prom-client';
 import type { ListenAddress } from '../config/value-types.js';
 import type { Logger } from '../logging/logger.js';
+import {
+  OPENMETRICS_TYPE,
+  PROMETHEUS_TEXT_TYPE,
+  toOpenMetrics,
+  wantsOpenMetrics,
+} from '../metrics/exposition-format.js';
 import type { PerchMetrics } from '../metrics/perch-metrics.js';
 
 export interface ReadinessCheck {
@@ -10,8 +15,6 @@ export interface ReadinessCheck {
   required?: boolean;
   check(): { up: boolean; detail?: string };
 }
-
-const OPENMETRICS = 'application/openmetrics-text';
 
 /**
  * Perch's one HTTP server: ingest routes added by sources, plus /healthz (the process answers),
@@ -44,16 +47,10 @@ export class HttpServer {
       return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks: results });
     });
     this.app.get('/metrics', async (req, reply) => {
-      const wantsOpenMetrics = (req.headers.accept ?? '').includes(OPENMETRICS);
-      const registry = this.metrics.registry;
-      const contentType = wantsOpenMetrics
-        ? Registry.OPENMETRICS_CONTENT_TYPE
-        : Registry.PROMETHEUS_CONTENT_TYPE;
-      // metrics() reads the content type synchronously before its first await, so a concurrent
-      // scrape asking for the other format cannot change this one's.
-      registry.setContentType(contentType);
-      const body = await registry.metrics();
-      return reply.header('content-type', contentType).send(body);
+      const text = await this.metrics.registry.metrics();
+      if (wantsOpenMetrics(req.headers.accept))
+        return reply.header('content-type', OPENMETRICS_TYPE).send(toOpenMetrics(text));
+      return reply.header('content-type', PROMETHEUS_TEXT_TYPE).send(text);
     });
   }
 

@@ -1,0 +1,95 @@
+import { describe, expect, it } from '@jest/globals';
+import { Registry } from 'prom-client';
+import { validateConfig } from '../../src/config/load-config.js';
+import { parseFalcoJson } from '../../src/events/parse-falco-json.js';
+import { EventMetrics } from '../../src/metrics/event-metrics.js';
+import { alertFromEvent } from '../../src/pipeline/alert.js';
+import { CURRENT_ALERT } from '../fixtures/falco-alerts.js';
+
+function shell(pod: string, priority = 'Notice') {
+  const event = parseFalcoJson(
+    JSON.stringify({
+      rule: 'Terminal shell in container',
+      priority,
+      time: '2026-01-01T00:00:00Z',
+      output_fields: { 'container.id': 'abc', 'k8s.ns.name': 'payments', 'k8s.pod.name': pod },
+    }),
+  );
+  return alertFromEvent(
+    {
+      event,
+      enrichment: {
+        outcome: 'container_id',
+        pod: {
+          namespace: 'payments',
+          pod,
+          uid: pod,
+          labels: {},
+          annotations: {},
+          workload: { kind: 'Deployment', name: `api-${pod}` },
+          isolation: 'container',
+          posture: { level: 'restricted', violations: [] },
+        },
+      },
+    },
+    0,
+  );
+}
+
+describe('event metrics', () => {
+  it('caps series per metric and folds the rest into _overflow, counting the folds', async () => {
+    const registry = new Registry();
+    const config = validateConfig({ metrics: { maxSeries: 3 } }, 't', {}).metrics;
+    const metrics = new EventMetrics(config, registry);
+    for (let i = 0; i < 10; i++) metrics.observeEvent(shell(`p${i}`, i % 2 ? 'Warning' : 'Notice'));
+    const values = (await registry.getSingleMetric('perch_falco_events_total')?.get())?.values ?? [];
+    expect(values).toHaveLength(5);
+    const overflow = values.filter((v) => v.labels.workload === '_overflow');
+    // Priority and source are kept even when folded: alerting on Critical must keep working.
+    expect(
+      overflow.map((v) => [v.labels.priority, v.labels.rule, v.labels.namespace, v.value]).sort(),
+    ).toEqual([
+      ['Notice', '_overflow', '_overflow', 3],
+      ['Warning', '_overflow', '_overflow', 4],
+    ]);
+    const folds = await registry.getSingleMetric('perch_metric_series_overflow_total')?.get();
+    expect(folds?.values).toEqual([{ labels: { metric: 'perch_falco_events_total' }, value: 7 }]);
+  });
+
+  it('exposes falco_events with falco-exporter labels and priority numbering when asked', async () => {
+    const registry = new Registry();
+    const metrics = new EventMetrics(
+      validateConfig({ metrics: { falcoExporterCompat: true } }, 't', {}).metrics,
+      registry,
+    );
+    metrics.observeEvent(
+      alertFromEvent({ event: parseFalcoJson(CURRENT_ALERT), enrichment: { outcome: 'disabled' } }, 0),
+    );
+    expect(await registry.getSingleMetricAsString('falco_events')).toBe(
+      [
+        "# HELP falco_events Falco events as falco-exporter counted them; priority is Falco's number: 0 = Emergency … 7 = Debug.",
+        '# TYPE falco_events counter',
+        'falco_events{rule="Contact K8S API Server From Container",priority="5",hostname="worker-2",source="syscall",k8s_ns_name="tools",k8s_pod_name="toolbox-6d8f9c7b5-x2x7q",tags=",T1565,container,k8s,maturity_stable,mitre_discovery,network,"} 1',
+      ].join('\n'),
+    );
+    const off = new Registry();
+    new EventMetrics(validateConfig({}, 't', {}).metrics, off);
+    expect(off.getSingleMetric('falco_events')).toBeUndefined();
+  });
+
+  it('uses the configured label set; pod and container are off by default', async () => {
+    const registry = new Registry();
+    new EventMetrics(validateConfig({}, 't', {}).metrics, registry).observeEvent(shell('p1'));
+    const [value] = (await registry.getSingleMetric('perch_falco_events_total')?.get())?.values ?? [];
+    expect(value?.labels).toEqual({
+      rule: 'Terminal shell in container',
+      priority: 'Notice',
+      source: 'syscall',
+      namespace: 'payments',
+      workload_kind: 'Deployment',
+      workload: 'api-p1',
+      runtime_class: '',
+      isolation: 'container',
+    });
+  });
+});
