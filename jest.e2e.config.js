@@ -7,5 +7,6 @@ export default {
   ...base,
   roots: ['<rootDir>/test/e2e'],
   testMatch: ['**/*.e2e.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/'],
   testTimeout: 60000,
 };

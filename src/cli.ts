@@ -4,12 +4,14 @@ import { Agent } from './app/agent.js';
 import { applyRunFlags, type RunFlags } from './app/cli-overrides.js';
 import { runDemo } from './app/demo.js';
 import { formatReplaySummary, replayFile } from './app/replay.js';
+import { testSink } from './app/test-sink.js';
 import { ConfigError, formatProblems } from './config/config-error.js';
 import { loadConfig } from './config/load-config.js';
 import { stringifyExact } from './events/serialize-event.js';
 import { createLogger } from './logging/logger.js';
 import { loadRules } from './rules/load-rules.js';
 import { RulesError } from './rules/rules-holder.js';
+import { sinkTemplateProblems } from './sinks/check-sinks.js';
 
 // `perch replay … | head` closes our stdout early; that is the reader's choice, not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -110,6 +112,14 @@ program
       process.exitCode = 1;
       return;
     }
+    const templateProblems = sinkTemplateProblems(config);
+    if (templateProblems.length > 0) {
+      process.stderr.write(
+        `sinks: ${templateProblems.length} problem(s)\n${templateProblems.map((e) => `  - ${e}`).join('\n')}\n`,
+      );
+      process.exitCode = 1;
+      return;
+    }
     const rules = loadRules({ config: config.rules, sinkNames: Object.keys(config.sinks) });
     for (const warning of rules.warnings) process.stderr.write(`warning: ${warning}\n`);
     if (rules.errors.length > 0) {
@@ -124,6 +134,17 @@ program
       `${flags.config}: OK (listen ${config.server.listen.host}:${config.server.listen.port}; sinks: ${sinks}; ` +
         `${rules.ruleSet.rules.length} rules and ${rules.ruleSet.correlations.length} correlations from ${rules.ruleSet.sources.length} file(s))\n`,
     );
+  });
+
+program
+  .command('test-sink <name>')
+  .description('send a test alert to one sink of perch.yaml and report what the destination answered')
+  .option('-c, --config <file>', 'perch.yaml', 'perch.yaml')
+  .action(async (name: string, flags: { config: string }) => {
+    const config = loadOrExit({ path: flags.config });
+    const result = await testSink(config, name, createLogger('warn'));
+    (result.ok ? process.stdout : process.stderr).write(`${result.message}\n`);
+    process.exitCode = result.ok ? 0 : 1;
   });
 
 program

@@ -35,6 +35,7 @@ export class Agent {
   readonly server: HttpServer;
   private readonly sources: Source[];
   private readonly sinks: Sink[];
+  private readonly closeSinks: () => void;
   readonly kubernetes: KubernetesContext;
   readonly rules: RulesHolder;
   readonly accounting: Accounting;
@@ -57,7 +58,9 @@ export class Agent {
       registerPostureMetrics(this.metrics.registry, () => this.kubernetes.state.podContexts());
     for (const check of this.kubernetes.readinessChecks()) this.server.addReadinessCheck(check);
     this.sources = createSources(config, io.stdin, this.metrics, log);
-    this.sinks = createSinks(config, io.stdout, this.metrics, log);
+    const sinkSet = createSinks(config, io.stdout, this.metrics, log);
+    this.sinks = sinkSet.sinks;
+    this.closeSinks = sinkSet.close;
     this.rules = new RulesHolder(config.rules, Object.keys(config.sinks), log, (ok) =>
       this.metrics.rulesReloads.inc({ result: ok ? 'ok' : 'failed' }),
     );
@@ -147,6 +150,7 @@ export class Agent {
       await this.pipelineDone;
       await Promise.all(this.sinks.map((s) => s.flush()));
       await Promise.all(this.sinks.map((s) => s.close?.()));
+      this.closeSinks();
       this.rules.close();
       await this.kubernetes.stop();
       return 'drained' as const;

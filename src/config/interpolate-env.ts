@@ -16,7 +16,7 @@ export function interpolateEnv(
   if (typeof tree === 'string') {
     return tree.replace(REFERENCE, (whole, name: string | undefined, fallback: string | undefined) => {
       if (whole === '$$') return '$';
-      const value = name === undefined ? undefined : env[name];
+      const value = name === undefined || !Object.hasOwn(env, name) ? undefined : env[name];
       if (value !== undefined && value !== '') return value;
       if (fallback !== undefined) return fallback;
       problems.push({

@@ -61,5 +61,10 @@ export function readYaml(path: string): unknown {
       doc.errors.map((e) => ({ path: '', message: `YAML syntax: ${e.message.split('\n')[0] ?? e.message}` })),
     );
   }
-  return doc.toJS();
+  try {
+    return doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // Unresolved aliases and alias bombs surface only here, not in doc.errors.
+    throw new ConfigError(path, [{ path: '', message: `YAML: ${(err as Error).message.split('\n')[0]}` }]);
+  }
 }

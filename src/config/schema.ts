@@ -123,7 +123,88 @@ const kubernetes = z.strictObject({
   podsFile: z.string().min(1).optional(),
 });
 
-const sink = z.discriminatedUnion('type', [consoleSink, grpcBridgeSink]);
+/** What every delivering sink (chat, webhook, Alertmanager) shares: filters, pacing, retries, durability. */
+const deliveryFields = {
+  minPriority: priority.default(Priority.Debug),
+  /** Only alerts from these namespaces (globs); alerts without a namespace pass only when this is unset. */
+  namespaces: z.array(z.string().min(1)).min(1).optional(),
+  /** Override the destination's default pace (e.g. Slack: 1 message a second, burst 3). */
+  rateLimit: z.strictObject({ perSecond: z.number().positive(), burst: z.int().positive() }).optional(),
+  /** Per attempt. */
+  timeout: duration.default(10_000),
+  retry: z
+    .strictObject({
+      initial: duration.default(1000),
+      max: duration.default(300_000),
+      /** Give up on an alert after this long (it is counted as failed); 0 = keep trying. */
+      giveUpAfter: duration.default(86_400_000),
+    })
+    .prefault({}),
+  /** Alerts waiting in memory for this sink; beyond it the oldest lowest-priority one is dropped, counted. */
+  queueSize: z.int().positive().default(1000),
+  /** Alerts at or above this priority are written to the spool before they count as accepted; off when unset. */
+  spoolMinPriority: priority.optional(),
+  /** A user template (see docs/delivery.md) replacing the default layout's text. */
+  template: z.string().min(1).optional(),
+};
+
+const urlSecret = secret.refine((s) => /^https?:\/\//.test(s.reveal()), {
+  message: 'expected an http(s) URL (the value is not shown: it is a secret)',
+});
+
+const chatSink = <T extends string>(type: T) =>
+  z.strictObject({ type: z.literal(type), url: urlSecret, ...deliveryFields });
+
+const webhookSink = z.strictObject({
+  type: z.literal('webhook'),
+  url: urlSecret,
+  /** Standard Webhooks signing secret (whsec_… base64, or any string): adds webhook-id/-timestamp/-signature. */
+  signingSecret: secret.optional(),
+  headers: z.record(z.string().min(1), z.string()).default({}),
+  ...deliveryFields,
+});
+
+const telegramSink = z.strictObject({
+  type: z.literal('telegram'),
+  botToken: secret,
+  chatId: z.union([z.string().min(1), z.int()]).transform(String),
+  /** Telegram's API base; change only for a local Bot API server (or tests). */
+  apiUrl: z.string().url().default('https://api.telegram.org'),
+  ...deliveryFields,
+});
+
+const alertmanagerSink = z.strictObject({
+  type: z.literal('alertmanager'),
+  /** Every Alertmanager of the HA cluster: each gets every alert (they deduplicate among themselves). */
+  urls: z.array(z.string().regex(/^https?:\/\//, 'expected an http(s) URL')).min(1),
+  /** Extra labels on every alert (e.g. cluster). */
+  labels: z
+    .record(
+      z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'label names are [a-zA-Z_][a-zA-Z0-9_]*'),
+      z.string(),
+    )
+    .default({}),
+  /** How long an event alert stays active in Alertmanager (endsAt). */
+  resolveAfter: duration.default(900_000),
+  /** Incidents are re-sent this often while active, as Alertmanager expects of its clients. */
+  resendInterval: duration.default(60_000),
+  /** How long an incident stays active after it was raised. */
+  incidentActiveFor: duration.default(3_600_000),
+  ...deliveryFields,
+});
+
+const sink = z.discriminatedUnion('type', [
+  consoleSink,
+  grpcBridgeSink,
+  chatSink('slack'),
+  chatSink('mattermost'),
+  chatSink('teams'),
+  chatSink('discord'),
+  chatSink('googlechat'),
+  telegramSink,
+  webhookSink,
+  alertmanagerSink,
+]);
 
 export const SINK_NAME = /^[a-z0-9]([a-z0-9_-]{0,62})$/;
 
@@ -178,6 +259,14 @@ export const configSchema = z.strictObject({
       falcoExporterCompat: z.boolean().default(false),
     })
     .prefault({}),
+  delivery: z
+    .strictObject({
+      /** The durable spool (SQLite): keep it on a volume that survives pod restarts. */
+      spoolPath: z.string().min(1).default('/var/lib/perch/spool.db'),
+      /** Entries across all sinks; beyond it the oldest lowest-priority entries are evicted, counted. */
+      spoolMaxEntries: z.int().positive().default(100_000),
+    })
+    .prefault({}),
   pipeline: z
     .strictObject({
       /** Events held between the inputs and the pipeline; when full, the lowest priorities are shed first. */
@@ -228,5 +317,10 @@ export type RulesConfig = PerchConfig['rules'];
 export type MetricsConfig = PerchConfig['metrics'];
 export type ConsoleSinkConfig = z.output<typeof consoleSink>;
 export type GrpcBridgeSinkConfig = z.output<typeof grpcBridgeSink>;
+export type DeliverySinkConfig = Exclude<SinkConfig, ConsoleSinkConfig | GrpcBridgeSinkConfig>;
+export type WebhookSinkConfig = z.output<typeof webhookSink>;
+export type TelegramSinkConfig = z.output<typeof telegramSink>;
+export type AlertmanagerSinkConfig = z.output<typeof alertmanagerSink>;
+export type DeliveryConfig = PerchConfig['delivery'];
 export type GrpcSourceConfig = PerchConfig['sources']['grpc'];
 export type TlsFilesConfig = z.output<typeof tlsFiles>;

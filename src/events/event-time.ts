@@ -19,15 +19,27 @@ export function parseEventTime(value: unknown, path = 'time'): bigint {
     );
   }
   const [, y, mo, d, h, mi, s, frac = '', zone = 'Z'] = m;
-  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
-  const check = new Date(ms);
-  if (Number.isNaN(ms) || check.getUTCDate() !== Number(d) || check.getUTCMonth() !== Number(mo) - 1) {
+  const [hour, minute, second] = [Number(h), Number(mi), Number(s)];
+  if (hour > 23 || minute > 59 || second > 59) {
+    throw new EventParseError(
+      path,
+      `"${clip(value)}" has a time of day out of range (hour 0-23, minute and second 0-59)`,
+    );
+  }
+  // setUTCFullYear, unlike Date.UTC, does not read years 0-99 as 1900-1999.
+  const date = new Date(0);
+  date.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
+  date.setUTCHours(hour, minute, second, 0);
+  const ms = date.getTime();
+  if (Number.isNaN(ms) || date.getUTCDate() !== Number(d) || date.getUTCMonth() !== Number(mo) - 1) {
     throw new EventParseError(path, `"${clip(value)}" names a date that does not exist`);
   }
   let offsetMinutes = 0;
   if (zone !== 'Z' && zone !== 'z') {
-    const sign = zone.startsWith('-') ? -1 : 1;
-    offsetMinutes = sign * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
+    const [offsetHours, offsetMins] = [Number(zone.slice(1, 3)), Number(zone.slice(4, 6))];
+    if (offsetHours > 23 || offsetMins > 59)
+      throw new EventParseError(path, `"${clip(value)}" has an invalid UTC offset`);
+    offsetMinutes = (zone.startsWith('-') ? -1 : 1) * (offsetHours * 60 + offsetMins);
   }
   const nanos = BigInt(frac.padEnd(9, '0') || '0');
   return (BigInt(ms) - BigInt(offsetMinutes) * 60_000n) * 1_000_000n + nanos;

@@ -103,7 +103,14 @@ function fieldValue(key: string, value: unknown, raw: string | undefined): Field
     case 'object':
       if (value === null) return null;
       // Some plugins and senders nest documents; keep the alert and carry the value as JSON text.
-      return truncate(JSON.stringify(value));
+      try {
+        return truncate(JSON.stringify(value));
+      } catch {
+        throw new EventParseError(
+          `output_fields[${JSON.stringify(clip(key, 60))}]`,
+          'the value is nested too deeply',
+        );
+      }
     default:
       throw new EventParseError(
         `output_fields[${JSON.stringify(clip(key, 60))}]`,

@@ -1,13 +1,9 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../logging/logger.js';
+import type { BackoffOptions } from '../util/backoff.js';
 import type { ClusterKind, ClusterState } from './cluster-state.js';
 import { JOBS, NAMESPACES, podsOfNode, REPLICA_SETS, RUNTIME_CLASSES } from './kube-resources.js';
-import {
-  type BackoffOptions,
-  type ResourceSpec,
-  ResourceWatcher,
-  type WatcherStatus,
-} from './resource-watcher.js';
+import { type ResourceSpec, ResourceWatcher, type WatcherStatus } from './resource-watcher.js';
 
 export interface KubeClusterOptions {
   nodeName: string;

@@ -1,6 +1,7 @@
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from '../logging/logger.js';
+import { type BackoffOptions, nextDelay } from '../util/backoff.js';
 import { describeWatchError, type WatchProblem } from './describe-watch-error.js';
 
 export interface WatchHandlers {
@@ -21,11 +22,6 @@ export interface WatcherStatus {
   lastSyncMs?: number;
   problem?: WatchProblem;
   restarts: number;
-}
-
-export interface BackoffOptions {
-  initialMs: number;
-  maxMs: number;
 }
 
 type WatchArgs = Parameters<k8s.Watch['watch']>;
@@ -143,9 +139,7 @@ export class ResourceWatcher {
   }
 
   private nextDelay(): number {
-    const base = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** this.attempt);
-    this.attempt += 1;
-    // Full jitter keeps a fleet of DaemonSet pods from reconnecting to a recovering API server in lockstep.
-    return Math.round(base / 2 + Math.random() * (base / 2));
+    // Jitter keeps a fleet of DaemonSet pods from reconnecting to a recovering API server in lockstep.
+    return nextDelay(this.attempt++, this.backoff);
   }
 }

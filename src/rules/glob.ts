@@ -23,7 +23,22 @@ export function globToRegExp(pattern: string): RegExp {
       }
     } else source += ch.replace(/[.+^${}()|\\\]]/g, '\\$&');
   }
-  return new RegExp(`^${source}$`, 's');
+  try {
+    return new RegExp(`^${source}$`, 's');
+  } catch (err) {
+    // A class such as [z-a] is not a valid range: say so instead of letting the SyntaxError escape.
+    throw new GlobError(pattern, (err as Error).message.replace(/^Invalid regular expression: /, ''));
+  }
+}
+
+export class GlobError extends Error {
+  constructor(
+    readonly pattern: string,
+    reason: string,
+  ) {
+    super(`"${pattern}" is not a valid glob (${reason})`);
+    this.name = 'GlobError';
+  }
 }
 
 /** A test for "equals any of these patterns"; patterns without glob characters compare exactly. */

@@ -66,7 +66,11 @@ export function loadRules(options: LoadRulesOptions): LoadedRules {
       const seen = names.get(spec.name);
       if (seen) notes.errors.push(`${label}: the name "${spec.name}" is already used in ${seen}`);
       names.set(spec.name, file);
-      rules.push(compilePolicyRule(spec, label, notes, options));
+      try {
+        rules.push(compilePolicyRule(spec, label, notes, options));
+      } catch (err) {
+        notes.errors.push(`${label}: ${(err as Error).message}`);
+      }
     });
     top.data.correlations.forEach((item, i) => {
       const parsed = correlationRule.safeParse(item, { reportInput: true });
@@ -84,7 +88,11 @@ export function loadRules(options: LoadRulesOptions): LoadedRules {
       if (seen)
         notes.errors.push(`${label}: the correlation name "${parsed.data.name}" is already used in ${seen}`);
       names.set(key, file);
-      correlations.push(compileCorrelation(parsed.data, label, notes, options.onExpressionError));
+      try {
+        correlations.push(compileCorrelation(parsed.data, label, notes, options.onExpressionError));
+      } catch (err) {
+        notes.errors.push(`${label}: ${(err as Error).message}`);
+      }
     });
   }
   const ruleSet = new RuleSet(

@@ -43,7 +43,13 @@ export class RulesHolder {
   }
 
   reload(why: string): boolean {
-    const loaded = this.load();
+    let loaded: LoadedRules;
+    try {
+      loaded = this.load();
+    } catch (err) {
+      // Reloads run from a timer or a signal handler: nothing may escape and take the agent down.
+      loaded = { ruleSet: this.ruleSet, errors: [(err as Error).message], warnings: [] };
+    }
     if (loaded.errors.length > 0) {
       this.log.error({ why, errors: loaded.errors }, 'rules reload failed: keeping the rules in force');
       this.onReload(false);

@@ -1,27 +1,60 @@
 import type { Writable } from 'node:stream';
 import type { PerchConfig } from '../config/schema.js';
+import { DeliverySink } from '../delivery/delivery-sink.js';
+import { Spool } from '../delivery/spool.js';
 import type { Logger } from '../logging/logger.js';
 import type { PerchMetrics } from '../metrics/perch-metrics.js';
+import { AlertmanagerSink } from './alertmanager-sink.js';
 import { ConsoleSink } from './console-sink.js';
+import { messageDestination } from './destinations/index.js';
 import { GrpcBridgeSink } from './grpc-bridge-sink.js';
 import type { Sink } from './sink.js';
 
+export interface SinkSet {
+  sinks: Sink[];
+  /** Closes what the sinks share (the spool); after every sink has been closed. */
+  close(): void;
+}
+
+/** Builds the sinks of perch.yaml; the spool is opened only when a sink spools. */
 export function createSinks(
   config: PerchConfig,
   stdout: Writable,
   metrics: PerchMetrics,
   log: Logger,
-): Sink[] {
-  return Object.entries(config.sinks).map(([name, sink]) => {
+): SinkSet {
+  const spools = Object.values(config.sinks).some(
+    (s) => 'spoolMinPriority' in s && s.spoolMinPriority !== undefined,
+  );
+  const spool = spools
+    ? new Spool({ path: config.delivery.spoolPath, maxEntries: config.delivery.spoolMaxEntries })
+    : undefined;
+  const deps = { metrics, log, ...(spool ? { spool } : {}) };
+  const sinks = Object.entries(config.sinks).map(([name, sink]): Sink => {
     switch (sink.type) {
       case 'console':
         return new ConsoleSink(name, sink, stdout, metrics.component('sink', name));
       case 'grpc-bridge':
         return new GrpcBridgeSink(name, sink, metrics, log);
+      case 'alertmanager':
+        return new AlertmanagerSink(name, sink, {
+          innerSink: (id, destination) => new DeliverySink(id, sink, destination, deps),
+          metrics: metrics.component('sink', name),
+          log,
+        });
+      case 'slack':
+      case 'mattermost':
+      case 'teams':
+      case 'discord':
+      case 'googlechat':
+      case 'telegram':
+      case 'webhook':
+        return new DeliverySink(name, sink, messageDestination(sink), deps);
       default:
         return unknownSinkType(sink);
     }
   });
+  return { sinks, close: () => spool?.close() };
 }
 
 /** The schema admits only known types; this keeps the switch exhaustive as types are added. */

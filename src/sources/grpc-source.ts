@@ -8,6 +8,7 @@ import { type FalcoResponse, type FalcoVersionResponse, loadFalcoProto } from '.
 import { channelCredentials, channelOptions, checkTlsFiles } from '../grpc/tls-credentials.js';
 import { type Logger, LogLimiter } from '../logging/logger.js';
 import type { ComponentMetrics, PerchMetrics } from '../metrics/perch-metrics.js';
+import { nextDelay } from '../util/backoff.js';
 import type { Source, SourceStatus } from './source.js';
 
 const VERSION_DEADLINE_MS = 5000;
@@ -207,9 +208,10 @@ export class GrpcSource implements Source {
   }
 
   private nextDelay(): number {
-    const base = Math.min(this.config.reconnectMax, this.config.reconnectInitial * 2 ** this.attempt);
-    this.attempt += 1;
-    return Math.round(base / 2 + Math.random() * (base / 2));
+    return nextDelay(this.attempt++, {
+      initialMs: this.config.reconnectInitial,
+      maxMs: this.config.reconnectMax,
+    });
   }
 
   private setState(state: SourceStatus): void {

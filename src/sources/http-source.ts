@@ -5,7 +5,7 @@ import type { HttpSourceConfig } from '../config/schema.js';
 import { EventParseError } from '../events/event-parse-error.js';
 import type { FalcoEvent } from '../events/falco-event.js';
 import { normaliseFalcoAlert, parseFalcoJson } from '../events/parse-falco-json.js';
-import { parseNdjson } from '../events/parse-ndjson.js';
+import { type BatchResult, MAX_MALFORMED_LINES, parseNdjson } from '../events/parse-ndjson.js';
 import { type Logger, LogLimiter } from '../logging/logger.js';
 import type { ComponentMetrics, PerchMetrics } from '../metrics/perch-metrics.js';
 import type { Source, SourceStatus } from './source.js';
@@ -62,6 +62,13 @@ export class HttpSource implements Source {
         return undefined;
       });
       scope.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
+        if (err.statusCode === 415) {
+          // A Content-Type fastify cannot even parse ("json", ";"): the same answer as any unsupported type.
+          this.count('unsupported_media_type', 415);
+          return reply.code(415).send({
+            error: 'unsupported Content-Type: send application/json (one alert) or application/x-ndjson',
+          });
+        }
         if (err.statusCode === 413) {
           this.count('too_large', 413);
           return reply.code(413).send({
@@ -122,59 +129,66 @@ export class HttpSource implements Source {
         error: `unsupported Content-Type "${type}": send application/json (one alert) or application/x-ndjson`,
       });
     }
-    const { events, rejected } = isNdjson ? parseNdjson(body) : this.parseJsonBody(body);
-    this.metrics.received(events.length + rejected.length);
-    if (rejected.length > 0) {
-      this.metrics.discarded('malformed', rejected.length);
+    const { events, rejected, rejectedCount } = isNdjson ? parseNdjson(body) : this.parseJsonBody(body);
+    this.metrics.received(events.length + rejectedCount);
+    if (rejectedCount > 0) {
+      this.metrics.discarded('malformed', rejectedCount);
       this.warnOnce('malformed', 'rejected malformed alerts', {
         first: rejected[0],
-        rejected: rejected.length,
+        rejected: rejectedCount,
       });
     }
+    // The answer lists the first rejections only: its size must not grow with the body's.
+    const details = rejectedCount > rejected.length ? { rejected, rejectedCount } : { rejected };
     if (events.length === 0) {
       this.count('malformed', 400);
       const error = rejected[0]?.error ?? 'empty body: expected a Falco alert in JSON';
-      return reply.code(400).send({ error, rejected });
+      return reply.code(400).send({ error, ...details });
     }
     for (const event of events) this.subject.next(event);
     this.metrics.sent(events.length);
-    this.count(rejected.length > 0 ? 'partial' : 'accepted', 200);
+    this.count(rejectedCount > 0 ? 'partial' : 'accepted', 200);
     return reply
       .code(200)
-      .send(rejected.length > 0 ? { accepted: events.length, rejected } : { accepted: events.length });
+      .send(rejectedCount > 0 ? { accepted: events.length, ...details } : { accepted: events.length });
   }
 
-  private parseJsonBody(body: string) {
-    if (body.trim() === '')
-      return { events: [], rejected: [{ line: 1, error: 'empty body: expected a Falco alert in JSON' }] };
+  private parseJsonBody(body: string): BatchResult {
+    if (body.trim() === '') return oneRejection('empty body: expected a Falco alert in JSON');
     try {
-      return { events: [parseFalcoJson(body)], rejected: [] };
+      return { events: [parseFalcoJson(body)], rejected: [], rejectedCount: 0 };
     } catch (err) {
       const multiLine = body.trim().includes('\n');
       if (multiLine && err instanceof EventParseError && err.path === '$') return parseNdjson(body);
       if (body.trimStart().startsWith('[')) return this.parseArray(body);
-      return { events: [], rejected: [{ line: 1, error: (err as Error).message }] };
+      return oneRejection((err as Error).message);
     }
   }
 
   /** A JSON array of alerts (some senders batch this way). */
-  private parseArray(body: string) {
+  private parseArray(body: string): BatchResult {
     let items: unknown;
     try {
       items = JSON.parse(body);
     } catch (err) {
-      return { events: [], rejected: [{ line: 1, error: `malformed JSON: ${(err as Error).message}` }] };
+      return oneRejection(`malformed JSON: ${(err as Error).message}`);
     }
     const events: FalcoEvent[] = [];
     const rejected: { line: number; error: string }[] = [];
-    (items as unknown[]).forEach((item, i) => {
+    let rejectedCount = 0;
+    for (const [i, item] of (items as unknown[]).entries()) {
       try {
         events.push(normaliseFalcoAlert(item, body));
       } catch (err) {
-        rejected.push({ line: 1, error: `[${i}] ${(err as Error).message}` });
+        rejectedCount += 1;
+        if (rejected.length < 20) rejected.push({ line: 1, error: `[${i}] ${(err as Error).message}` });
+        if (rejectedCount > MAX_MALFORMED_LINES) {
+          rejectedCount += (items as unknown[]).length - i - 1;
+          break;
+        }
       }
-    });
-    return { events, rejected };
+    }
+    return { events, rejected, rejectedCount };
   }
 
   private count(outcome: Outcome, status: number): void {
@@ -186,4 +200,8 @@ export class HttpSource implements Source {
     if (suppressed >= 0)
       this.log.warn({ source: this.id, ...details, suppressedSinceLast: suppressed }, message);
   }
+}
+
+function oneRejection(error: string): BatchResult {
+  return { events: [], rejected: [{ line: 1, error }], rejectedCount: 1 };
 }

@@ -118,9 +118,7 @@ describe('real Prometheus scraping Perch', () => {
       await scalar('perch_pods{namespace="payments",isolation="container",pss_level="privileged"}'),
     ).toBe(3);
     expect(
-      await scalar(
-        'perch_pod_security_violations{namespace="payments",check="privileged",level="baseline"}',
-      ),
+      await scalar('perch_pod_security_violations{namespace="payments",check="privileged",level="baseline"}'),
     ).toBe(3);
   });
 

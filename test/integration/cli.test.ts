@@ -61,7 +61,9 @@ describe('perch check', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('3 problem(s)');
     expect(result.stderr).toContain('server.listen: expected HOST:PORT');
-    expect(result.stderr).toContain('sinks.x.type: got "pager", expected one of: console, grpc-bridge');
+    expect(result.stderr).toContain(
+      'sinks.x.type: got "pager", expected one of: console, grpc-bridge, slack, mattermost, teams, discord, googlechat, telegram, webhook, alertmanager',
+    );
     expect(result.stderr).toContain('unknown key "bogus"');
   });
 
@@ -180,12 +182,20 @@ describe('perch run', () => {
       '127.0.0.1:0',
     ]);
     await perch.port();
-    appendFileSync(file, `${alertWithId(2)}\n${alertWithId(3)}\n`);
-    const lines = await perch.waitForStdoutLines(2);
+    // The follower opens the file asynchronously after start: keep appending until lines come out.
+    let next = 2;
+    const deadline = Date.now() + 10_000;
+    while (perch.stdoutLines().length < 2 && Date.now() < deadline) {
+      appendFileSync(file, `${alertWithId(next++)}\n`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     perch.child.kill('SIGTERM');
     expect(await perch.exited).toBe(0);
-    // tail -F semantics: lines already in the file at start are not replayed.
-    expect(lines.map((l) => JSON.parse(l).event.output_fields['test.id'])).toEqual([2, 3]);
+    const ids = perch.stdoutLines().map((l) => JSON.parse(l).event.output_fields['test.id'] as number);
+    // tail -F semantics: the line already in the file at start is not replayed; appended ones arrive in order.
+    expect(ids.length).toBeGreaterThanOrEqual(2);
+    expect(ids).not.toContain(1);
+    expect(ids).toEqual(Array.from({ length: ids.length }, (_, i) => (ids[0] as number) + i));
   });
 });
 

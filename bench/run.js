@@ -1,0 +1,541 @@
+#!/usr/bin/env node
+// Perch benchmarks: `npm run bench` (= `npm run build --silent && node bench/run.js`), or directly
+// `node bench/run.js [--json FILE] [--profile DIR] [--quick] [--only http,grpc,jsonl,latency,rss,metrics]`.
+//
+// How it is put together (the simplest robust option):
+// - bench/ is plain ESM JavaScript importing the compiled agent from ../dist (hence the build first);
+//   no TypeScript runner and no second tsconfig are needed, and the code measured is the code shipped.
+// - Every scenario runs the process under test (bench/agent-worker.js) and the load generator
+//   (bench/load-worker.js) as separate processes, pinned with `taskset` to CPU 0 and CPU 1 when
+//   available, so "alerts/s" means "on one core". This orchestrator only waits on IPC.
+// - Each throughput figure and its baseline are measured in the same run, back to back, with the same
+//   load generator and inputs: the full pipeline (enrichment over 300 cached pods, default rules, dedup,
+//   correlation, metrics, the console sink into a null stream) against the same transport into a no-op.
+// - Inputs are deterministic (bench/fixtures.js): ~1.2 KB Falco JSON alerts over 10 rules and 300 pods.
+// See docs/performance.md for what each figure measures, the targets and the latest numbers.
+
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { alertJson, writeClusterDump } from './fixtures.js';
+import { pinningAvailable, startWorker } from './ipc.js';
+import { summariseProfile } from './profile-summary.js';
+
+const args = process.argv.slice(2);
+const option = (name) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const jsonPath = option('--json');
+const profileDir = option('--profile');
+const quick = args.includes('--quick');
+const only = option('--only')?.split(',');
+const wanted = (name) => !only || only.includes(name);
+
+const WARM_MS = quick ? 1000 : 2000;
+const MEASURE_MS = quick ? 2000 : 4000;
+const ROUNDS = quick ? 1 : 3;
+const LATENCY_MS = quick ? 2000 : 5000;
+const JSONL_LINES = quick ? 30_000 : 100_000;
+const RSS_EVENTS = quick ? 200_000 : 1_000_000;
+const RSS_KEYS = quick ? 20_000 : 100_000;
+const AGENT_CPU = 0;
+const LOAD_CPU = 1;
+
+const TARGETS = {
+  httpEps: 20_000,
+  grpcEps: 35_000,
+  ratio: 0.7,
+  p99At5k: 5,
+  rssMb: 150,
+};
+
+const dir = mkdtempSync(join(tmpdir(), 'perch-bench-'));
+const podsFile = writeClusterDump(join(dir, 'cluster.json'));
+const progress = (text) => process.stderr.write(`  ${text}\n`);
+const fmt = (n, digits = 0) =>
+  Number.isFinite(n)
+    ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+    : 'n/a';
+const profiles = [];
+if (profileDir) mkdirSync(profileDir, { recursive: true });
+
+function agentWorker(_name, nodeArgs = []) {
+  return startWorker('./agent-worker.js', { cpu: AGENT_CPU, nodeArgs });
+}
+
+/**
+ * --profile DIR: the V8 CPU profiler (the one `node --cpu-prof` drives) runs in the agent during the
+ * measured rounds only, so start-up, module loading and JIT warm-up do not dilute it.
+ */
+async function profiled(worker, name, fn) {
+  if (!profileDir || !name) return fn();
+  await worker.call('profileStart');
+  try {
+    return await fn();
+  } finally {
+    const path = join(profileDir, `${name}.cpuprofile`);
+    await worker.call('profileStop', { path });
+    profiles.push(path);
+  }
+}
+
+/** Busy and total CPU time of the whole machine (all CPUs) from /proc/stat, in ms; undefined elsewhere. */
+function machineCpu() {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = fields;
+    const busy = user + nice + system + irq + softirq + steal;
+    return { busyMs: busy * 10, totalMs: (busy + idle + iowait) * 10 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU used during a measurement by processes other than the agent and the load generator, in CPUs. */
+function foreignLoad(before, after, ownCpuMs, seconds) {
+  if (!before || !after) return undefined;
+  return Math.max(0, (after.busyMs - before.busyMs - ownCpuMs) / 1000 / seconds);
+}
+
+function describeRound(name, r) {
+  progress(
+    `${name}: ${fmt(r.eps)} alerts/s, ${fmt(r.cpuUsPerAlert, 1)} µs agent CPU per alert, agent CPU ${fmt(r.cpuShare * 100)} %` +
+      `${r.foreignCpus !== undefined ? `, other processes ${fmt(r.foreignCpus * 100)} % of a CPU` : ''}` +
+      `${r.shed ? `, ${r.shed} shed` : ''}${r.errors ? `, ${r.errors} errors` : ''}`,
+  );
+}
+
+const best = (rounds) => rounds.reduce((a, b) => (b.eps > a.eps ? b : a));
+
+/**
+ * HTTP: 8 keep-alive connections, each posting one alert at a time, against the no-op server and the
+ * agent (both warm), alternating for ROUNDS rounds; each side's best round is its figure.
+ * eps = alerts answered and fully handled (shed ones excluded) / (last handled − first sent).
+ */
+async function httpThroughput() {
+  const workers = { bare: agentWorker('http-bare'), pipeline: agentWorker('http-pipeline') };
+  const load = startWorker('./load-worker.js', { cpu: LOAD_CPU });
+  const rounds = { bare: [], pipeline: [] };
+  try {
+    const ports = {};
+    const handled = { bare: 0, pipeline: 0 };
+    for (const mode of ['bare', 'pipeline']) {
+      ({ port: ports[mode] } = await workers[mode].call('start', { mode: `http-${mode}`, podsFile }));
+      const warm = await load.call('httpSaturate', { port: ports[mode], durationMs: WARM_MS });
+      handled[mode] = warm.ok;
+      await workers[mode].call('waitProcessed', { total: handled[mode] });
+    }
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const mode of ['bare', 'pipeline']) {
+        const agent = workers[mode];
+        const before = await agent.call('waitProcessed', { total: handled[mode] });
+        await agent.call('markCpu');
+        const cpu0 = machineCpu();
+        const { run, done } = await profiled(agent, `http-${mode}-round${round + 1}`, async () => {
+          const run = await load.call('httpSaturate', { port: ports[mode], durationMs: MEASURE_MS });
+          handled[mode] += run.ok;
+          return { run, done: await agent.call('waitProcessed', { total: handled[mode] }) };
+        });
+        const cpu1 = machineCpu();
+        const shed = done.shed - before.shed;
+        const seconds = (Math.max(done.atMs, run.tEnd) - run.t0) / 1000;
+        const r = {
+          eps: (run.ok - shed) / seconds,
+          alerts: run.ok,
+          seconds,
+          shed,
+          errors: run.errors,
+          cpuUsPerAlert: (done.cpuMs * 1000) / run.ok,
+          cpuShare: done.cpuMs / 1000 / seconds,
+          loadCpuShare: run.loadCpuMs / 1000 / seconds,
+          foreignCpus: foreignLoad(cpu0, cpu1, done.cpuMs + run.loadCpuMs, seconds),
+          outcomes: done.outcomes,
+        };
+        rounds[mode].push(r);
+        describeRound(`http ${mode} round ${round + 1}`, r);
+      }
+    }
+    for (const w of Object.values(workers)) await w.call('stop');
+    return {
+      bare: { ...best(rounds.bare), rounds: rounds.bare },
+      pipeline: { ...best(rounds.pipeline), rounds: rounds.pipeline },
+    };
+  } finally {
+    await Promise.all([...Object.values(workers).map((w) => w.stop()), load.stop()]);
+  }
+}
+
+/**
+ * gRPC: Falco 0.43 `sub` over a unix socket, one Falco server (in the load process) per subscriber.
+ * A batch is queued and the clock runs from its first write to the last event handled by the agent.
+ * Warm-up batch first, then ROUNDS alternating batches sized to last about MEASURE_MS each.
+ */
+async function grpcThroughput() {
+  const load = startWorker('./load-worker.js', { cpu: LOAD_CPU });
+  const workers = { bare: agentWorker('grpc-bare'), pipeline: agentWorker('grpc-pipeline') };
+  const rounds = { bare: [], pipeline: [] };
+  const addresses = {
+    bare: `unix://${join(dir, 'falco-bare.sock')}`,
+    pipeline: `unix://${join(dir, 'falco-pipeline.sock')}`,
+  };
+  try {
+    const handled = { bare: 0, pipeline: 0 };
+    const rate = {};
+    const batch = async (mode, count, name) => {
+      const agent = workers[mode];
+      const address = addresses[mode];
+      const before = await agent.call('waitProcessed', { total: handled[mode] });
+      await agent.call('markCpu');
+      const cpu0 = machineCpu();
+      const done = await profiled(agent, name, async () => {
+        await load.call('grpcPush', { address, count });
+        handled[mode] += count;
+        return agent.call('waitProcessed', { total: handled[mode] });
+      });
+      const cpu1 = machineCpu();
+      const status = await load.call('grpcStatus', { address });
+      const shed = done.shed - before.shed;
+      const seconds = (done.atMs - status.batchStart) / 1000;
+      const r = {
+        eps: (count - shed) / seconds,
+        alerts: count,
+        seconds,
+        shed,
+        cpuUsPerAlert: (done.cpuMs * 1000) / count,
+        cpuShare: done.cpuMs / 1000 / seconds,
+        loadCpuShare: status.loadCpuMs / 1000 / seconds,
+        foreignCpus: foreignLoad(cpu0, cpu1, done.cpuMs + status.loadCpuMs, seconds),
+        outcomes: done.outcomes,
+      };
+      rate[mode] = r.eps;
+      return r;
+    };
+    for (const mode of ['bare', 'pipeline']) {
+      await load.call('grpcStart', { address: addresses[mode] });
+      await workers[mode].call('start', { mode: `grpc-${mode}`, podsFile, address: addresses[mode] });
+      const warm = await batch(mode, quick ? 20_000 : 50_000, undefined);
+      describeRound(`grpc ${mode} warm-up`, warm);
+    }
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const mode of ['bare', 'pipeline']) {
+        const count = Math.round(Math.min(400_000, Math.max(30_000, (rate[mode] * MEASURE_MS) / 1000)));
+        const r = await batch(mode, count, `grpc-${mode}-round${round + 1}`);
+        rounds[mode].push(r);
+        describeRound(`grpc ${mode} round ${round + 1}`, r);
+      }
+    }
+    for (const w of Object.values(workers)) await w.call('stop');
+    await load.call('grpcStop');
+    return {
+      bare: { ...best(rounds.bare), rounds: rounds.bare },
+      pipeline: { ...best(rounds.pipeline), rounds: rounds.pipeline },
+    };
+  } finally {
+    await Promise.all([...Object.values(workers).map((w) => w.stop()), load.stop()]);
+  }
+}
+
+/**
+ * JSON lines: `perch replay` (same pipeline, event-time clock, text output into a null stream) against
+ * reading the same file with the same reader and JSON.parse. Both warm on another file first, then
+ * ROUNDS alternating passes over the measured file; each side's best pass is its figure.
+ */
+async function jsonlThroughput(path, warmPath) {
+  const workers = { bare: agentWorker('jsonl-bare'), pipeline: agentWorker('jsonl-pipeline') };
+  const rounds = { bare: [], pipeline: [] };
+  try {
+    for (const mode of ['bare', 'pipeline'])
+      await workers[mode].call('jsonl', { mode, path: warmPath, podsFile });
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const mode of ['bare', 'pipeline']) {
+        const cpu0 = machineCpu();
+        const r = await profiled(workers[mode], `jsonl-${mode}-round${round + 1}`, () =>
+          workers[mode].call('jsonl', { mode, path, podsFile }),
+        );
+        const cpu1 = machineCpu();
+        const seconds = r.ms / 1000;
+        const result = {
+          eps: r.eps,
+          alerts: r.events,
+          seconds,
+          cpuUsPerAlert: (r.cpuMs * 1000) / r.events,
+          cpuShare: r.cpuMs / 1000 / seconds,
+          foreignCpus: foreignLoad(cpu0, cpu1, r.cpuMs, seconds),
+        };
+        rounds[mode].push(result);
+        describeRound(`jsonl ${mode} round ${round + 1}`, result);
+      }
+    }
+    return {
+      bare: { ...best(rounds.bare), rounds: rounds.bare },
+      pipeline: { ...best(rounds.pipeline), rounds: rounds.pipeline },
+    };
+  } finally {
+    await Promise.all(Object.values(workers).map((w) => w.stop()));
+  }
+}
+
+function writeJsonl(path, lines, offset) {
+  const chunks = [];
+  for (let i = 0; i < lines; i++) chunks.push(alertJson(offset + i));
+  writeFileSync(path, `${chunks.join('\n')}\n`);
+}
+
+async function latency() {
+  const agent = agentWorker('latency');
+  const load = startWorker('./load-worker.js', { cpu: LOAD_CPU });
+  const out = {};
+  try {
+    const { port } = await agent.call('start', { mode: 'http-latency', podsFile });
+    let phase = 0;
+    for (const rate of [1000, 5000]) {
+      // A lead-in second at the rate (JIT, connection and heap warm-up), then the measured run.
+      await load.call('httpRate', { port, rate, durationMs: 1000, phase: phase++ });
+      const measured = phase++;
+      await agent.call('phaseStart');
+      const cpu0 = machineCpu();
+      const cpuAgent0 = await agent.call('markCpu');
+      const sent = await load.call('httpRate', { port, rate, durationMs: LATENCY_MS, phase: measured });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const done = await agent.call('waitProcessed', { total: cpuAgent0.processed });
+      const cpu1 = machineCpu();
+      const stats = await agent.call('latencyStats', { phase: measured });
+      const seconds = LATENCY_MS / 1000 + 0.3;
+      out[rate] = {
+        ...stats,
+        achievedRate: sent.achievedRate,
+        clientQueueMax: sent.queuedMax,
+        agentCpuShare: done.cpuMs / 1000 / seconds,
+        foreignCpus: foreignLoad(cpu0, cpu1, done.cpuMs + sent.loadCpuMs, seconds),
+      };
+      progress(
+        `latency @ ${rate}/s: p50 ${fmt(stats.p50, 2)} ms, p99 ${fmt(stats.p99, 2)} ms, max ${fmt(stats.max, 2)} ms ` +
+          `(${stats.samples} alerts routed, ${fmt(sent.achievedRate)} sent/s; agent GC ${stats.gcPauses} pauses, ` +
+          `${fmt(stats.gcTotalMs, 1)} ms total, longest ${fmt(stats.gcMaxMs, 1)} ms; event-loop delay p99 ` +
+          `${fmt(stats.loopDelayP99Ms, 1)} ms, max ${fmt(stats.loopDelayMaxMs, 1)} ms; ` +
+          `other processes ${fmt((out[rate].foreignCpus ?? Number.NaN) * 100)} % of a CPU)`,
+      );
+    }
+    await agent.call('stop');
+    return out;
+  } finally {
+    await Promise.all([agent.stop(), load.stop()]);
+  }
+}
+
+/** Memory, in a fresh process per variant: the agent's default dedup.maxKeys, then every key held. */
+async function memory() {
+  const out = {};
+  for (const [name, maxKeys] of [
+    ['default', undefined],
+    ['allKeys', RSS_KEYS],
+  ]) {
+    const agent = agentWorker('rss', ['--expose-gc']);
+    try {
+      const r = await agent.call('rss', { podsFile, events: RSS_EVENTS, keys: RSS_KEYS, maxKeys });
+      progress(
+        `rss (dedup.maxKeys ${fmt(r.maxKeys)}): ${fmt(r.rssMb, 1)} MB after ${fmt(r.events)} alerts / ${fmt(r.keys)} keys ` +
+          `(${fmt(r.rssBeforeMb, 1)} MB before; heap ${fmt(r.heapUsedBeforeMb, 1)} → ${fmt(r.heapUsedMb, 1)} MB; ` +
+          `${fmt(r.events / (r.ms / 1000))} alerts/s in-process)`,
+      );
+      out[name] = r;
+    } finally {
+      await agent.stop();
+    }
+  }
+  return { ...out.default, allKeys: out.allKeys };
+}
+
+async function metricsRender() {
+  const agent = agentWorker('metrics');
+  try {
+    const r = await agent.call('metricsRender', { podsFile });
+    progress(`/metrics: ${fmt(r.medianMs, 2)} ms median for ${r.series} series (${fmt(r.bytes / 1024)} KiB)`);
+    return r;
+  } finally {
+    await agent.stop();
+  }
+}
+
+const mark = (ok) => (ok ? '✓' : '✗');
+const ratioOf = (pair) => pair.pipeline.eps / pair.bare.eps;
+
+function table(r) {
+  const rows = [['figure', 'value', 'baseline (same run)', 'target', '']];
+  for (const [key, label, target] of [
+    ['http', 'HTTP ingest, POST per alert, keep-alive', TARGETS.httpEps],
+    ['grpc', 'gRPC ingest (Falco 0.43 sub)', TARGETS.grpcEps],
+    ['jsonl', 'JSON-lines replay', undefined],
+  ]) {
+    const pair = r[key];
+    if (!pair) continue;
+    const ratio = ratioOf(pair);
+    rows.push([
+      `${label}: alerts/s`,
+      fmt(pair.pipeline.eps),
+      `no-op ${fmt(pair.bare.eps)}`,
+      target ? `≥ ${fmt(target)}` : '—',
+      target ? mark(pair.pipeline.eps >= target) : '',
+    ]);
+    rows.push([
+      `  pipeline / no-op ratio`,
+      fmt(ratio, 2),
+      '',
+      `≥ ${TARGETS.ratio}`,
+      mark(ratio >= TARGETS.ratio),
+    ]);
+    const perCpu = (x) => `${fmt(x.cpuUsPerAlert, 1)} µs (${fmt(1e6 / x.cpuUsPerAlert)}/CPU-s)`;
+    rows.push([`  agent CPU per alert`, perCpu(pair.pipeline), `no-op ${perCpu(pair.bare)}`, '', '']);
+  }
+  if (r.latency) {
+    for (const rate of [1000, 5000]) {
+      const s = r.latency[rate];
+      rows.push([`latency receipt → routed @ ${fmt(rate)}/s: p50`, `${fmt(s.p50, 2)} ms`, '', '—', '']);
+      const target = rate === 5000 ? TARGETS.p99At5k : undefined;
+      rows.push([
+        `latency receipt → routed @ ${fmt(rate)}/s: p99`,
+        `${fmt(s.p99, 2)} ms`,
+        `${fmt(s.samples)} alerts`,
+        target ? `≤ ${target} ms` : '—',
+        target ? mark(s.p99 <= target) : '',
+      ]);
+    }
+  }
+  if (r.rss) {
+    rows.push([
+      `RSS after ${fmt(r.rss.events)} alerts, ${fmt(r.rss.keys)} dedup keys`,
+      `${fmt(r.rss.rssMb, 1)} MB`,
+      `at start ${fmt(r.rss.rssBeforeMb, 1)} MB`,
+      `≤ ${TARGETS.rssMb} MB`,
+      mark(r.rss.rssMb <= TARGETS.rssMb),
+    ]);
+    rows.push([
+      `  (dedup.maxKeys ${fmt(r.rss.maxKeys)} default; with ${fmt(r.rss.allKeys.maxKeys)}, all held)`,
+      `${fmt(r.rss.allKeys.rssMb, 1)} MB`,
+      `at start ${fmt(r.rss.allKeys.rssBeforeMb, 1)} MB`,
+      '',
+      '',
+    ]);
+  }
+  if (r.metrics)
+    rows.push([
+      `/metrics render, default labels, ${fmt(r.metrics.series)} series`,
+      `${fmt(r.metrics.medianMs, 2)} ms`,
+      `${fmt(r.metrics.bytes / 1024)} KiB`,
+      '—',
+      '',
+    ]);
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => [...row[c]].length)));
+  const line = (row) =>
+    row
+      .map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(c === 4 ? 1 : widths[c])))
+      .join('  ')
+      .trimEnd();
+  const sep = widths.map((w) => '─'.repeat(w)).join('  ');
+  const foreign = ['http', 'grpc', 'jsonl']
+    .flatMap((k) => (r[k] ? [...r[k].bare.rounds, ...r[k].pipeline.rounds] : []))
+    .map((x) => x.foreignCpus)
+    .filter((x) => x !== undefined);
+  const notes = [];
+  if (foreign.length > 0) {
+    const mean = foreign.reduce((a, b) => a + b, 0) / foreign.length;
+    notes.push(
+      `Other processes used ${fmt(mean * 100)} % of a CPU on average during the throughput runs` +
+        (mean > 0.15
+          ? ' (a busy machine: alerts/s are best of rounds; agent CPU per alert is the steadier figure).'
+          : '.'),
+    );
+  }
+  return [line(rows[0]), sep, ...rows.slice(1).map(line), '', ...notes].join('\n');
+}
+
+function toJson(r, meta) {
+  const pair = (p) =>
+    p && {
+      pipeline_eps: Math.round(p.pipeline.eps),
+      bare_eps: Math.round(p.bare.eps),
+      ratio: round(ratioOf(p), 3),
+    };
+  const json = {};
+  if (r.http) json.http = pair(r.http);
+  if (r.grpc) json.grpc = pair(r.grpc);
+  if (r.jsonl) json.jsonl = pair(r.jsonl);
+  if (r.latency)
+    json.latency_ms = Object.fromEntries(
+      Object.entries(r.latency).map(([rate, s]) => [rate, { p50: round(s.p50, 3), p99: round(s.p99, 3) }]),
+    );
+  if (r.rss) json.rss_mb_1m = round(r.rss.rssMb, 1);
+  if (r.metrics) json.metrics_render_ms = round(r.metrics.medianMs, 3);
+  json.targets = {
+    http_pipeline_eps: TARGETS.httpEps,
+    grpc_pipeline_eps: TARGETS.grpcEps,
+    ratio: TARGETS.ratio,
+    p99_ms_at_5000: TARGETS.p99At5k,
+    rss_mb: TARGETS.rssMb,
+  };
+  json.meta = meta;
+  json.details = r;
+  return json;
+}
+
+const round = (n, digits) => (Number.isFinite(n) ? Number(n.toFixed(digits)) : null);
+
+async function main() {
+  const started = Date.now();
+  const meta = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    pinned: pinningAvailable(),
+    quick,
+  };
+  process.stderr.write(
+    `Perch benchmarks (${meta.cpus} CPUs, ${meta.cpuModel}, node ${meta.node}; ` +
+      `${meta.pinned ? `agent on CPU ${AGENT_CPU}, load on CPU ${LOAD_CPU}` : 'no CPU pinning: taskset unavailable'})\n`,
+  );
+  const r = {};
+  if (wanted('http')) r.http = await httpThroughput();
+  if (wanted('grpc')) r.grpc = await grpcThroughput();
+  if (wanted('jsonl')) {
+    const warmPath = join(dir, 'warm.jsonl');
+    const path = join(dir, 'alerts.jsonl');
+    writeJsonl(warmPath, 20_000, 0);
+    writeJsonl(path, JSONL_LINES, 20_000);
+    r.jsonl = await jsonlThroughput(path, warmPath);
+  }
+  if (wanted('latency')) r.latency = await latency();
+  if (wanted('rss')) r.rss = await memory();
+  if (wanted('metrics')) r.metrics = await metricsRender();
+  meta.seconds = Math.round((Date.now() - started) / 1000);
+
+  process.stdout.write(
+    `\nPerch benchmarks — ${meta.cpus} × ${meta.cpuModel}, node ${meta.node}, ` +
+      `${meta.pinned ? 'agent and load generator on one CPU each' : 'unpinned'}, ${meta.seconds} s` +
+      `${quick ? ' (--quick: shorter runs, smaller counts)' : ''}\n\n${table(r)}\n`,
+  );
+  if (jsonPath) {
+    writeFileSync(jsonPath, `${JSON.stringify(toJson(r, meta), null, 2)}\n`);
+    process.stdout.write(`\nfigures written to ${jsonPath}\n`);
+  }
+  if (profileDir) {
+    // One summary per scenario, its measured rounds added up; the no-op profiles are kept for comparison.
+    for (const scenario of ['http-pipeline', 'grpc-pipeline', 'jsonl-pipeline']) {
+      const files = profiles.filter((f) => f.includes(`${scenario}-round`));
+      if (files.length === 0) continue;
+      try {
+        process.stdout.write(`\n${summariseProfile(files, { top: 20 })}\n`);
+      } catch (err) {
+        process.stdout.write(`\n${scenario}: ${err.message}\n`);
+      }
+    }
+    process.stdout.write(`\nprofiles (pipeline and no-op, per round) in ${profileDir}\n`);
+  }
+}
+
+try {
+  await main();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

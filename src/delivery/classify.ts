@@ -1,0 +1,76 @@
+import type { DeliveryVerdict, Destination, DestinationResponse } from './destination.js';
+import { snippet } from './redact.js';
+
+/**
+ * The delay a service asked for, in ms: the `Retry-After` header (seconds or an HTTP-date, RFC 9110
+ * §10.2.3), else a JSON body's `retry_after` in seconds (Discord, float) or `parameters.retry_after`
+ * (Telegram). Undefined when the answer names none.
+ */
+export function retryAfterMs(response: DestinationResponse, now: number = Date.now()): number | undefined {
+  const header = response.headers.get('retry-after')?.trim();
+  if (header) {
+    if (/^\d+(\.\d+)?$/.test(header)) return Math.ceil(Number(header) * 1000);
+    const date = Date.parse(header);
+    if (!Number.isNaN(date)) return Math.max(0, date - now);
+  }
+  return bodyRetryAfter(response.body);
+}
+
+function bodyRetryAfter(body: string): number | undefined {
+  if (!body.trimStart().startsWith('{')) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const record = parsed as { retry_after?: unknown; parameters?: { retry_after?: unknown } };
+  const seconds = record.retry_after ?? record.parameters?.retry_after;
+  return typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0
+    ? Math.ceil(seconds * 1000)
+    : undefined;
+}
+
+/** `HTTP 400: invalid_payload`: the status and up to 200 characters of the body, URLs redacted. */
+export function describeResponse(response: DestinationResponse): string {
+  const body = snippet(response.body);
+  return body ? `HTTP ${response.status}: ${body}` : `HTTP ${response.status}`;
+}
+
+const RETRIED = new Set([408, 425, 429]);
+
+/**
+ * What a destination's answer means when it does not say otherwise: any 2xx is delivered (Teams
+ * answers 202, Discord 204); 408, 425, 429 and 5xx are retried, after the delay the service asked
+ * for when it named one; a redirect is not followed (the body would go to another host) and, like
+ * any other 4xx, rejected with the status and the start of the body as the reason.
+ */
+export function defaultClassify(response: DestinationResponse, now: number = Date.now()): DeliveryVerdict {
+  const { status } = response;
+  if (status >= 200 && status < 300) return { kind: 'delivered' };
+  if (RETRIED.has(status) || status >= 500) {
+    const afterMs = retryAfterMs(response, now);
+    const reason = describeResponse(response);
+    return afterMs === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, afterMs };
+  }
+  if (status >= 300 && status < 400) {
+    return { kind: 'rejected', reason: `HTTP ${status}: redirect not followed; check the destination URL` };
+  }
+  return { kind: 'rejected', reason: describeResponse(response) };
+}
+
+/** The destination's own reading of an answer, falling back to the default when it has none or it throws. */
+export function classifyResponse(
+  destination: Destination,
+  response: DestinationResponse,
+  now: number = Date.now(),
+): DeliveryVerdict {
+  if (!destination.classify) return defaultClassify(response, now);
+  try {
+    return destination.classify(response);
+  } catch {
+    // A bug in one destination's classify must not stall its queue: the generic reading still works.
+    return defaultClassify(response, now);
+  }
+}

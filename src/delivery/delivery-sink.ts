@@ -1,0 +1,544 @@
+import type { DeliverySinkConfig } from '../config/schema.js';
+import type { Priority } from '../events/priority.js';
+import { type Logger, LogLimiter } from '../logging/logger.js';
+import type { ComponentMetrics, PerchMetrics } from '../metrics/perch-metrics.js';
+import type { Alert } from '../pipeline/alert.js';
+import { anyOf, type StringTest } from '../rules/glob.js';
+import type { AlertSink } from '../sinks/sink.js';
+import { nextDelay } from '../util/backoff.js';
+import { alertNamespace } from './alert-namespace.js';
+import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
+import { classifyResponse } from './classify.js';
+import { type SinkDeliveryMetrics, sinkDeliveryMetrics } from './delivery-metrics.js';
+import { DeliveryQueue, type QueuedEntry } from './delivery-queue.js';
+import type { DeliveryVerdict, Destination, RenderedRequest } from './destination.js';
+import { postRequest } from './post-request.js';
+import { redactUrls } from './redact.js';
+import { decodeRequest, encodeRequest } from './request-codec.js';
+import type { Spool, SpoolEntryInfo } from './spool.js';
+import { TokenBucket } from './token-bucket.js';
+
+export interface DeliverySinkDeps {
+  metrics: PerchMetrics;
+  log: Logger;
+  /** The shared durable spool; without it every alert waits in memory only. Owned by the caller (not closed here). */
+  spool?: Spool;
+  fetch?: typeof fetch;
+  now?: () => number;
+  /** Jitter source for backoff (tests make it deterministic). */
+  random?: () => number;
+  /**
+   * Circuit breaker; default: opens after 5 consecutive failures, cool-down 10 × retry.initial
+   * doubling with each reopening, never longer than retry.max.
+   */
+  breaker?: Partial<Omit<CircuitBreakerOptions, 'now'>>;
+  /** How long flush() waits on a sink that is failing before it gives up and resolves; default 1 s. */
+  flushStallMs?: number;
+}
+
+/** Rejections and give-ups are logged once per distinct reason per this long. */
+const REJECTION_LOG_INTERVAL_MS = 600_000;
+const RETRY_LOG_INTERVAL_MS = 60_000;
+const FLUSH_POLL_MS = 20;
+/** close() lets a request in flight finish this long (its answer decides whether the alert is sent again). */
+const CLOSE_IN_FLIGHT_GRACE_MS = 2000;
+const LOAD_PAGE = 500;
+
+/**
+ * Delivers alerts to one destination (a chat service, a webhook, Alertmanager): filters, renders,
+ * queues, paces (token bucket), retries with backoff, honours the service's Retry-After, stops
+ * hammering a dead service (circuit breaker), and keeps what matters on disk (the spool).
+ *
+ * One request at a time, in the order alerts were accepted (head of line): a failing alert holds
+ * back the ones behind it until it is delivered, rejected or given up on, so the destination sees
+ * alerts in order, also after an outage or a restart (spooled entries of earlier runs go first).
+ *
+ * Delivery guarantee:
+ * - Alerts at or above `spoolMinPriority` (with a spool): AT LEAST ONCE. send() returns after the
+ *   rendered request is committed to the spool (see Spool for what a commit survives). The row is
+ *   removed only when the destination accepted the request, or rejected it (4xx: counted), or the
+ *   alert was given up on after retry.giveUpAfter (counted `failed`), or evicted from a full spool
+ *   (counted). Duplicates are possible: if Perch dies after the destination accepted a request but
+ *   before the row is removed, that alert is sent again after the restart; and a request that timed
+ *   out or lost its connection after the destination processed it is retried and arrives twice.
+ *   If the spool cannot be written (disk full), the alert falls back to best effort (error `spool`).
+ * - Other alerts: BEST EFFORT. They wait in memory (at most queueSize; beyond it the oldest of the
+ *   lowest priority is dropped, counted `queue_full`), are lost if the process dies, and those still
+ *   queued at close() are counted as discarded with reason `shutdown`. While the process lives they
+ *   get the same retries, so within a run they are also delivered at least once or counted.
+ * Nothing is dropped silently: every alert taken in ends as sent, or discarded with a reason
+ * (filtered, render_error, queue_full, rejected, retry_expired, spool_evicted, spool_unreadable,
+ * shutdown), or stays spooled for the next start.
+ *
+ * `destination.prepare(request, attempt)` gets attempt 1 for the first try, counting the failed
+ * attempts of earlier runs for spooled entries.
+ */
+export class DeliverySink implements AlertSink {
+  readonly feed = 'alerts';
+  readonly minPriority: Priority;
+
+  private readonly queue: DeliveryQueue;
+  private readonly bucket: TokenBucket;
+  private readonly breaker: CircuitBreaker;
+  private readonly counters: ComponentMetrics;
+  private readonly delivery: SinkDeliveryMetrics;
+  private readonly namespaceTest?: StringTest;
+  private readonly log: Logger;
+  private readonly spool?: Spool;
+  private readonly fetch: typeof fetch;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly flushStallMs: number;
+  private readonly rejectionLog = new LogLimiter(REJECTION_LOG_INTERVAL_MS);
+  private readonly problemLog = new LogLimiter(RETRY_LOG_INTERVAL_MS);
+  private readonly unsubscribeEvictions?: () => void;
+
+  private loop?: Promise<void>;
+  private closing = false;
+  private closed?: Promise<void>;
+  /** The entry whose request is in flight: never dropped to make room. */
+  private current?: QueuedEntry;
+  private abortCurrent?: AbortController;
+  private wakeIdle?: () => void;
+  private sleeper?: { timer: NodeJS.Timeout; resolve: () => void };
+  /** Real time (not the injected clock) of the last entry that left the queue: flush() watches progress. */
+  private lastProgressAt = Date.now();
+
+  constructor(
+    readonly id: string,
+    private readonly config: DeliverySinkConfig,
+    private readonly destination: Destination,
+    deps: DeliverySinkDeps,
+  ) {
+    this.minPriority = config.minPriority;
+    this.log = deps.log.child({ sink: id, destination: destination.kind });
+    this.spool = deps.spool;
+    this.fetch = deps.fetch ?? fetch;
+    this.now = deps.now ?? Date.now;
+    this.random = deps.random ?? Math.random;
+    this.flushStallMs = deps.flushStallMs ?? 1000;
+    this.queue = new DeliveryQueue(config.queueSize);
+    const rate = config.rateLimit ?? destination.defaultRate;
+    this.bucket = new TokenBucket(rate.perSecond, rate.burst, this.now);
+    this.breaker = new CircuitBreaker({
+      coolDownMs: Math.min(config.retry.max, 10 * config.retry.initial),
+      maxCoolDownMs: config.retry.max,
+      ...deps.breaker,
+      now: this.now,
+    });
+    if (config.namespaces) this.namespaceTest = anyOf(config.namespaces);
+    this.counters = deps.metrics.component('sink', id);
+    this.delivery = sinkDeliveryMetrics(deps.metrics, id, {
+      queueDepth: () => this.queue.size,
+      oldestQueuedAgeSeconds: () => this.oldestAgeSeconds(),
+      spoolEntries: () => this.spool?.count(id) ?? 0,
+      circuitOpen: () => this.breaker.state !== 'closed',
+    });
+    if (this.spool) this.unsubscribeEvictions = this.spool.onEvict((evicted) => this.evicted(evicted));
+    else if (config.spoolMinPriority !== undefined) {
+      this.log.warn('spoolMinPriority is set but no spool is available: alerts wait in memory only');
+    }
+  }
+
+  send(alert: Alert): void {
+    try {
+      this.accept(alert);
+    } catch (err) {
+      // send() must not throw; whatever went wrong is counted and logged (rate-limited).
+      this.counters.error('internal');
+      this.counters.discarded('internal_error');
+      this.logProblem('internal', () =>
+        this.log.error({ err: redactUrls(String(err)) }, 'failed to take an alert'),
+      );
+    }
+  }
+
+  /** Loads this sink's spooled entries (older than anything sent now) and starts delivering. */
+  async start(): Promise<void> {
+    if (this.loop || this.closing) return;
+    this.loadSpooled();
+    this.loop = this.run();
+  }
+
+  /**
+   * Resolves when the queue is empty, or when the sink is not making progress (circuit open or
+   * backing off with nothing delivered for flushStallMs): spooled entries then stay on disk for the
+   * next start, and close() counts the in-memory ones.
+   */
+  async flush(): Promise<void> {
+    const since = Date.now();
+    while (!this.closing && this.queue.size > 0 && this.loop) {
+      if (this.stalled() && Date.now() - Math.max(since, this.lastProgressAt) >= this.flushStallMs) return;
+      await new Promise((resolve) => setTimeout(resolve, FLUSH_POLL_MS));
+    }
+  }
+
+  /** Stops the loop and its timers; in-memory entries still queued are counted discarded (`shutdown`). */
+  close(): Promise<void> {
+    this.closed ??= this.shutdown();
+    return this.closed;
+  }
+
+  status(): { up: boolean; detail?: string } {
+    const state = this.breaker.state;
+    if (state === 'closed') return { up: true, detail: `${this.queue.size} queued` };
+    const last = this.breaker.lastFailureReason ?? 'unknown';
+    const next =
+      state === 'open' ? `next attempt in ${Math.ceil(this.breaker.waitMs() / 1000)} s` : 'trying again';
+    return {
+      up: false,
+      detail: `circuit ${state} after ${this.breaker.failureCount} consecutive failures (last: ${last}); ${next}; ${this.queue.size} queued`,
+    };
+  }
+
+  private accept(alert: Alert): void {
+    this.counters.received();
+    if (this.closing) {
+      this.counters.discarded('shutdown');
+      return;
+    }
+    if (
+      alert.priority < this.minPriority ||
+      (this.namespaceTest && !this.namespaceTest(alertNamespace(alert)))
+    ) {
+      this.counters.discarded('filtered');
+      return;
+    }
+    let request: RenderedRequest;
+    try {
+      request = this.destination.render(alert);
+    } catch (err) {
+      this.counters.error('render');
+      this.counters.discarded('render_error');
+      const reason = redactUrls(String((err as { message?: unknown } | null)?.message ?? err));
+      this.logProblem(`render:${reason}`, () => this.log.error({ reason }, 'could not render an alert'));
+      return;
+    }
+    const queuedAtMs = this.now();
+    const seq = this.queue.nextSeq();
+    const spoolId = this.spoolPut(alert.priority, request, queuedAtMs);
+    if (spoolId === null) return; // evicted at once by a full spool: counted by evicted()
+    if (spoolId !== undefined) {
+      this.queue.push({ seq, priority: alert.priority, queuedAtMs, spoolId, attempts: 0, notBeforeMs: 0 });
+    } else {
+      const dropped = this.queue.push(
+        { seq, priority: alert.priority, queuedAtMs, request, attempts: 0, notBeforeMs: 0 },
+        this.current,
+      );
+      if (dropped) {
+        this.counters.discarded('queue_full');
+        this.logProblem('queue_full', () =>
+          this.log.warn(
+            { queueSize: this.config.queueSize },
+            'delivery queue full: dropped the oldest alert of the lowest priority',
+          ),
+        );
+      }
+    }
+    this.wakeIdle?.();
+  }
+
+  /** The spool id; undefined to queue in memory; null when the spool evicted the entry at once. */
+  private spoolPut(
+    priority: number,
+    request: RenderedRequest,
+    queuedAtMs: number,
+  ): number | null | undefined {
+    const threshold = this.config.spoolMinPriority;
+    if (!this.spool || threshold === undefined || priority < threshold) return undefined;
+    try {
+      const id = this.spool.put(this.id, priority, encodeRequest(request), queuedAtMs);
+      return this.spool.has(id) ? id : null;
+    } catch (err) {
+      // A full disk must not lose the alert outright: it still gets a best-effort in-memory delivery.
+      this.counters.error('spool');
+      this.logProblem('spool_write', () =>
+        this.log.error({ err: String(err) }, 'could not write to the spool: alert kept in memory only'),
+      );
+      return undefined;
+    }
+  }
+
+  private evicted(entries: readonly SpoolEntryInfo[]): void {
+    // The entry in flight is left alone: its outcome is about to be counted, and it stays in memory.
+    const mine = entries.filter((e) => e.sink === this.id && e.id !== this.current?.spoolId);
+    if (mine.length === 0) return;
+    for (const entry of mine) this.queue.removeSpooled(entry.id);
+    this.delivery.spoolEvicted(mine.length);
+    this.counters.discarded('spool_evicted', mine.length);
+    this.logProblem('spool_evicted', () =>
+      this.log.warn({ evicted: mine.length }, 'spool full: evicted the oldest alerts of the lowest priority'),
+    );
+  }
+
+  private loadSpooled(): void {
+    if (!this.spool) return;
+    const loaded: QueuedEntry[] = [];
+    let afterId = 0;
+    for (;;) {
+      const page = this.spool.pending(this.id, LOAD_PAGE, afterId);
+      for (const row of page) {
+        afterId = row.id;
+        if (this.queue.hasSpoolId(row.id)) continue; // sent before start(): already queued
+        loaded.push({
+          seq: this.queue.nextSeq(),
+          priority: row.priority,
+          queuedAtMs: row.createdMs,
+          spoolId: row.id,
+          attempts: row.attempts,
+          notBeforeMs: 0,
+        });
+      }
+      if (page.length < LOAD_PAGE) break;
+    }
+    this.queue.prepend(loaded);
+    if (loaded.length > 0) this.log.info({ entries: loaded.length }, 'resuming delivery of spooled alerts');
+  }
+
+  private async run(): Promise<void> {
+    while (!this.closing) {
+      try {
+        await this.step();
+      } catch (err) {
+        // A bug or a spool that went away must not end delivery for good (nor surface as an unhandled rejection).
+        this.counters.error('internal');
+        this.logProblem('loop', () =>
+          this.log.error({ err: redactUrls(String(err)) }, 'delivery loop failed; retrying'),
+        );
+        await this.sleep(Math.max(100, this.config.retry.initial));
+      }
+    }
+  }
+
+  /** One turn of the loop: wait for work, a deadline, a backoff, the circuit or a token, or send. */
+  private async step(): Promise<void> {
+    const entry = this.queue.head();
+    if (!entry) {
+      await new Promise<void>((resolve) => {
+        this.wakeIdle = resolve;
+      });
+      this.wakeIdle = undefined;
+      return;
+    }
+    const now = this.now();
+    const deadline = this.deadline(entry);
+    if (now >= deadline) {
+      this.giveUp(entry);
+      return;
+    }
+    const request = this.requestOf(entry);
+    if (!request) return;
+    const wait = Math.min(Math.max(entry.notBeforeMs - now, this.breaker.waitMs()), deadline - now);
+    if (wait > 0) {
+      await this.sleep(wait);
+      return;
+    }
+    const tokenWait = this.bucket.take();
+    if (tokenWait > 0) {
+      await this.sleep(tokenWait);
+      return;
+    }
+    await this.attempt(entry, request);
+  }
+
+  private deadline(entry: QueuedEntry): number {
+    const giveUpAfter = this.config.retry.giveUpAfter;
+    return giveUpAfter > 0 ? entry.queuedAtMs + giveUpAfter : Number.POSITIVE_INFINITY;
+  }
+
+  /** The head's request; reads a spooled one from disk. Undefined (and the entry gone) when it cannot be had. */
+  private requestOf(entry: QueuedEntry): RenderedRequest | undefined {
+    if (entry.request) return entry.request;
+    const row = entry.spoolId === undefined ? undefined : this.spool?.get(entry.spoolId);
+    const request = row && decodeRequest(row.payload);
+    if (!request) {
+      this.queue.remove(entry);
+      if (row) {
+        // A row this version cannot read would otherwise block the sink forever.
+        this.spool?.remove(row.id);
+        this.counters.discarded('spool_unreadable');
+        this.logProblem('spool_unreadable', () =>
+          this.log.error({ id: row.id }, 'unreadable spool entry dropped'),
+        );
+      }
+      return undefined;
+    }
+    entry.request = request;
+    return request;
+  }
+
+  private async attempt(entry: QueuedEntry, request: RenderedRequest): Promise<void> {
+    let prepared: RenderedRequest;
+    try {
+      prepared = this.destination.prepare?.(request, entry.attempts + 1) ?? request;
+    } catch (err) {
+      // A destination that cannot prepare this request never will: retrying would block the queue.
+      this.settle(entry, { kind: 'rejected', reason: `prepare failed: ${redactUrls(String(err))}` });
+      return;
+    }
+    const abort = new AbortController();
+    this.current = entry;
+    this.abortCurrent = abort;
+    const started = performance.now();
+    const result = await postRequest(this.fetch, prepared, this.config.timeout, abort.signal);
+    this.delivery.requestSeconds((performance.now() - started) / 1000);
+    this.current = undefined;
+    this.abortCurrent = undefined;
+    switch (result.kind) {
+      case 'aborted':
+        return; // closing: the entry stays (a spooled one on disk, for the next start)
+      case 'failed':
+        this.counters.error(result.failure.type);
+        this.settle(entry, { kind: 'retry', reason: result.failure.reason });
+        return;
+      case 'answered': {
+        const verdict = classifyResponse(this.destination, result.response, this.now());
+        if (verdict.kind === 'retry') this.counters.error(`http_${result.response.status}`);
+        this.settle(entry, verdict);
+      }
+    }
+  }
+
+  private settle(entry: QueuedEntry, answer: DeliveryVerdict): void {
+    // A destination's own classify may quote what it got; reasons reach logs and /readyz.
+    const verdict = answer.kind === 'delivered' ? answer : { ...answer, reason: redactUrls(answer.reason) };
+    switch (verdict.kind) {
+      case 'delivered':
+        this.breaker.recordSuccess();
+        this.delivery.delivery('delivered');
+        this.delivery.succeeded(this.now());
+        this.counters.sent();
+        this.complete(entry);
+        return;
+      case 'rejected': {
+        // The service answered: it is up, whatever it thought of this alert.
+        this.breaker.recordSuccess();
+        this.delivery.delivery('rejected');
+        this.counters.discarded('rejected');
+        const suppressed = this.rejectionLog.admit(verdict.reason, this.now());
+        if (suppressed >= 0) {
+          this.log.error(
+            { reason: verdict.reason, suppressed },
+            'destination rejected an alert; it is not retried',
+          );
+        }
+        this.complete(entry);
+        return;
+      }
+      case 'retry':
+        this.retryLater(entry, verdict.reason, verdict.afterMs);
+    }
+  }
+
+  private retryLater(entry: QueuedEntry, reason: string, afterMs: number | undefined): void {
+    entry.attempts += 1;
+    entry.lastFailure = reason;
+    this.delivery.delivery('retried');
+    if (entry.spoolId !== undefined) this.safely(() => this.spool?.recordAttempt(entry.spoolId as number));
+    // A service that says when to come back (429, Retry-After) is up and pacing us, not failing.
+    const opened = afterMs === undefined && this.breaker.recordFailure(reason);
+    const delay = afterMs ?? nextDelay(entry.attempts - 1, this.backoff(), this.random);
+    entry.notBeforeMs = this.now() + Math.max(0, delay);
+    if (opened) {
+      this.log.warn(
+        { reason, failures: this.breaker.failureCount, retryInMs: this.breaker.waitMs() },
+        'destination failing: circuit open, holding requests back',
+      );
+    } else {
+      this.logProblem(`retry:${reason}`, () =>
+        this.log.warn({ reason, attempts: entry.attempts, retryInMs: delay }, 'delivery failed; will retry'),
+      );
+    }
+  }
+
+  private backoff(): { initialMs: number; maxMs: number } {
+    return { initialMs: this.config.retry.initial, maxMs: this.config.retry.max };
+  }
+
+  private giveUp(entry: QueuedEntry): void {
+    this.delivery.delivery('failed');
+    this.counters.discarded('retry_expired');
+    const reason = entry.lastFailure ?? 'no attempt possible';
+    const suppressed = this.rejectionLog.admit(`gave up:${reason}`, this.now());
+    if (suppressed >= 0) {
+      this.log.error(
+        { giveUpAfterMs: this.config.retry.giveUpAfter, attempts: entry.attempts, reason, suppressed },
+        'gave up delivering an alert',
+      );
+    }
+    this.complete(entry);
+  }
+
+  /** The entry leaves the queue and, if spooled, the disk. */
+  private complete(entry: QueuedEntry): void {
+    this.queue.remove(entry);
+    if (entry.spoolId !== undefined) this.safely(() => this.spool?.remove(entry.spoolId as number));
+    this.lastProgressAt = Date.now();
+  }
+
+  /** A spool write that fails after delivery only risks a duplicate later: log it, never crash the loop. */
+  private safely(write: () => void): void {
+    try {
+      write();
+    } catch (err) {
+      this.counters.error('spool');
+      this.logProblem('spool_write', () => this.log.error({ err: String(err) }, 'spool update failed'));
+    }
+  }
+
+  private stalled(): boolean {
+    const head = this.queue.head();
+    return this.breaker.state !== 'closed' || (head !== undefined && head.attempts > 0);
+  }
+
+  private oldestAgeSeconds(): number {
+    const head = this.queue.head();
+    return head ? Math.max(0, this.now() - head.queuedAtMs) / 1000 : 0;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.sleeper = undefined;
+        resolve();
+      }, ms);
+      // The loop alone must not keep the process alive; flush() and requests in flight do.
+      timer.unref();
+      this.sleeper = { timer, resolve };
+    });
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closing = true;
+    this.wakeIdle?.();
+    if (this.sleeper) {
+      clearTimeout(this.sleeper.timer);
+      this.sleeper.resolve();
+      this.sleeper = undefined;
+    }
+    if (this.loop) {
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, Math.min(CLOSE_IN_FLIGHT_GRACE_MS, this.config.timeout));
+      });
+      await Promise.race([this.loop, grace]);
+      clearTimeout(timer);
+      this.abortCurrent?.abort();
+      await this.loop;
+    }
+    const discarded = this.queue.drainMemory();
+    if (discarded.length > 0) {
+      this.counters.discarded('shutdown', discarded.length);
+      this.log.warn({ discarded: discarded.length }, 'alerts not delivered before shutdown were discarded');
+    }
+    const spooled = this.queue.size;
+    if (spooled > 0) this.log.info({ spooled }, 'spooled alerts stay on disk for the next start');
+    this.queue.clear();
+    this.unsubscribeEvictions?.();
+    this.delivery.detach();
+  }
+
+  private logProblem(key: string, write: () => void): void {
+    if (this.problemLog.admit(key, this.now()) >= 0) write();
+  }
+}

@@ -1,0 +1,61 @@
+import { redactUrls } from './redact.js';
+
+export interface RequestFailure {
+  /** For perch_component_errors_total: timeout, connection or request. */
+  type: 'timeout' | 'connection' | 'request';
+  /** For logs and /readyz: never contains a URL. */
+  reason: string;
+}
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED',
+]);
+
+interface ErrorLike {
+  name?: unknown;
+  message?: unknown;
+  code?: unknown;
+  cause?: unknown;
+}
+
+// Duck-typed, not instanceof: fetch's errors and DOMException may come from another realm (jest's vm, workers).
+function asError(value: unknown): ErrorLike {
+  return typeof value === 'object' && value !== null ? (value as ErrorLike) : {};
+}
+
+function text(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}
+
+/**
+ * Why a request got no answer. fetch reports every network problem as `TypeError: fetch failed`
+ * with the real one in `cause` (ECONNREFUSED, a reset: UND_ERR_SOCKET "other side closed"), and a
+ * timeout as a `TimeoutError`; some messages (a malformed URL) quote the URL, hence the redaction.
+ */
+export function describeFailure(err: unknown, timeoutMs: number): RequestFailure {
+  const error = asError(err);
+  const cause = asError(error.cause);
+  if (error.name === 'TimeoutError' || cause.name === 'TimeoutError') {
+    return { type: 'timeout', reason: `no answer within ${timeoutMs} ms` };
+  }
+  const code = text(cause.code) || text(error.code);
+  if (CONNECTION_CODES.has(code)) {
+    const detail = text(cause.message) ? ` (${redactUrls(text(cause.message))})` : '';
+    return { type: 'connection', reason: `connection failed: ${code}${detail}` };
+  }
+  const message = text(error.message) || String(err);
+  const causeMessage = text(cause.message) ? `: ${text(cause.message)}` : '';
+  return { type: 'request', reason: `request failed: ${redactUrls(`${message}${causeMessage}`)}` };
+}

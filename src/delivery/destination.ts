@@ -1,0 +1,39 @@
+import type { Alert } from '../pipeline/alert.js';
+
+/** One HTTP request a destination wants sent for an alert. */
+export interface RenderedRequest {
+  /** Full URL; may embed a secret (Slack webhook URL, Telegram bot token): never log it. */
+  url: string;
+  body: string;
+  headers: Record<string, string>;
+}
+
+/** What a destination's answer means for the delivery engine. */
+export type DeliveryVerdict =
+  | { kind: 'delivered' }
+  /** Try again later: 5xx, 429 (with the delay the service asked for), timeouts, connection errors. */
+  | { kind: 'retry'; reason: string; afterMs?: number }
+  /** Never retried (a 4xx other than 408/429): counted and logged once with the reason. */
+  | { kind: 'rejected'; reason: string };
+
+export interface DestinationResponse {
+  status: number;
+  headers: Headers;
+  body: string;
+}
+
+/**
+ * A chat service, webhook or Alertmanager: how an alert becomes a request, and how the service's
+ * answer is read. Pure and synchronous: the delivery engine does the sending, pacing and retrying.
+ */
+export interface Destination {
+  /** `slack`, `teams`, … for logs and metrics. */
+  readonly kind: string;
+  /** Requests per second this service tolerates (its documented limit), and a small burst. */
+  readonly defaultRate: { perSecond: number; burst: number };
+  render(alert: Alert): RenderedRequest;
+  /** Called before each attempt (signatures carry a timestamp); default: headers as rendered. */
+  prepare?(request: RenderedRequest, attempt: number): RenderedRequest;
+  /** Default: 2xx delivered; 408, 425, 429, 5xx retried (429 honouring Retry-After); other 4xx rejected. */
+  classify?(response: DestinationResponse): DeliveryVerdict;
+}

@@ -1,0 +1,352 @@
+/**
+ * What every chat destination shows of an alert, as plain fields: each destination only lays them out
+ * and escapes them. Everything that came from a Falco event or the cluster (rule, output, pod and image
+ * names, reasons that quote rule names, correlation titles) is marked untrusted; only Perch's own words
+ * (labels, severity names, counts, PSS check ids, times) are plain strings.
+ */
+import {
+  containerId,
+  eventTimeMs,
+  type FalcoEvent,
+  isHostEvent,
+  namespaceName,
+  podName,
+} from '../../events/falco-event.js';
+import { Priority, priorityName } from '../../events/priority.js';
+import type { PodContext } from '../../kube/pod-context.js';
+import type { Alert, DigestAlert, EventAlert, IncidentAlert } from '../../pipeline/alert.js';
+import { digestSummary } from '../../pipeline/dedup.js';
+import { escapeControlChars } from '../untrusted-text.js';
+import type { TemplateValues } from './template.js';
+import { joinText, type Text, untrusted } from './text.js';
+
+/** falcosidekick's colours per priority, so Perch's messages look like the ones users know. */
+export const SEVERITY_COLOURS: Readonly<Record<Priority, string>> = {
+  [Priority.Emergency]: '#e20b0b',
+  [Priority.Alert]: '#ff5400',
+  [Priority.Critical]: '#ff5400',
+  [Priority.Error]: '#e20b0b',
+  [Priority.Warning]: '#ffc700',
+  [Priority.Notice]: '#5bffb5',
+  [Priority.Informational]: '#68c2ff',
+  [Priority.Debug]: '#ccfff2',
+};
+
+/** One labelled value: the label is Perch's, the value usually not. */
+export interface Fact {
+  label: string;
+  value: Text;
+}
+
+export interface AlertView {
+  kind: Alert['kind'];
+  id: string;
+  priority: Priority;
+  /** `Critical`. */
+  severity: string;
+  /** `#rrggbb`. */
+  colour: string;
+  /** `[CRITICAL] Terminal shell in container`, `[WARNING] DIGEST …`, `[CRITICAL] INCIDENT …`. */
+  title: Text;
+  /** digest: digestSummary; incident: event count and what ties the events together. */
+  summary?: Text;
+  why: Text[];
+  /** `Output` for an event; `Last output` for digests and incidents (their latest event's). */
+  outputLabel: string;
+  output?: Text;
+  where: Fact[];
+  isolation: Fact[];
+  posture: Fact[];
+  /** An incident's events, oldest first, bounded; the last line says how many were left out. */
+  timeline: Text[];
+  /** RFC 3339 UTC (Falco's own, with its nanoseconds, for an event). */
+  time: string;
+  timeMs: number;
+  variables: TemplateValues;
+}
+
+const MAX_TIMELINE_LINES = 10;
+const MAX_LISTED_CHECKS = 6;
+const MAX_LISTED_TAGS = 12;
+
+// Falco's text output starts with "HH:MM:SS.nnnnnnnnn: Priority "; the message shows both already.
+const OUTPUT_PREFIX = /^\d{2}:\d{2}:\d{2}\.\d+: \w+ /;
+// Falco ≥ 0.41 appends the container plugin's fields to every output; the fields show them already.
+const CONTAINER_SUFFIX = /\s+container_id=\S*( container_name=.*)? k8s_pod_name=\S* k8s_ns_name=\S*$/;
+// Invisible characters that can disguise text (bidi overrides, zero-width spaces): shown as escapes.
+// U+200D (zero-width joiner) stays: emoji sequences need it and it forms no markup on its own.
+const INVISIBLE =
+  /[\u00ad\u061c\u180e\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** An untrusted value made visible: control and invisible characters as escapes, no half characters. */
+function u(raw: string): Text {
+  const visible = escapeControlChars(raw)
+    .replace(INVISIBLE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`)
+    .replace(LONE_SURROGATE, '\ufffd');
+  return [untrusted(visible)];
+}
+
+const present = (value: string | undefined): value is string => value !== undefined && value.trim() !== '';
+
+function fieldText(event: FalcoEvent, name: string): string | undefined {
+  const value = event.outputFields[name];
+  if (value === null || value === undefined) return undefined;
+  const text = String(value);
+  return text === '' || text === '<NA>' ? undefined : text;
+}
+
+/** Where an event happened, as raw strings (escaped later, once, by `u`). */
+interface Place {
+  node?: string;
+  namespace?: string;
+  workload?: string;
+  pod?: string;
+  container?: string;
+  image?: string;
+  note?: string;
+}
+
+function eventPlace({ event, enrichment }: EventAlert): Place {
+  const pod = enrichment.pod;
+  const node = pod?.node ?? enrichment.node ?? (event.hostname || undefined);
+  if (isHostEvent(event)) return { node, note: 'host process (not in a container)' };
+  const repository = fieldText(event, 'container.image.repository');
+  const tag = fieldText(event, 'container.image.tag');
+  const fieldImage = repository ? `${repository}${tag ? `:${tag}` : ''}` : undefined;
+  return {
+    node,
+    namespace: pod?.namespace ?? namespaceName(event),
+    workload: pod ? `${pod.workload.kind}/${pod.workload.name}` : undefined,
+    pod: pod?.pod ?? podName(event),
+    container: pod?.container?.name ?? fieldText(event, 'container.name') ?? containerId(event),
+    image: pod?.container?.image ?? fieldImage,
+    note: pod?.deleted
+      ? 'the pod was deleted before the alert arrived'
+      : enrichment.outcome === 'unresolved'
+        ? 'pod not found in the cluster'
+        : undefined,
+  };
+}
+
+function placeFacts(place: Place): Fact[] {
+  const facts: Fact[] = [];
+  const add = (label: string, value: string | undefined) => {
+    if (present(value)) facts.push({ label, value: u(value) });
+  };
+  add('Node', place.node);
+  add('Namespace', place.namespace);
+  add('Workload', place.workload);
+  add('Pod', place.pod);
+  add('Container', place.container);
+  add('Image', place.image);
+  if (place.note) facts.push({ label: 'Note', value: [place.note] });
+  return facts;
+}
+
+function isolationFacts(pod: PodContext | undefined): Fact[] {
+  if (!pod) return [];
+  const facts: Fact[] = [];
+  const runtime: Text = pod.runtimeClass ? u(pod.runtimeClass) : ['(default)'];
+  facts.push({
+    label: 'Runtime class',
+    value: pod.missingRuntimeClass ? [...runtime, ' (missing)'] : runtime,
+  });
+  if (present(pod.handler)) facts.push({ label: 'Handler', value: u(pod.handler) });
+  facts.push({ label: 'Isolation', value: [pod.isolation] });
+  return facts;
+}
+
+/** The checks that keep the pod below the next level up: baseline checks for a privileged pod. */
+function failingChecks(pod: PodContext): string[] {
+  if (pod.posture.level === 'restricted') return [];
+  const failing = pod.posture.level === 'privileged' ? 'baseline' : 'restricted';
+  return [...new Set(pod.posture.violations.filter((v) => v.level === failing).map((v) => v.check))];
+}
+
+function listChecks(checks: string[]): string {
+  const listed = checks.slice(0, MAX_LISTED_CHECKS).join(', ');
+  return checks.length > MAX_LISTED_CHECKS
+    ? `${listed} (+${checks.length - MAX_LISTED_CHECKS} more)`
+    : listed;
+}
+
+function postureFacts(pod: PodContext | undefined): Fact[] {
+  if (!pod) return [];
+  const facts: Fact[] = [{ label: 'PSS level', value: [pod.posture.level] }];
+  const checks = failingChecks(pod);
+  if (checks.length > 0) facts.push({ label: 'PSS violations', value: [listChecks(checks)] });
+  return facts;
+}
+
+function eventOutput(event: FalcoEvent): Text | undefined {
+  const output = event.output.replace(OUTPUT_PREFIX, '').replace(CONTAINER_SUFFIX, '').trim();
+  if (output) return u(output);
+  // json_include_output_property: false leaves only the fields.
+  const fields = Object.entries(event.outputFields)
+    .map(([name, value]) => `${name}=${value === null ? '<NA>' : String(value)}`)
+    .join(' ');
+  return fields ? u(fields) : undefined;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const clock = (ms: number) => iso(ms).slice(11, 23);
+
+function timelineLines(alert: IncidentAlert): Text[] {
+  const entries =
+    alert.timeline.length > MAX_TIMELINE_LINES
+      ? [...alert.timeline.slice(0, MAX_TIMELINE_LINES - 1), ...alert.timeline.slice(-1)]
+      : alert.timeline;
+  const lines: Text[] = entries.map((t) => [
+    `${clock(t.timeMs)} ${priorityName(t.priority)} `,
+    ...u(t.summary),
+  ]);
+  const left = alert.eventCount - entries.length;
+  if (left > 0) lines.push([`… ${left} more event${left === 1 ? '' : 's'} not listed`]);
+  return lines;
+}
+
+interface Parts {
+  title: Text;
+  summary?: Text;
+  rule: string;
+  place: Place;
+  sample: EventAlert;
+  count: number;
+  timeMs: number;
+  /** Falco's own time, with its nanoseconds: the most precise statement of when. */
+  time?: string;
+  timeline: Text[];
+  extraFacts: Fact[];
+}
+
+function eventParts(alert: EventAlert, tag: string): Parts {
+  return {
+    title: [tag, ...u(alert.event.rule)],
+    rule: alert.event.rule,
+    place: eventPlace(alert),
+    sample: alert,
+    count: 1,
+    timeMs: eventTimeMs(alert.event),
+    time: alert.event.time,
+    timeline: [],
+    extraFacts: [],
+  };
+}
+
+function digestParts(alert: DigestAlert, tag: string): Parts {
+  const more = alert.podCount - alert.pods.length;
+  const pods =
+    alert.pods.length > 0 ? `${alert.pods.join(', ')}${more > 0 ? ` (+${more} more)` : ''}` : undefined;
+  const samplePlace = eventPlace(alert.sample);
+  return {
+    title: [`${tag}DIGEST `, ...u(alert.rule), ` ×${alert.count}`],
+    summary: u(digestSummary(alert)),
+    rule: alert.rule,
+    place: {
+      node: samplePlace.node,
+      namespace: alert.namespace ?? samplePlace.namespace,
+      workload: alert.workload ? `${alert.workload.kind}/${alert.workload.name}` : samplePlace.workload,
+      pod: pods ?? samplePlace.pod,
+      container: samplePlace.container,
+      image: samplePlace.image,
+    },
+    sample: alert.sample,
+    count: alert.count,
+    timeMs: alert.lastSeenMs,
+    timeline: [],
+    extraFacts: [],
+  };
+}
+
+function incidentParts(alert: IncidentAlert, tag: string): Parts {
+  const group = Object.entries(alert.group)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  const span = `from ${iso(alert.firstSeenMs)} to ${iso(alert.lastSeenMs)}`;
+  return {
+    title: [`${tag}INCIDENT `, ...u(alert.title)],
+    summary: [`${alert.eventCount} events ${span}`, ...(group ? [' for ', ...u(group)] : [])],
+    rule: alert.sample.event.rule,
+    place: eventPlace(alert.sample),
+    sample: alert.sample,
+    count: alert.eventCount,
+    timeMs: alert.lastSeenMs,
+    timeline: timelineLines(alert),
+    extraFacts: [
+      { label: 'Correlation', value: u(alert.correlation) },
+      ...(group ? [{ label: 'Group', value: u(group) }] : []),
+    ],
+  };
+}
+
+function optional(value: string | undefined): Text {
+  return present(value) ? u(value) : [];
+}
+
+export function alertView(alert: Alert): AlertView {
+  const severity = priorityName(alert.priority);
+  const tag = `[${severity.toUpperCase()}] `;
+  const parts =
+    alert.kind === 'event'
+      ? eventParts(alert, tag)
+      : alert.kind === 'digest'
+        ? digestParts(alert, tag)
+        : incidentParts(alert, tag);
+  const pod = parts.sample.enrichment.pod;
+  const why = alert.reasons.filter(present).map((r) => u(r));
+  const output = eventOutput(parts.sample.event);
+  const time = parts.time ?? iso(parts.timeMs);
+  const checks = pod ? failingChecks(pod) : [];
+  const tags = parts.sample.event.tags;
+  const listedTags = tags.slice(0, MAX_LISTED_TAGS).join(', ') + (tags.length > MAX_LISTED_TAGS ? ', …' : '');
+  return {
+    kind: alert.kind,
+    id: alert.id,
+    priority: alert.priority,
+    severity,
+    colour: SEVERITY_COLOURS[alert.priority] ?? '#808080',
+    title: parts.title,
+    ...(parts.summary ? { summary: parts.summary } : {}),
+    why,
+    outputLabel: alert.kind === 'event' ? 'Output' : 'Last output',
+    ...(output ? { output } : {}),
+    where: [...placeFacts(parts.place), ...parts.extraFacts],
+    isolation: isolationFacts(pod),
+    posture: postureFacts(pod),
+    timeline: parts.timeline,
+    time,
+    timeMs: parts.timeMs,
+    variables: {
+      title: parts.title,
+      kind: [alert.kind],
+      severity: [severity],
+      rule: u(parts.rule),
+      output: output ?? [],
+      reasons: joinText(why, '; '),
+      summary: parts.summary ?? [],
+      count: [String(parts.count)],
+      node: optional(parts.place.node),
+      namespace: optional(parts.place.namespace),
+      workload: optional(parts.place.workload),
+      pod: optional(parts.place.pod),
+      container: optional(parts.place.container),
+      image: optional(parts.place.image),
+      isolation: pod ? [pod.isolation] : isHostEvent(parts.sample.event) ? ['host'] : [],
+      runtime_class: optional(pod?.runtimeClass),
+      handler: optional(pod?.handler),
+      pss_level: pod ? [pod.posture.level] : [],
+      violations: checks.length > 0 ? [listChecks(checks)] : [],
+      timeline: joinText(parts.timeline, '\n'),
+      time: [time],
+      id: [alert.id],
+      source: u(parts.sample.event.source),
+      tags: listedTags ? u(listedTags) : [],
+    },
+  };
+}
+
+/** Every fact in display order: where, then isolation, then posture. */
+export function allFacts(view: AlertView): Fact[] {
+  return [...view.where, ...view.isolation, ...view.posture];
+}

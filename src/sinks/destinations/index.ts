@@ -1,0 +1,44 @@
+/** The chat and webhook destinations, one factory per sink type. */
+import type { SinkConfig } from '../../config/schema.js';
+import type { Destination } from '../../delivery/destination.js';
+import { discordDestination } from './discord.js';
+import { googleChatDestination } from './google-chat.js';
+import { mattermostDestination } from './mattermost.js';
+import { slackDestination } from './slack.js';
+import { teamsDestination } from './teams.js';
+import { telegramDestination } from './telegram.js';
+import { webhookDestination } from './webhook.js';
+
+export { discordDestination } from './discord.js';
+export { googleChatDestination } from './google-chat.js';
+export { mattermostDestination } from './mattermost.js';
+export { slackDestination } from './slack.js';
+export { teamsDestination } from './teams.js';
+export { telegramDestination } from './telegram.js';
+export { TEMPLATE_VARIABLES, TemplateError, validateTemplate } from './template.js';
+export { webhookDestination } from './webhook.js';
+
+export type MessageSinkConfig = Extract<
+  SinkConfig,
+  { type: 'slack' | 'mattermost' | 'teams' | 'discord' | 'googlechat' | 'telegram' | 'webhook' }
+>;
+
+/** Throws TemplateError when the sink's template is invalid (so `perch check` can report it). */
+export function messageDestination(config: MessageSinkConfig): Destination {
+  switch (config.type) {
+    case 'slack':
+      return slackDestination(config);
+    case 'mattermost':
+      return mattermostDestination(config);
+    case 'teams':
+      return teamsDestination(config);
+    case 'discord':
+      return discordDestination(config);
+    case 'googlechat':
+      return googleChatDestination(config);
+    case 'telegram':
+      return telegramDestination(config);
+    case 'webhook':
+      return webhookDestination(config);
+  }
+}

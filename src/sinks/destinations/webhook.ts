@@ -1,0 +1,116 @@
+/**
+ * Generic webhook: the alert as JSON, optionally signed the Standard Webhooks (v1) way.
+ *
+ * Body (stable; `version` changes only with an incompatible change):
+ *
+ *   { "version": 1, "source": "perch", "type": "alert.event" | "alert.digest" | "alert.incident",
+ *     "timestamp": "<RFC 3339 of when Perch took the alert in>", "data": <alertToJson(alert)> }
+ *
+ * The alert is nested under `data` (Standard Webhooks' recommended `{type, timestamp, data}` shape)
+ * rather than merged, so its own fields can never collide with the envelope's. Big integers (Falco's
+ * nanosecond `evt.time`) are written exactly. With a `template`, the envelope also carries `text`: the
+ * template rendered with its values as they are (JSON needs no escaping), for receivers that post it.
+ *
+ * Headers: `webhook-id` is always the alert's id, the same on every attempt so the receiver can drop
+ * duplicates. Signing (when `signingSecret` is set) adds `webhook-timestamp` is the attempt's Unix time in seconds; and
+ * `webhook-signature` is `v1,` + base64(HMAC-SHA256(secret, `${id}.${timestamp}.${body}`)). A secret
+ * written `whsec_…` is base64 after the prefix, as Standard Webhooks shows it; any other string is used
+ * as its UTF-8 bytes.
+ */
+import { createHmac } from 'node:crypto';
+import type { SinkConfig } from '../../config/schema.js';
+import type {
+  DeliveryVerdict,
+  Destination,
+  DestinationResponse,
+  RenderedRequest,
+} from '../../delivery/destination.js';
+import type { Alert } from '../../pipeline/alert.js';
+import { alertToJson } from '../alert-json.js';
+import { alertView } from './alert-view.js';
+import { jsonRequest, standardVerdict } from './http.js';
+import { type CompiledTemplate, compileTemplate, renderTemplate } from './template.js';
+import { plainText } from './text.js';
+
+export type WebhookConfig = Pick<
+  Extract<SinkConfig, { type: 'webhook' }>,
+  'url' | 'signingSecret' | 'headers' | 'template'
+>;
+
+export interface WebhookOptions {
+  /** Clock for `webhook-timestamp` (tests). */
+  now?: () => number;
+}
+
+export const WEBHOOK_ENVELOPE_VERSION = 1;
+
+/** Headers Perch owns: a configured header of the same name would break signing or parsing. */
+const RESERVED = new Set(['content-type', 'webhook-id', 'webhook-timestamp', 'webhook-signature']);
+
+export function webhookBody(alert: Alert, template?: CompiledTemplate): Record<string, unknown> {
+  return {
+    version: WEBHOOK_ENVELOPE_VERSION,
+    source: 'perch',
+    type: `alert.${alert.kind}`,
+    timestamp: new Date(alert.receivedAtMs).toISOString(),
+    ...(template ? { text: plainText(renderTemplate(template, alertView(alert).variables)) } : {}),
+    data: alertToJson(alert),
+  };
+}
+
+/** The key bytes of a signing secret: `whsec_` + base64, or the string itself. */
+export function signingKey(secret: string): Buffer {
+  return secret.startsWith('whsec_')
+    ? Buffer.from(secret.slice('whsec_'.length), 'base64')
+    : Buffer.from(secret, 'utf8');
+}
+
+export function sign(key: Buffer, id: string, timestampSeconds: number, body: string): string {
+  const mac = createHmac('sha256', key).update(`${id}.${timestampSeconds}.${body}`, 'utf8').digest('base64');
+  return `v1,${mac}`;
+}
+
+export function webhookDestination(config: WebhookConfig, options: WebhookOptions = {}): Destination {
+  const now = options.now ?? Date.now;
+  const template = config.template ? compileTemplate(config.template) : undefined;
+  const key = config.signingSecret ? signingKey(config.signingSecret.reveal()) : undefined;
+  if (key && key.length === 0) throw new Error('webhook signingSecret is empty after decoding');
+  const extra = Object.fromEntries(
+    Object.entries(config.headers).filter(([name]) => !RESERVED.has(name.toLowerCase())),
+  );
+  const destination: Destination = {
+    kind: 'webhook',
+    // No service-defined limit; generous, and 429/Retry-After still slow Perch down.
+    defaultRate: { perSecond: 10, burst: 20 },
+    render(alert: Alert): RenderedRequest {
+      // Sent signed or not, for receivers that drop duplicates. Alert ids contain no `.`, as the
+      // signed content `id.timestamp.body` requires.
+      return jsonRequest(config.url.reveal(), webhookBody(alert, template), {
+        ...extra,
+        'webhook-id': alert.id,
+      });
+    },
+    classify(response: DestinationResponse): DeliveryVerdict {
+      if (response.status === 410) {
+        return { kind: 'rejected', reason: 'HTTP 410 Gone: the receiver asks Perch to stop sending' };
+      }
+      return standardVerdict(response);
+    },
+  };
+  if (key) {
+    destination.prepare = (request: RenderedRequest): RenderedRequest => {
+      const id = request.headers['webhook-id'] ?? '';
+      // A fresh timestamp per attempt: receivers reject old ones to stop replays.
+      const timestamp = Math.floor(now() / 1000);
+      return {
+        ...request,
+        headers: {
+          ...request.headers,
+          'webhook-timestamp': String(timestamp),
+          'webhook-signature': sign(key, id, timestamp, request.body),
+        },
+      };
+    };
+  }
+  return destination;
+}
