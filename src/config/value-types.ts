@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { PRIORITY_NAMES, type Priority, parsePriority } from '../events/priority.js';
 import { Secret } from './secret.js';
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** A duration such as `500ms`, `10s`, `2m`, `1h`; parsed to milliseconds. */
 export const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -16,8 +16,19 @@ export const duration = z.union([z.string(), z.number()]).transform((value, ctx)
     });
     return z.NEVER;
   }
-  return Math.round(Number(m[1]) * (UNIT_MS[m[2]] ?? 1));
+  const ms = Math.round(Number(m[1]) * (UNIT_MS[m[2]] ?? 1));
+  // Node's timers take at most 2^31-1 ms (about 24.8 days); beyond it they would fire at once.
+  if (!Number.isFinite(ms) || ms > MAX_TIMER_MS) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected a duration of at most 24d (timers cannot wait longer), got ${JSON.stringify(value)}`,
+    });
+    return z.NEVER;
+  }
+  return ms;
 });
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface ListenAddress {
   host: string;

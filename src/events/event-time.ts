@@ -47,7 +47,8 @@ export function parseEventTime(value: unknown, path = 'time'): bigint {
 
 /** Formats exact nanoseconds as Falco does: UTC with nine fractional digits. */
 export function formatEventTime(timeNs: bigint): string {
-  const ms = timeNs / 1_000_000n;
+  // Floor, not truncation: before 1970 the second part must round down too.
+  const ms = timeNs >= 0n ? timeNs / 1_000_000n : -((-timeNs + 999_999n) / 1_000_000n);
   const nanos = ((timeNs % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n;
   const iso = new Date(Number(ms)).toISOString();
   return `${iso.slice(0, 19)}.${nanos.toString().padStart(9, '0')}Z`;

@@ -13,6 +13,13 @@ export function fromGrpcResponse(response: FalcoResponse): FalcoEvent {
   const seconds = BigInt(response.time?.seconds ?? 0);
   const nanos = BigInt(response.time?.nanos ?? 0);
   if (seconds === 0n && nanos === 0n) throw new EventParseError('time', 'the gRPC response has no time');
+  // Years 0001-9999, as google.protobuf.Timestamp defines them; nanos 0-999,999,999.
+  if (seconds < -62_135_596_800n || seconds > 253_402_300_799n || nanos < 0n || nanos > 999_999_999n) {
+    throw new EventParseError(
+      'time',
+      `the gRPC Timestamp {seconds: ${seconds}, nanos: ${nanos}} is out of range`,
+    );
+  }
   const timeNs = seconds * 1_000_000_000n + nanos;
   // proto3 leaves the zero value off the wire: no priority means EMERGENCY (0).
   const priority = response.priority === undefined ? Priority.Emergency : parsePriority(response.priority);

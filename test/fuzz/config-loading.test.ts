@@ -681,7 +681,7 @@ describe('fuzz: KNOWN BUGS in config loading (found by fuzzing: knownBug = still
     );
   });
 
-  knownBug('a duration with 309+ digits is accepted as Infinity ms', () => {
+  it('a duration with 309+ digits is accepted as Infinity ms', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 309, max: 400 }),
