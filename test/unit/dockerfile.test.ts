@@ -11,7 +11,7 @@ describe('Dockerfile', () => {
     expect(stages).toHaveLength(2);
     expect(stages[0]).toMatch(/^node:20-bookworm-slim AS build/);
     expect(stages[0]).toContain('npm ci');
-    expect(stages[0]).toContain('npm prune --omit=dev');
+    expect(stages[0]).toContain('npm prune --omit=dev --omit=optional');
     expect(stages[1]).toMatch(/^gcr\.io\/distroless\/nodejs20-debian12:nonroot/);
   });
 
