@@ -411,7 +411,7 @@ function table(r) {
       mark(r.rss.rssMb <= TARGETS.rssMb),
     ]);
     rows.push([
-      `  (dedup.maxKeys ${fmt(r.rss.maxKeys)} default; with ${fmt(r.rss.allKeys.maxKeys)}, all held)`,
+      `  same, dedup.maxKeys ${fmt(r.rss.allKeys.maxKeys)} (default ${fmt(r.rss.maxKeys)}): every key held`,
       `${fmt(r.rss.allKeys.rssMb, 1)} MB`,
       `at start ${fmt(r.rss.allKeys.rssBeforeMb, 1)} MB`,
       '',

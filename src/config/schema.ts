@@ -290,7 +290,7 @@ export const configSchema = z.strictObject({
           /** Repeats inside this window become one digest; 0 turns deduplication off. */
           window: duration.default(300_000),
           /** Most fingerprints tracked at once; beyond it the oldest digest is sent early. */
-          maxKeys: z.int().positive().default(50_000),
+          maxKeys: z.int().positive().default(10_000),
         })
         .prefault({}),
     })

@@ -4,8 +4,8 @@ import type { Logger } from '../logging/logger.js';
 import type { PerchMetrics } from '../metrics/perch-metrics.js';
 import type { ReadinessCheck } from '../server/http-server.js';
 import { ClusterState, type ClusterStateOptions } from './cluster-state.js';
-import { KubeCluster } from './kube-cluster.js';
-import { chooseConnection } from './kube-connection.js';
+import type { KubeCluster } from './kube-cluster.js';
+import { type ClusterLocation, locateCluster } from './kube-connection.js';
 import { loadClusterDump } from './offline-cluster.js';
 
 /**
@@ -15,15 +15,17 @@ import { loadClusterDump } from './offline-cluster.js';
 export class KubernetesContext {
   readonly state: ClusterState;
   readonly nodeName: string;
-  private readonly cluster?: KubeCluster;
+  private cluster?: KubeCluster;
+  private readonly location?: Extract<ClusterLocation, { use: true }>;
+  private readonly resources: { name: string; required: boolean }[] = [];
   private metricsTimer?: NodeJS.Timeout;
   readonly mode: 'watch' | 'dump' | 'disabled';
 
   constructor(
-    config: KubernetesConfig,
+    private readonly config: KubernetesConfig,
     nodeName: string | undefined,
     private readonly metrics: PerchMetrics,
-    log: Logger,
+    private readonly log: Logger,
     env: NodeJS.ProcessEnv = process.env,
   ) {
     this.nodeName = nodeName ?? env.NODE_NAME ?? hostname();
@@ -34,25 +36,25 @@ export class KubernetesContext {
       this.mode = 'dump';
       return;
     }
-    const choice = chooseConnection(config, env);
-    if (!choice.use) {
-      log.info({ reason: choice.reason }, 'running without Kubernetes context');
+    const location = locateCluster(config, env);
+    if (!location.use) {
+      log.info({ reason: location.reason }, 'running without Kubernetes context');
       this.mode = 'disabled';
       return;
     }
-    log.info({ connection: choice.describe, node: this.nodeName }, "watching this node's pods");
     this.mode = 'watch';
-    this.cluster = new KubeCluster(
-      choice.kubeConfig,
-      this.state,
-      {
-        nodeName: this.nodeName,
-        watchNamespaces: config.watchNamespaces,
-        watchOwners: config.watchOwners,
-        onRestart: (resource) => metrics.kubeWatchRestarts.inc({ resource }),
-      },
-      log,
-    );
+    this.location = location;
+    this.resources = [
+      { name: 'pods', required: true },
+      { name: 'runtimeclasses', required: true },
+      ...(config.watchNamespaces ? [{ name: 'namespaces', required: false }] : []),
+      ...(config.watchOwners
+        ? [
+            { name: 'replicasets', required: false },
+            { name: 'jobs', required: false },
+          ]
+        : []),
+    ];
   }
 
   get enabled(): boolean {
@@ -60,6 +62,25 @@ export class KubernetesContext {
   }
 
   async start(): Promise<void> {
+    if (this.location) {
+      // The client library is loaded only here, in watch mode (about 70 MB that dumps and replays do without).
+      // One after the other: both pull in client-node, and jest's ESM loader fails on concurrent loads.
+      const { loadKubeConfig } = await import('./kube-config-loader.js');
+      const { KubeCluster } = await import('./kube-cluster.js');
+      const { kubeConfig, describe } = loadKubeConfig(this.location, this.config);
+      this.log.info({ connection: describe, node: this.nodeName }, "watching this node's pods");
+      this.cluster = new KubeCluster(
+        kubeConfig,
+        this.state,
+        {
+          nodeName: this.nodeName,
+          watchNamespaces: this.config.watchNamespaces,
+          watchOwners: this.config.watchOwners,
+          onRestart: (resource) => this.metrics.kubeWatchRestarts.inc({ resource }),
+        },
+        this.log,
+      );
+    }
     this.metricsTimer = setInterval(() => this.updateGauges(), 5000);
     this.metricsTimer.unref();
     this.updateGauges();
@@ -73,12 +94,12 @@ export class KubernetesContext {
   }
 
   readinessChecks(): ReadinessCheck[] {
-    return (this.cluster?.statuses() ?? []).map(({ resource, required }) => ({
+    return this.resources.map(({ name: resource, required }) => ({
       name: `kubernetes ${resource}`,
       required: false,
       check: () => {
         const status = this.cluster?.statuses().find((s) => s.resource === resource)?.status;
-        if (!status) return { up: false, detail: 'not watched' };
+        if (!status) return { up: false, detail: 'not started yet' };
         if (status.problem)
           return {
             up: false,

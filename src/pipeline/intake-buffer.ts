@@ -7,6 +7,7 @@ import {
 } from 'rxjs';
 import type { FalcoEvent } from '../events/falco-event.js';
 import { Priority } from '../events/priority.js';
+import { immediateScheduler } from './immediate-scheduler.js';
 
 export interface IntakeOptions {
   /** Events held between the sources and the pipeline before shedding starts. */
@@ -61,7 +62,7 @@ export function intakeBuffer(options: IntakeOptions): OperatorFunction<FalcoEven
   const protectFrom = options.protectFrom ?? Priority.Critical;
   const hardLimit = options.hardLimit ?? options.capacity * 2;
   const batchSize = options.batchSize ?? 500;
-  const scheduler = options.scheduler ?? asyncScheduler;
+  const scheduler = options.scheduler ?? immediateScheduler;
   return (source) =>
     new Observable<FalcoEvent>((subscriber) => {
       const queue = new Fifo<Entry>();
