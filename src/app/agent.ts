@@ -65,7 +65,10 @@ export class Agent {
       this.metrics.rulesReloads.inc({ result: ok ? 'ok' : 'failed' }),
     );
     for (const outcome of EVENT_OUTCOMES) this.metrics.eventOutcomes.inc({ outcome }, 0);
-    this.accounting = new Accounting((outcome) => this.metrics.eventOutcomes.inc({ outcome }));
+    this.accounting = new Accounting((outcome, detail) => {
+      this.metrics.eventOutcomes.inc({ outcome });
+      if (outcome === 'shed') this.metrics.shedEvents.inc({ reason: detail ?? 'unknown' });
+    });
     for (const source of this.sources) {
       if (source instanceof HttpSource) source.register(this.server.app);
       this.server.addReadinessCheck({ name: `source ${source.id}`, check: () => source.status() });

@@ -112,6 +112,13 @@ export class PerchMetrics {
     registers: [this.registry],
   });
 
+  readonly shedEvents = new Counter({
+    name: 'perch_events_shed_total',
+    help: 'Events shed by the intake buffer, by reason: lower_priority_evicted, buffer_full, hard_limit.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly ruleDispositions = new Counter({
     name: 'perch_rule_dispositions_total',
     help: 'Events silenced or dropped, by the rule that did it.',

@@ -35,6 +35,7 @@ export class GrpcSource implements Source {
   private stopped = false;
   private state: SourceStatus = { up: false, detail: 'not started' };
   private falcoVersion?: string;
+  private reconnectPending = false;
 
   constructor(
     private readonly config: GrpcSourceConfig,
@@ -136,7 +137,12 @@ export class GrpcSource implements Source {
       quiet = false;
       this.onResponse(response);
     });
+    // grpc-js reports a failed call twice (`error`, then `end`): only the first may start a reconnect,
+    // or every restart of Falco would double the streams Perch holds.
+    let finished = false;
     const finish = (err?: unknown) => {
+      if (finished) return;
+      finished = true;
       clearInterval(nudge);
       this.timers.delete(nudge as unknown as NodeJS.Timeout);
       if (this.call === call) this.call = undefined;
@@ -154,11 +160,15 @@ export class GrpcSource implements Source {
     this.call = call;
     call.on('metadata', () => this.onConnected());
     call.on('data', (response: FalcoResponse) => this.onResponse(response));
+    let failed = false;
     call.on('error', (err) => {
+      failed = true;
       if (this.call === call) this.call = undefined;
       if (!this.stopped) this.retry(err);
     });
     call.on('end', () => {
+      // After an error grpc-js still ends the call: the retry already owns what happens next.
+      if (failed) return;
       if (this.call === call) this.call = undefined;
       this.onConnected();
       this.later(() => this.poll(client), this.config.pollInterval);
@@ -188,7 +198,8 @@ export class GrpcSource implements Source {
   }
 
   private retry(err: unknown): void {
-    if (this.stopped) return;
+    // One reconnect at a time, whatever reported the failure.
+    if (this.stopped || this.reconnectPending) return;
     const tls = this.config.tls !== undefined && !this.config.address.startsWith('unix:');
     const { reason, message } = describeGrpcError(err, this.config.address, tls);
     const delay = this.nextDelay();
@@ -196,7 +207,11 @@ export class GrpcSource implements Source {
     this.setState({ up: false, detail: message });
     const suppressed = this.limiter.admit(`retry:${reason}`);
     if (suppressed >= 0) this.log.warn({ source: this.id, reason, retryInMs: delay, suppressed }, message);
-    this.later(() => this.connect(), delay);
+    this.reconnectPending = true;
+    this.later(() => {
+      this.reconnectPending = false;
+      this.connect();
+    }, delay);
   }
 
   private later(fn: () => void, ms: number): void {

@@ -89,6 +89,12 @@ describe('gRPC source (Falco ≤ 0.43)', () => {
     await until(() => harness?.out.lines.length === 100, 'the next 50 alerts after the restart');
     await new Promise((r) => setTimeout(r, 200));
     expect(ids(harness)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    // grpc-js reports a failed call as error and then end: each restart must leave one stream, not double them.
+    for (let i = 0; i < 3; i++) await falco.restart();
+    falco.pushEvent(numbered(100));
+    await until(() => harness?.out.lines.length === 101, 'an alert after three more restarts');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(falco.stats.activeSubStreams).toBe(1);
     expect(
       await metricValue(harness.metrics, 'perch_grpc_source_reconnects_total', { address }),
     ).toBeGreaterThanOrEqual(1);

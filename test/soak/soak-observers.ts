@@ -2,7 +2,7 @@
 // the observers share the process (and the heap that is measured) with the agent, so a collector
 // that kept every line would itself look like a leak.
 
-import { Agent as HttpAgent, get } from 'node:http';
+import { get, Agent as HttpAgent } from 'node:http';
 import { Writable } from 'node:stream';
 import { PRIORITY_NAMES, Priority } from '../../src/events/priority.js';
 import type { HttpReceiver } from '../fakes/http-receiver.js';
@@ -142,7 +142,8 @@ export class ConsoleTally extends Writable {
 /**
  * Takes the webhook receiver's recorded requests as they come (and empties its list, which would
  * otherwise grow with the run). Duplicates are found among ids accepted in the last
- * `duplicateWindowMs`: a retry of an accepted request comes within a few timeouts, not minutes.
+ * `duplicateWindowMs`: a retry of an accepted request comes within a timeout and a backoff, not
+ * minutes, and a longer window would itself grow the heap being measured during warm-up.
  */
 export class WebhookTally {
   accepted = 0;
@@ -157,7 +158,7 @@ export class WebhookTally {
   constructor(
     private readonly receiver: HttpReceiver,
     private readonly matcher: DeliveryMatcher,
-    private readonly duplicateWindowMs = 120_000,
+    private readonly duplicateWindowMs: number,
   ) {}
 
   drain(): void {
@@ -306,11 +307,14 @@ export class HealthPoller {
 
   private get(path: string): Promise<number | string> {
     return new Promise((resolve) => {
-      const req = get({ host: '127.0.0.1', port: this.port, path, agent: this.agent, timeout: 2000 }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', (err) => resolve(err.message));
-      });
+      const req = get(
+        { host: '127.0.0.1', port: this.port, path, agent: this.agent, timeout: 2000 },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+          res.on('error', (err) => resolve(err.message));
+        },
+      );
       req.on('timeout', () => req.destroy(new Error('no answer within 2 s')));
       req.on('error', (err) => resolve(err.message));
     });
@@ -327,8 +331,10 @@ export class LogTally extends Writable {
       if (line.trim() === '') continue;
       const entry = JSON.parse(line) as { level?: string; msg?: string };
       const key = `${entry.level ?? '?'}: ${entry.msg ?? '?'}`;
-      if (this.counts.has(key) || this.counts.size < 100) this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
-      if ((entry.level === 'error' || entry.level === 'fatal') && this.errors.length < 10) this.errors.push(line);
+      if (this.counts.has(key) || this.counts.size < 100)
+        this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+      if ((entry.level === 'error' || entry.level === 'fatal') && this.errors.length < 10)
+        this.errors.push(line);
     }
     done();
   }
