@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { FakeKubeApi } from '../fakes/fake-kube-api.js';
 import { type Harness, metricValue, startAgent } from '../helpers/agent-harness.js';
+import { until } from '../helpers/until.js';
 
 const NODE = 'node-a';
 const TOKEN = 'agent-test-token';
@@ -79,18 +80,6 @@ afterEach(async () => {
   harness = undefined;
   fake = undefined;
 });
-
-async function until(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 5000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 async function post(body: string): Promise<number> {
   if (!harness) throw new Error('no agent');

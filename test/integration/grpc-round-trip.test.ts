@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import type { PerchMetrics } from '../../src/metrics/perch-metrics.js';
 import { CURRENT_ALERT, HOST_ALERT, INTERNAL_DROP_ALERT, PRE_030_ALERT } from '../fixtures/falco-alerts.js';
 import { type Harness, metricValue, startAgent } from '../helpers/agent-harness.js';
+import { until } from '../helpers/until.js';
 
 let a: Harness | undefined;
 let b: Harness | undefined;
@@ -14,14 +15,6 @@ afterEach(async () => {
   a = undefined;
   b = undefined;
 });
-
-async function until(condition: () => boolean, what: string, timeoutMs = 8000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('gRPC bridge round trip', () => {
   it('Perch A (http_output input) → bridge → Perch B (gRPC input) delivers the same alerts', async () => {

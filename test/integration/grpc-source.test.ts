@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { FakeFalcoGrpc } from '../fakes/fake-falco-grpc.js';
 import { CURRENT_ALERT } from '../fixtures/falco-alerts.js';
 import { type Harness, metricValue, startAgent } from '../helpers/agent-harness.js';
+import { until } from '../helpers/until.js';
 
 const CERTS = fileURLToPath(new URL('../fixtures/certs/', import.meta.url));
 const cert = (name: string) => join(CERTS, name);
@@ -28,18 +29,6 @@ function numbered(id: number, priority = 'Notice'): string {
     hostname: 'worker-2',
     output_fields: { 'test.id': id, 'evt.time': '1767258902123456789' },
   });
-}
-
-async function until(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 8000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const ids = (h: Harness) => h.out.alerts().map((a) => Number(a.event.output_fields['test.id']));
