@@ -85,5 +85,9 @@ function stampNow(line: string): string {
 function headline(exposition: string): string[] {
   return exposition
     .split('\n')
-    .filter((l) => /^perch_(http_ingest_requests_total|enrichment_total|events_total)\{/.test(l));
+    .filter((l) =>
+      /^perch_(http_ingest_requests_total|enrichment_total|events_total|incidents_total|digests_total)\{/.test(
+        l,
+      ),
+    );
 }
