@@ -38,7 +38,9 @@
  * their first repeat and end `resolveAfter` after their LAST repeat (ending after the first
  * would send a digest of a long window already resolved); incidents see incidentEndsAt.
  */
+
 import type { AlertmanagerSinkConfig } from '../../config/schema.js';
+import { retryAfterMs } from '../../delivery/classify.js';
 import type {
   DeliveryVerdict,
   Destination,
@@ -492,19 +494,11 @@ export function alertmanagerErrorMessage(body: string): string {
   return clipCodePoints(escapeControlChars(message), 300) || '(empty body)';
 }
 
-function retryAfterMs(headers: Headers, nowMs: number): number | undefined {
-  const value = headers.get('retry-after');
-  if (!value) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value.trim())) return Math.round(Number(value) * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
-}
-
 export function classifyAlertmanagerResponse(response: DestinationResponse, nowMs: number): DeliveryVerdict {
   const { status } = response;
   if (status >= 200 && status < 300) return { kind: 'delivered' };
   if (status === 429) {
-    const afterMs = retryAfterMs(response.headers, nowMs);
+    const afterMs = retryAfterMs(response, nowMs);
     return {
       kind: 'retry',
       reason: 'Alertmanager answered 429',

@@ -1,4 +1,5 @@
 /** What the destinations share about HTTP: JSON requests and the plain reading of an answer. */
+import { retryAfterMs } from '../../delivery/classify.js';
 import type { DeliveryVerdict, DestinationResponse, RenderedRequest } from '../../delivery/destination.js';
 import { stringifyExact } from '../../events/serialize-event.js';
 import { escapeControlChars } from '../untrusted-text.js';
@@ -14,15 +15,6 @@ export function jsonRequest(
     body: stringifyExact(payload),
     headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
   };
-}
-
-/** `Retry-After` in seconds or as an HTTP date, in milliseconds; undefined when absent or unreadable. */
-export function retryAfterMs(headers: Headers, nowMs = Date.now()): number | undefined {
-  const value = headers.get('retry-after')?.trim();
-  if (!value) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
 }
 
 /** The start of a response body for a log line: services put their error code or message there. */
@@ -55,7 +47,7 @@ export function standardVerdict(
   const { status } = response;
   if (status >= 200 && status < 300) return { kind: 'delivered' };
   if (status === 429) {
-    const afterMs = retryAfterMs(response.headers);
+    const afterMs = retryAfterMs(response);
     return {
       kind: 'retry',
       reason: `HTTP 429 (rate limited)${detail}`,
