@@ -17,6 +17,7 @@ import { alertFromEvent, type EventAlert } from '../../src/pipeline/alert.js';
 import { FALCO_API_VERSION, GrpcBridgeSink } from '../../src/sinks/grpc-bridge-sink.js';
 import { CURRENT_ALERT, HOST_ALERT, INTERNAL_DROP_ALERT } from '../fixtures/falco-alerts.js';
 import { metricValue } from '../helpers/agent-harness.js';
+import { until } from '../helpers/until.js';
 
 const CERTS = new URL('../fixtures/certs/', import.meta.url).pathname;
 const cert = (name: string) => readFileSync(join(CERTS, name));
@@ -73,13 +74,6 @@ function numbered(n: number): EventAlert {
 }
 const seqOf = (r: FalcoResponse) => Number(r.output_fields?.seq);
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -191,7 +185,7 @@ describe('gRPC bridge: Falco’s outputs API served from Perch’s alerts', () =
     const bridge = await startBridge();
     const a = subscribe(bridge.sink.address ?? '');
     const b = subscribe(bridge.sink.address ?? '');
-    await until('two subscribers', async () => (await subscribers(bridge)) === 2);
+    await until(async () => (await subscribers(bridge)) === 2, 'two subscribers');
 
     const raised = alertOf(HOST_ALERT, { outcome: 'host', node: 'worker-3' });
     raised.priority = Priority.Critical;
@@ -203,7 +197,7 @@ describe('gRPC bridge: Falco’s outputs API served from Perch’s alerts', () =
       alertOf(INTERNAL_DROP_ALERT),
     ];
     for (const alert of alerts) bridge.sink.send(alert);
-    await until('both to receive all', () => a.received.length === 4 && b.received.length === 4);
+    await until(() => a.received.length === 4 && b.received.length === 4, 'both to receive all');
 
     expect(b.received).toEqual(a.received);
     const [current, host, emergency, internal] = a.received;
@@ -281,12 +275,12 @@ describe('gRPC bridge: Falco’s outputs API served from Perch’s alerts', () =
   it('adds no perch.* fields when enrichedFields is false', async () => {
     const bridge = await startBridge({ enrichedFields: false });
     const sub = subscribe(bridge.sink.address ?? '');
-    await until('a subscriber', async () => (await subscribers(bridge)) === 1);
+    await until(async () => (await subscribers(bridge)) === 1, 'a subscriber');
     const alert = alertOf(CURRENT_ALERT, ENRICHED);
     alert.priority = Priority.Critical;
     alert.reasons = ['privileged pod'];
     bridge.sink.send(alert);
-    await until('the alert', () => sub.received.length === 1);
+    await until(() => sub.received.length === 1, 'the alert');
     const fields = sub.received[0]?.output_fields ?? {};
     expect(Object.keys(fields).filter((k) => k.startsWith('perch.'))).toEqual([]);
     expect(Object.keys(fields)).toHaveLength(Object.keys(alert.event.outputFields).length);
@@ -296,21 +290,21 @@ describe('gRPC bridge: Falco’s outputs API served from Perch’s alerts', () =
   it('writes nothing on sub before the first request, then streams without further requests', async () => {
     const bridge = await startBridge();
     const sub = subscribe(bridge.sink.address ?? '', { request: false });
-    await until('a subscriber', async () => (await subscribers(bridge)) === 1);
+    await until(async () => (await subscribers(bridge)) === 1, 'a subscriber');
     for (let n = 1; n <= 3; n++) bridge.sink.send(numbered(n));
     await sleep(300);
     expect(sub.received).toHaveLength(0);
 
     // Held, not lost: falco-exporter sends its first request only after a second without traffic.
     sub.call.write({});
-    await until('the held alerts', () => sub.received.length === 3);
+    await until(() => sub.received.length === 3, 'the held alerts');
     for (let n = 4; n <= 6; n++) bridge.sink.send(numbered(n));
-    await until('the later alerts', () => sub.received.length === 6);
+    await until(() => sub.received.length === 6, 'the later alerts');
     // Further requests (client-go's idle keepalive) change nothing.
     sub.call.write({});
     sub.call.write({});
     bridge.sink.send(numbered(7));
-    await until('one more', () => sub.received.length === 7);
+    await until(() => sub.received.length === 7, 'one more');
     await sleep(100);
     expect(sub.received.map(seqOf)).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
@@ -318,14 +312,14 @@ describe('gRPC bridge: Falco’s outputs API served from Perch’s alerts', () =
   it('ends a sub stream with OK once a half-closed client has what was queued', async () => {
     const bridge = await startBridge();
     const sub = subscribe(bridge.sink.address ?? '', { request: false });
-    await until('a subscriber', async () => (await subscribers(bridge)) === 1);
+    await until(async () => (await subscribers(bridge)) === 1, 'a subscriber');
     for (let n = 1; n <= 3; n++) bridge.sink.send(numbered(n));
     // grpcurl -d '{}' does this: one request, then half-close.
     sub.call.write({});
     sub.call.end();
     expect((await sub.status).code).toBe(grpc.status.OK);
     expect(sub.received.map(seqOf)).toEqual([1, 2, 3]);
-    await until('the subscriber to be gone', async () => (await subscribers(bridge)) === 0);
+    await until(async () => (await subscribers(bridge)) === 0, 'the subscriber to be gone');
   });
 
   it('drops the oldest alerts of a subscriber that does not read, and only its own', async () => {
@@ -334,15 +328,15 @@ describe('gRPC bridge: Falco’s outputs API served from Perch’s alerts', () =
     const bridge = await startBridge({ bufferSize });
     const fast = subscribe(bridge.sink.address ?? '');
     const slow = subscribe(bridge.sink.address ?? '', { paused: true });
-    await until('two subscribers', async () => (await subscribers(bridge)) === 2);
+    await until(async () => (await subscribers(bridge)) === 2, 'two subscribers');
     await sleep(50); // both first requests are in
 
     // Paced by the fast reader, so its buffer never has more than bufferSize waiting.
     for (let n = 1; n <= total; n += bufferSize) {
       for (let k = n; k < n + bufferSize; k++) bridge.sink.send(numbered(k));
       await until(
-        `the fast reader to have ${n + bufferSize - 1}`,
         () => fast.received.length === n + bufferSize - 1,
+        `the fast reader to have ${n + bufferSize - 1}`,
       );
     }
     const dropped = await bridge.counter('perch_component_discarded_events_total', {
@@ -355,7 +349,7 @@ describe('gRPC bridge: Falco’s outputs API served from Perch’s alerts', () =
     expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
 
     slow.call.resume();
-    await until('the slow reader to catch up', () => slow.received.length + dropped === total);
+    await until(() => slow.received.length + dropped === total, 'the slow reader to catch up');
     await sleep(100);
     const slowSeqs = slow.received.map(seqOf);
     started = Date.now();
@@ -423,7 +417,7 @@ describe('gRPC bridge: Falco’s outputs API served from Perch’s alerts', () =
   it('close() ends open sub streams with OK and removes the socket', async () => {
     const bridge = await startBridge();
     const sub = subscribe(bridge.sink.address ?? '');
-    await until('a subscriber', async () => (await subscribers(bridge)) === 1);
+    await until(async () => (await subscribers(bridge)) === 1, 'a subscriber');
     expect(bridge.sink.status().up).toBe(true);
     expect(existsSync(bridge.socket)).toBe(true);
 
