@@ -28,10 +28,11 @@ export function interpolateEnv(
   }
   if (Array.isArray(tree)) return tree.map((item, i) => interpolateEnv(item, env, problems, [...path, i]));
   if (tree !== null && typeof tree === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(tree))
-      out[key] = interpolateEnv(value, env, problems, [...path, key]);
-    return out;
+    // fromEntries defines each key, where assignment would treat `__proto__` as the prototype:
+    // the settings under it would be inherited (and read) without being an own key to report.
+    return Object.fromEntries(
+      Object.entries(tree).map(([key, value]) => [key, interpolateEnv(value, env, problems, [...path, key])]),
+    );
   }
   return tree;
 }

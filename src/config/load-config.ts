@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
-import { ConfigError, type ConfigProblem } from './config-error.js';
+import { ConfigError, type ConfigProblem, joinPath } from './config-error.js';
 import { describeIssue } from './describe-issue.js';
 import { interpolateEnv } from './interpolate-env.js';
 import { configSchema, type PerchConfig } from './schema.js';
@@ -38,9 +38,31 @@ export function validateConfig(
     const explained = new Set(problems.map((p) => p.path));
     problems.push(...result.error.issues.map(describeIssue).filter((p) => !explained.has(p.path)));
   }
+  // zod reports `__proto__` in a strict object but drops it from a record (headers, isolation) unsaid.
+  const reported = new Set(
+    result.success
+      ? []
+      : result.error.issues
+          .filter((i) => i.code === 'unrecognized_keys' && i.keys.includes('__proto__'))
+          .map((i) => joinPath(i.path)),
+  );
+  for (const path of protoKeyPaths(tree))
+    if (!reported.has(path))
+      problems.push({ path, message: 'the name "__proto__" is not allowed (JavaScript reserves it)' });
   if (problems.length > 0) throw new ConfigError(label, problems);
   if (!result.success) throw new Error('unreachable: validation failed without problems');
   return result.data;
+}
+
+/** Where the tree has an own `__proto__` key: the paths of the mappings that hold one. */
+function protoKeyPaths(tree: unknown, path: PropertyKey[] = [], found: string[] = []): string[] {
+  if (Array.isArray(tree)) {
+    for (const [i, item] of tree.entries()) protoKeyPaths(item, [...path, i], found);
+  } else if (tree !== null && typeof tree === 'object') {
+    if (Object.hasOwn(tree, '__proto__')) found.push(joinPath(path));
+    for (const [key, value] of Object.entries(tree)) protoKeyPaths(value, [...path, key], found);
+  }
+  return found;
 }
 
 /** Reads a YAML file; a missing file or a syntax error is a ConfigError naming the file and the line. */

@@ -228,15 +228,6 @@ export interface ValidAlert {
   output_fields?: Record<string, string | number | bigint | boolean | null>;
 }
 
-/**
- * Output-field keys that steer clear of two bugs pinned in json-decoder.test.ts (KNOWN BUG tests):
- * `__proto__` (dropped), and keys holding a quote or made only of JSON punctuation, whose raw-text
- * search for exact integers can match somewhere else in the document.
- */
-export const fieldKey: fc.Arbitrary<string> = trickyKey.filter(
-  (k) => k !== '__proto__' && !k.includes('"') && !/^[\s:,[\]{}]+$/.test(k),
-);
-
 export const validAlert: fc.Arbitrary<ValidAlert> = fc.record(
   {
     rule: fc.oneof({ weight: 5, arbitrary: nastyString }, hugeString).filter((s) => s !== ''),
@@ -246,7 +237,7 @@ export const validAlert: fc.Arbitrary<ValidAlert> = fc.record(
     source: fc.constantFrom('syscall', 'k8s_audit', 'internal', 'okta'),
     hostname: nastyString,
     tags: fc.array(nastyString, { maxLength: 5 }),
-    output_fields: fc.dictionary(fieldKey, flatFieldValue, { maxKeys: 10 }),
+    output_fields: fc.dictionary(trickyKey, flatFieldValue, { maxKeys: 10 }),
   },
   { requiredKeys: ['rule', 'priority', 'time'] },
 );

@@ -7,7 +7,6 @@ import { stringify } from 'yaml';
 import { ConfigError } from '../../src/config/config-error.js';
 import { loadConfig, validateConfig } from '../../src/config/load-config.js';
 import type { PerchConfig } from '../../src/config/schema.js';
-import { knownBug } from './invariants.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'perch-fuzz-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -636,20 +635,24 @@ describe('fuzz: KNOWN BUGS in config loading (found by fuzzing: knownBug = still
     );
   });
 
-  knownBug('a __proto__ key is never reported as unknown, and settings under it take effect', () => {
+  it('a __proto__ key is never reported as unknown, and settings under it take effect', () => {
     fc.assert(
       fc.property(
         fc.constantFrom(
           '__proto__:\n  nodeName: sneaky\n',
           'server:\n  __proto__:\n    listen: 127.0.0.1:1\n',
           'sources:\n  http:\n    __proto__:\n      maxBodyBytes: 5\n',
+          // Maps of names (zod records) drop the key silently unless Perch reports it.
+          'sinks:\n  w:\n    type: webhook\n    url: http://x\n    headers:\n      __proto__: x\n',
+          'kubernetes:\n  isolation:\n    __proto__: host\n',
         ),
         (text) => {
           const result = configOrProblems(() => loadConfig({ path: yamlFile(text), env: {} }));
           expect(result).toBeInstanceOf(ConfigError);
+          expect((result as ConfigError).problems.map((p) => p.message).join('\n')).toContain('"__proto__"');
         },
       ),
-      { numRuns: 3 },
+      { numRuns: 5 },
     );
   });
 

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { fromGrpcResponse } from '../../src/events/grpc-response.js';
 import { type FalcoResponse, loadFalcoProto } from '../../src/grpc/falco-proto.js';
 import { nastyString } from './arbitraries.js';
-import { decodeOrReject, knownBug } from './invariants.js';
+import { decodeOrReject } from './invariants.js';
 
 /** The real (de)serializers grpc-js uses for falco.outputs.service/sub responses. */
 const sub = loadFalcoProto().outputs.service.sub;

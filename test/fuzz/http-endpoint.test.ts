@@ -3,7 +3,6 @@ import fc from 'fast-check';
 import { stringifyExact } from '../../src/events/serialize-event.js';
 import { type Harness, startAgent } from '../helpers/agent-harness.js';
 import { alertLikeText, deepJson, deepSpec, nastyString, validAlert } from './arbitraries.js';
-import { knownBug } from './invariants.js';
 
 const TOKEN = 'fuzz-Token_0123456789';
 const MAX_BODY = 64 * 1024;
