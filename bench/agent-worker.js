@@ -287,7 +287,7 @@ async function rss({ podsFile, events, keys, maxKeys }) {
   if (rules.errors.length > 0) throw new Error(rules.errors.join('; '));
   const consoleConfig = config.sinks.console;
   const sinks = [new ConsoleSink('console', consoleConfig, nullOut(), metrics.component('sink', 'console'))];
-  const accounting = new Accounting((outcome) => metrics.eventOutcomes.inc({ outcome }));
+  const accounting = new Accounting((outcome) => metrics.countOutcome(outcome));
   const source = new Subject();
   const alerts$ = buildPipeline(source, {
     sinks,
@@ -305,7 +305,7 @@ async function rss({ podsFile, events, keys, maxKeys }) {
     enrich: {
       pendingTimeoutMs: config.kubernetes.pendingTimeout,
       maxPending: config.kubernetes.maxPending,
-      onOutcome: (outcome) => metrics.enrichment.inc({ outcome }),
+      onOutcome: (outcome) => metrics.countEnrichment(outcome),
     },
   });
   let sent = 0;

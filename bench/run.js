@@ -60,8 +60,11 @@ const fmt = (n, digits = 0) =>
 const profiles = [];
 if (profileDir) mkdirSync(profileDir, { recursive: true });
 
+// PERCH_BENCH_AGENT_ARGS: extra node flags for the agent processes only, e.g. `--trace-gc`.
+const extraAgentArgs = (process.env.PERCH_BENCH_AGENT_ARGS ?? '').split(/\s+/).filter(Boolean);
+
 function agentWorker(_name, nodeArgs = []) {
-  return startWorker('./agent-worker.js', { cpu: AGENT_CPU, nodeArgs });
+  return startWorker('./agent-worker.js', { cpu: AGENT_CPU, nodeArgs: [...extraAgentArgs, ...nodeArgs] });
 }
 
 /**

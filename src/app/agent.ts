@@ -64,9 +64,9 @@ export class Agent {
     this.rules = new RulesHolder(config.rules, Object.keys(config.sinks), log, (ok) =>
       this.metrics.rulesReloads.inc({ result: ok ? 'ok' : 'failed' }),
     );
-    for (const outcome of EVENT_OUTCOMES) this.metrics.eventOutcomes.inc({ outcome }, 0);
+    for (const outcome of EVENT_OUTCOMES) this.metrics.countOutcome(outcome, 0);
     this.accounting = new Accounting((outcome, detail) => {
-      this.metrics.eventOutcomes.inc({ outcome });
+      this.metrics.countOutcome(outcome);
       if (outcome === 'shed') this.metrics.shedEvents.inc({ reason: detail ?? 'unknown' });
     });
     for (const source of this.sources) {
@@ -98,7 +98,7 @@ export class Agent {
       enrich: {
         pendingTimeoutMs: this.config.kubernetes.pendingTimeout,
         maxPending: this.config.kubernetes.maxPending,
-        onOutcome: (outcome) => this.metrics.enrichment.inc({ outcome }),
+        onOutcome: (outcome) => this.metrics.countEnrichment(outcome),
       },
     });
     this.pipelineDone = new Promise((resolve) => {

@@ -1,8 +1,9 @@
 import type { FalcoResponse } from '../grpc/falco-proto.js';
 import { EventParseError } from './event-parse-error.js';
-import { formatEventTime } from './event-time.js';
+import { formatTimestamp } from './event-time.js';
 import type { FalcoEvent, FieldValue } from './falco-event.js';
 import { Priority, parsePriority, priorityName } from './priority.js';
+import { setOwn } from './set-own.js';
 
 // Falco's gRPC output writes `<NA>` where JSON has null; one event model means one spelling.
 const NOT_AVAILABLE = '<NA>';
@@ -10,27 +11,37 @@ const NOT_AVAILABLE = '<NA>';
 /** A `falco.outputs.response` from Falco ≤ 0.43 as the same FalcoEvent the JSON inputs produce. */
 export function fromGrpcResponse(response: FalcoResponse): FalcoEvent {
   if (!response.rule) throw new EventParseError('rule', 'the gRPC response has no rule name');
-  const seconds = BigInt(response.time?.seconds ?? 0);
-  const nanos = BigInt(response.time?.nanos ?? 0);
-  if (seconds === 0n && nanos === 0n) throw new EventParseError('time', 'the gRPC response has no time');
+  // int64 seconds arrive as a decimal string; every valid Timestamp is well inside Number's exact range.
+  const rawSeconds = response.time?.seconds ?? 0;
+  const seconds = Number(rawSeconds);
+  const nanos = response.time?.nanos ?? 0;
+  if (seconds === 0 && nanos === 0) throw new EventParseError('time', 'the gRPC response has no time');
   // Years 0001-9999, as google.protobuf.Timestamp defines them; nanos 0-999,999,999.
-  if (seconds < -62_135_596_800n || seconds > 253_402_300_799n || nanos < 0n || nanos > 999_999_999n) {
+  if (
+    !Number.isInteger(seconds) ||
+    !Number.isInteger(nanos) ||
+    seconds < -62_135_596_800 ||
+    seconds > 253_402_300_799 ||
+    nanos < 0 ||
+    nanos > 999_999_999
+  ) {
     throw new EventParseError(
       'time',
-      `the gRPC Timestamp {seconds: ${seconds}, nanos: ${nanos}} is out of range`,
+      `the gRPC Timestamp {seconds: ${rawSeconds}, nanos: ${nanos}} is out of range`,
     );
   }
-  const timeNs = seconds * 1_000_000_000n + nanos;
+  const timeNs = BigInt(seconds) * 1_000_000_000n + BigInt(nanos);
   // proto3 leaves the zero value off the wire: no priority means EMERGENCY (0).
   const priority = response.priority === undefined ? Priority.Emergency : parsePriority(response.priority);
   if (priority === undefined)
     throw new EventParseError('priority', `unknown priority ${String(response.priority)}`);
-  const outputFields: Record<string, FieldValue> = {};
-  for (const [key, value] of Object.entries(response.output_fields ?? {})) {
-    outputFields[key] = value === NOT_AVAILABLE ? null : value;
+  // The decoded response is the source's alone: its map becomes the event's fields where it is.
+  const outputFields: Record<string, FieldValue> = response.output_fields ?? {};
+  for (const key in outputFields) {
+    if (outputFields[key] === NOT_AVAILABLE) setOwn(outputFields, key, null);
   }
   return {
-    time: formatEventTime(timeNs),
+    time: formatTimestamp(seconds, nanos),
     timeNs,
     priority,
     rule: response.rule,
@@ -47,7 +58,7 @@ export function fromGrpcResponse(response: FalcoResponse): FalcoEvent {
 export function toGrpcResponse(event: FalcoEvent, extraFields: Record<string, string> = {}): FalcoResponse {
   const fields: Record<string, string> = {};
   for (const [key, value] of Object.entries(event.outputFields)) {
-    fields[key] = value === null ? NOT_AVAILABLE : String(value);
+    setOwn(fields, key, value === null ? NOT_AVAILABLE : String(value));
   }
   Object.assign(fields, extraFields);
   const response: FalcoResponse = {

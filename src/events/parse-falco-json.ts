@@ -1,8 +1,9 @@
 import { EventParseError } from './event-parse-error.js';
 import { clip, describe, parseEventTime } from './event-time.js';
-import { needsExactRecovery, recoverExactInteger } from './exact-integers.js';
+import { needsExactRecovery, RawNumberTexts } from './exact-integers.js';
 import type { FalcoEvent, FieldValue } from './falco-event.js';
 import { PRIORITY_NAMES, parsePriority } from './priority.js';
+import { setOwn } from './set-own.js';
 
 /** Longest string we keep from an untrusted alert field; longer ones are cut with a marker. */
 export const MAX_FIELD_LENGTH = 16 * 1024;
@@ -20,8 +21,8 @@ export function parseFalcoJson(text: string): FalcoEvent {
 }
 
 /**
- * Builds a FalcoEvent from an already parsed alert. `raw` is the text it was parsed from, used
- * to keep integers beyond 2^53 exact.
+ * Builds a FalcoEvent from an already parsed alert. `raw` is the text it was parsed from (the
+ * alert, or a JSON array of alerts holding it), used to keep numbers `JSON.parse` changed exact.
  */
 export function normaliseFalcoAlert(document: unknown, raw?: string): FalcoEvent {
   if (typeof document !== 'object' || document === null || Array.isArray(document)) {
@@ -55,7 +56,7 @@ export function normaliseFalcoAlert(document: unknown, raw?: string): FalcoEvent
     source: optionalString(alert, 'source', 'syscall') || 'syscall',
     hostname: optionalString(alert, 'hostname', ''),
     tags: parseTags(alert.tags),
-    outputFields: parseOutputFields(alert.output_fields, raw),
+    outputFields: parseOutputFields(alert, raw),
   };
 }
 
@@ -66,18 +67,26 @@ function optionalString(alert: Record<string, unknown>, key: string, fallback: s
   return truncate(value);
 }
 
+// The parsed document is Perch's own (nothing else holds it), so tags and output fields are checked
+// and fixed where they are instead of being copied: every alert passes here.
 function parseTags(value: unknown): string[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value))
     throw new EventParseError('tags', `expected an array of strings, got ${describe(value)}`);
-  return value.map((tag, i) => {
+  for (let i = 0; i < value.length; i++) {
+    const tag: unknown = value[i];
     if (typeof tag !== 'string')
       throw new EventParseError(`tags[${i}]`, `expected a string, got ${describe(tag)}`);
-    return truncate(tag);
-  });
+    if (tag.length > MAX_FIELD_LENGTH) value[i] = truncate(tag);
+  }
+  return value as string[];
 }
 
-function parseOutputFields(value: unknown, raw: string | undefined): Record<string, FieldValue> {
+function parseOutputFields(
+  alert: Record<string, unknown>,
+  raw: string | undefined,
+): Record<string, FieldValue> {
+  const value = alert.output_fields;
   if (value === undefined || value === null) return {};
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw new EventParseError(
@@ -85,21 +94,48 @@ function parseOutputFields(value: unknown, raw: string | undefined): Record<stri
       `expected an object of field name → value, got ${describe(value)}`,
     );
   }
-  const fields: Record<string, FieldValue> = {};
-  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
-    fields[key] = fieldValue(key, v, raw);
+  const fields = value as Record<string, unknown>;
+  // The raw text is read only for alerts with a number JSON.parse changed.
+  let texts: RawNumberTexts | undefined;
+  // Written back after the loop: RawNumberTexts compares the alert's numbers as JSON.parse read them.
+  let changes: [string, FieldValue][] | undefined;
+  for (const key in fields) {
+    const v = fields[key];
+    let field: FieldValue;
+    if (typeof v === 'number') {
+      if (!needsExactRecovery(v) && Number.isFinite(v)) continue;
+      if (raw !== undefined) texts ??= new RawNumberTexts(raw, alert);
+      field = exactNumber(v, texts?.get(key));
+    } else if (v === null || typeof v === 'boolean') continue;
+    else if (typeof v === 'string' && v.length <= MAX_FIELD_LENGTH) continue;
+    else field = fieldValue(key, v);
+    changes ??= [];
+    changes.push([key, field]);
   }
-  return fields;
+  if (changes) for (const [key, field] of changes) setOwn(fields, key, field);
+  return fields as Record<string, FieldValue>;
 }
 
-function fieldValue(key: string, value: unknown, raw: string | undefined): FieldValue {
+/**
+ * An integer beyond 2^53 as the bigint of the digits written; a number beyond the double range
+ * (`1e400`, which JSON.parse reads as Infinity and JSON writes back as null) as the text written,
+ * like a nested value. Without the text, what JSON.parse read is the best there is.
+ */
+function exactNumber(parsed: number, text: string | undefined): bigint | string {
+  // The text must read as the parsed value: a guard against a caller's `raw` that is not the alert's.
+  const written = text !== undefined && Number(text) === parsed ? text : undefined;
+  if (Number.isFinite(parsed))
+    return written !== undefined && /^-?\d+$/.test(written) ? BigInt(written) : BigInt(parsed);
+  return truncate(written ?? String(parsed));
+}
+
+function fieldValue(key: string, value: unknown): FieldValue {
   switch (typeof value) {
     case 'string':
       return truncate(value);
     case 'boolean':
-      return value;
     case 'number':
-      return needsExactRecovery(value) && raw !== undefined ? recoverExactInteger(raw, key, value) : value;
+      return value;
     case 'object':
       if (value === null) return null;
       // Some plugins and senders nest documents; keep the alert and carry the value as JSON text.

@@ -65,7 +65,7 @@ export class ClusterState {
   readonly runtimeClasses = new Map<string, RuntimeClassLike>();
   private readonly namespaceEnforce = new Map<string, string>();
   private readonly owners = new Map<string, { kind: string; name: string } | undefined>();
-  private readonly contexts = new Map<string, { version: number; pod: IndexablePod; context: PodContext }>();
+  private readonly contexts = new Map<string, CachedPod>();
   private version = 0;
   /** Ticks whenever something changed that could resolve a waiting alert. */
   readonly changes$ = new Subject<void>();
@@ -122,44 +122,55 @@ export class ClusterState {
     this.changes$.next();
   }
 
-  /** The enrichment for an alert, or undefined when it names a pod the cache does not know (yet). */
+  /**
+   * The enrichment for an alert, or undefined when it names a pod the cache does not know (yet).
+   * Alerts from one container share one frozen Enrichment, built at its first alert: a storm
+   * from one pod allocates nothing here.
+   */
   resolve(event: FalcoEvent): Enrichment | undefined {
     if (isHostEvent(event))
       return { outcome: 'host', node: this.options.nodeName ?? (event.hostname || undefined) };
     const id = containerFullId(event) ?? containerId(event);
     const match = id ? this.pods.byContainerId(id) : undefined;
-    if (match) return { outcome: 'container_id', pod: this.contextFor(match.entry, match) };
+    if (match) return this.enrichmentFor(match.entry, match);
     const ns = namespaceName(event);
     const name = podName(event);
     const entry = ns && name ? this.pods.byPodName(ns, name) : undefined;
-    if (entry) return { outcome: 'pod_name', pod: this.contextFor(entry) };
+    if (entry) return this.enrichmentFor(entry);
     if (!id && !(ns && name)) return { outcome: 'not_applicable' };
     return undefined;
   }
 
   /** The context of every live pod on this node (posture gauges are built from these). */
   podContexts(): PodContext[] {
-    return this.pods.pods().map((entry) => this.contextFor(entry));
+    return this.pods.pods().map((entry) => this.enrichmentFor(entry).pod as PodContext);
   }
 
-  private contextFor(entry: IndexedPod, match?: ContainerMatch): PodContext {
-    const cached = this.contexts.get(entry.uid);
-    let base: PodContext;
-    if (cached && cached.version === this.version && cached.pod === entry.pod) base = cached.context;
-    else {
-      base = this.buildContext(entry.pod as ContextPod);
+  /** Keyed by the index's own objects: a container match or a pod entry is replaced, never mutated. */
+  private enrichmentFor(entry: IndexedPod, match?: ContainerMatch): Enrichment {
+    let cached = this.contexts.get(entry.uid);
+    if (!cached || cached.version !== this.version || cached.pod !== entry.pod) {
       if (this.contexts.size > this.pods.size.live + this.pods.size.deleted + 64) this.contexts.clear();
-      this.contexts.set(entry.uid, { version: this.version, pod: entry.pod, context: base });
+      cached = {
+        version: this.version,
+        pod: entry.pod,
+        context: deepFreeze(this.buildContext(entry.pod as ContextPod)),
+        enrichments: new Map(),
+      };
+      this.contexts.set(entry.uid, cached);
     }
-    const deleted = entry.deletedAtMs !== undefined ? { deleted: true } : {};
-    if (!match) return { ...base, ...deleted };
-    const container = {
-      name: match.containerName,
-      kind: match.containerKind,
-      ...(match.image ? { image: match.image } : {}),
-      ...(match.previous ? { previous: true } : {}),
-    };
-    return { ...base, ...deleted, container };
+    const key = match ?? entry;
+    let enrichment = cached.enrichments.get(key);
+    if (!enrichment) {
+      // A pod's containers and past incarnations are few; the bound only guards against churn.
+      if (cached.enrichments.size >= 64) cached.enrichments.clear();
+      enrichment = Object.freeze({
+        outcome: match ? 'container_id' : 'pod_name',
+        pod: Object.freeze(derivedContext(cached.context, entry, match)),
+      });
+      cached.enrichments.set(key, enrichment);
+    }
+    return enrichment;
   }
 
   private buildContext(pod: ContextPod): PodContext {
@@ -193,6 +204,34 @@ export class ClusterState {
       },
     };
   }
+}
+
+interface CachedPod {
+  version: number;
+  pod: IndexablePod;
+  context: PodContext;
+  enrichments: Map<ContainerMatch | IndexedPod, Enrichment>;
+}
+
+function derivedContext(base: PodContext, entry: IndexedPod, match: ContainerMatch | undefined): PodContext {
+  const deleted = entry.deletedAtMs !== undefined ? { deleted: true } : {};
+  if (!match) return { ...base, ...deleted };
+  const container = Object.freeze({
+    name: match.containerName,
+    kind: match.containerKind,
+    ...(match.image ? { image: match.image } : {}),
+    ...(match.previous ? { previous: true } : {}),
+  });
+  return { ...base, ...deleted, container };
+}
+
+/** Shared by every alert of the pod, so a sink that tried to change one would change them all. */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
 }
 
 function controllerOf(object: OwnedObject): { kind: string; name: string } | undefined {

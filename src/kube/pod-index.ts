@@ -81,6 +81,8 @@ interface IdRef {
   containerKind: ContainerKind;
   image?: string;
   previous: boolean;
+  /** This id's answer, built at its first lookup: a ref belongs to one slot, so it never goes stale. */
+  match?: ContainerMatch;
 }
 
 interface Slot {
@@ -154,6 +156,8 @@ export class PodIndex {
   }
 
   sweep(): void {
+    // Every lookup sweeps: with nothing deleted, not even an iterator is made.
+    if (this.#deleted.size === 0) return;
     const now = this.#now();
     for (const [uid, slot] of this.#deleted) {
       if (!this.#expired(slot, now)) break;
@@ -167,26 +171,33 @@ export class PodIndex {
     if (!bare || bare === 'host') return undefined;
     this.sweep();
     const now = this.#now();
-    let best: { ref: IdRef; slot: Slot; rank: number } | undefined;
-    for (const ref of this.#ids.get(bare.slice(0, SHORT_ID_LENGTH)) ?? []) {
+    const refs = this.#ids.get(bare.length === SHORT_ID_LENGTH ? bare : bare.slice(0, SHORT_ID_LENGTH));
+    if (!refs) return undefined;
+    // Every alert comes through here: the best candidate is kept in locals, not a fresh object.
+    let bestRef: IdRef | undefined;
+    let bestSlot: Slot | undefined;
+    let bestRank = -1;
+    for (const ref of refs) {
       if (!ref.fullId.startsWith(bare)) continue;
       const slot = this.#slot(ref.uid, now);
       if (!slot) continue;
       // Live beats deleted, a current id beats a previous one, then the most recently updated pod wins.
       const rank = (slot.entry.deletedAtMs === undefined ? 2 : 0) + (ref.previous ? 0 : 1);
-      if (!best || rank > best.rank || (rank === best.rank && slot.seq > best.slot.seq)) {
-        best = { ref, slot, rank };
+      if (!bestSlot || rank > bestRank || (rank === bestRank && slot.seq > bestSlot.seq)) {
+        bestRef = ref;
+        bestSlot = slot;
+        bestRank = rank;
       }
     }
-    if (!best) return undefined;
-    const { ref, slot } = best;
-    return {
-      entry: slot.entry,
-      containerName: ref.containerName,
-      containerKind: ref.containerKind,
-      ...(ref.image === undefined ? {} : { image: ref.image }),
-      previous: ref.previous,
+    if (!bestRef || !bestSlot) return undefined;
+    bestRef.match ??= {
+      entry: bestSlot.entry,
+      containerName: bestRef.containerName,
+      containerKind: bestRef.containerKind,
+      ...(bestRef.image === undefined ? {} : { image: bestRef.image }),
+      previous: bestRef.previous,
     };
+    return bestRef.match;
   }
 
   /** Prefers the live pod; a name reused by a recreated pod (StatefulSet) otherwise yields the latest deleted one. */

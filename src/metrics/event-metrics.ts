@@ -4,6 +4,10 @@ import { containerId, isHostEvent, namespaceName, podName } from '../events/falc
 import { priorityName, toFalcoNumber } from '../events/priority.js';
 import type { Alert, EventAlert } from '../pipeline/alert.js';
 import { SeriesCap } from './series-cap.js';
+import { TallyCounter } from './tally-counter.js';
+
+/** Joins label values into a table key; Kubernetes and Falco names cannot contain it. */
+const KEY_SEPARATOR = '\u0000';
 
 type EventLabel = MetricsConfig['eventLabels'][number];
 const ALWAYS_KEPT: ReadonlySet<string> = new Set(['priority', 'source']);
@@ -23,10 +27,8 @@ type CompatLabel = (typeof COMPAT_LABELS)[number];
  * alert spends inside Perch. Every labelled metric is capped (metrics.maxSeries).
  */
 export class EventMetrics {
-  private readonly events: Counter<string>;
-  private readonly eventsCap: SeriesCap<string>;
-  private readonly compat?: Counter<CompatLabel>;
-  private readonly compatCap?: SeriesCap<CompatLabel>;
+  private readonly events: TallyCounter<string>;
+  private readonly compat?: TallyCounter<CompatLabel>;
   private readonly digests: Counter<'rule'>;
   private readonly digestedRepeats: Counter<'rule'>;
   private readonly incidents: Counter<'correlation' | 'priority'>;
@@ -45,24 +47,32 @@ export class EventMetrics {
       labelNames: ['metric'],
       registers,
     });
-    this.events = new Counter({
-      name: 'perch_falco_events_total',
-      help: 'Falco events received, by rule, Falco priority and where they happened (labels set by metrics.eventLabels).',
-      labelNames: config.eventLabels,
-      registers,
-    });
-    this.eventsCap = new SeriesCap(config.maxSeries, ALWAYS_KEPT, () =>
-      this.overflow.inc({ metric: 'perch_falco_events_total' }),
+    this.events = new TallyCounter(
+      {
+        name: 'perch_falco_events_total',
+        help: 'Falco events received, by rule, Falco priority and where they happened (labels set by metrics.eventLabels).',
+        labelNames: config.eventLabels,
+        registers,
+      },
+      {
+        maxSeries: config.maxSeries,
+        keep: ALWAYS_KEPT,
+        onOverflow: () => this.overflow.inc({ metric: 'perch_falco_events_total' }),
+      },
     );
     if (config.falcoExporterCompat) {
-      this.compat = new Counter({
-        name: 'falco_events',
-        help: "Falco events as falco-exporter counted them; priority is Falco's number: 0 = Emergency … 7 = Debug.",
-        labelNames: COMPAT_LABELS,
-        registers,
-      });
-      this.compatCap = new SeriesCap<CompatLabel>(config.maxSeries, new Set(['priority', 'source']), () =>
-        this.overflow.inc({ metric: 'falco_events' }),
+      this.compat = new TallyCounter<CompatLabel>(
+        {
+          name: 'falco_events',
+          help: "Falco events as falco-exporter counted them; priority is Falco's number: 0 = Emergency … 7 = Debug.",
+          labelNames: COMPAT_LABELS,
+          registers,
+        },
+        {
+          maxSeries: config.maxSeries,
+          keep: new Set(['priority', 'source']),
+          onOverflow: () => this.overflow.inc({ metric: 'falco_events' }),
+        },
       );
     }
     this.digests = new Counter({
@@ -97,24 +107,33 @@ export class EventMetrics {
 
   /** Every event that entered the pipeline, once, with its cluster context. */
   observeEvent(alert: EventAlert): void {
-    const values = {} as Record<EventLabel, string>;
-    for (const label of this.config.eventLabels) values[label] = eventLabel(alert, label);
-    this.events.inc(this.eventsCap.labels(values));
-    if (this.compat && this.compatCap) {
-      const { event } = alert;
-      this.compat.inc(
-        this.compatCap.labels({
-          rule: event.rule,
-          priority: String(toFalcoNumber(event.priority)),
-          hostname: event.hostname,
-          source: event.source,
-          k8s_ns_name: namespaceName(event) ?? '',
-          k8s_pod_name: podName(event) ?? '',
-          // falco-exporter's exact form: ",a,b,".
-          tags: `,${event.tags.join(',')},`,
-        }),
-      );
+    const labels = this.config.eventLabels;
+    let key = '';
+    for (let i = 0; i < labels.length; i++) {
+      const value = eventLabel(alert, labels[i] as EventLabel);
+      key = i === 0 ? value : `${key}${KEY_SEPARATOR}${value}`;
     }
+    if (!this.events.incKnown(key)) {
+      const values = {} as Record<EventLabel, string>;
+      for (const label of labels) values[label] = eventLabel(alert, label);
+      this.events.incNew(key, values);
+    }
+    if (this.compat) this.observeCompat(this.compat, alert);
+  }
+
+  private observeCompat(compat: TallyCounter<CompatLabel>, { event }: EventAlert): void {
+    const values: Record<CompatLabel, string> = {
+      rule: event.rule,
+      priority: String(toFalcoNumber(event.priority)),
+      hostname: event.hostname,
+      source: event.source,
+      k8s_ns_name: namespaceName(event) ?? '',
+      k8s_pod_name: podName(event) ?? '',
+      // falco-exporter's exact form: ",a,b,".
+      tags: `,${event.tags.join(',')},`,
+    };
+    const key = COMPAT_LABELS.map((label) => values[label]).join(KEY_SEPARATOR);
+    if (!compat.incKnown(key)) compat.incNew(key, values);
   }
 
   /** What went to the people's sinks. */

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry, type RegistryContentType } from 'prom-client';
+import { TallyCounter } from './tally-counter.js';
 
 export type ComponentKind = 'source' | 'stage' | 'sink';
 
@@ -17,13 +18,14 @@ export interface ComponentMetrics {
 export class PerchMetrics {
   readonly registry = new Registry<RegistryContentType>();
 
-  private readonly received = new Counter({
+  // Counted on every event: tallied here and handed to prom-client when it collects (tally-counter.ts).
+  private readonly received = new TallyCounter({
     name: 'perch_component_received_events_total',
     help: 'Events a component received.',
     labelNames: ['component_kind', 'component_id'] as const,
     registers: [this.registry],
   });
-  private readonly sent = new Counter({
+  private readonly sent = new TallyCounter({
     name: 'perch_component_sent_events_total',
     help: 'Events a component passed on (sources: into the pipeline; sinks: delivered).',
     labelNames: ['component_kind', 'component_id'] as const,
@@ -42,7 +44,7 @@ export class PerchMetrics {
     registers: [this.registry],
   });
 
-  readonly httpRequests = new Counter({
+  private readonly httpRequests = new TallyCounter({
     name: 'perch_http_ingest_requests_total',
     help: 'Requests to the HTTP ingest endpoint, by outcome and status code.',
     labelNames: ['outcome', 'status'] as const,
@@ -56,7 +58,7 @@ export class PerchMetrics {
     registers: [this.registry],
   });
 
-  readonly enrichment = new Counter({
+  private readonly enrichment = new TallyCounter({
     name: 'perch_enrichment_total',
     help: 'Alerts by how they were matched to the cluster: container_id, pod_name, host, late, unresolved, not_applicable, disabled; pending_full counts overflows of the waiting buffer.',
     labelNames: ['outcome'] as const,
@@ -105,7 +107,7 @@ export class PerchMetrics {
     registers: [this.registry],
   });
 
-  readonly eventOutcomes = new Counter({
+  private readonly eventOutcomes = new TallyCounter({
     name: 'perch_events_total',
     help: 'Input events by where they ended: delivered, digested, silenced, dropped (by a rule) or shed (overload). Every event ends in exactly one.',
     labelNames: ['outcome'] as const,
@@ -137,14 +139,32 @@ export class PerchMetrics {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
+  /** Where an input event ended (perch_events_total); every outcome is present from the start. */
+  countOutcome(outcome: string, n = 1): void {
+    if (!this.eventOutcomes.incKnown(outcome, n)) this.eventOutcomes.incNew(outcome, { outcome }, n);
+  }
+
+  countEnrichment(outcome: string): void {
+    if (!this.enrichment.incKnown(outcome)) this.enrichment.incNew(outcome, { outcome });
+  }
+
+  countHttpRequest(outcome: string, status: number): void {
+    const key = `${outcome} ${status}`;
+    if (!this.httpRequests.incKnown(key)) this.httpRequests.incNew(key, { outcome, status: String(status) });
+  }
+
   component(kind: ComponentKind, id: string): ComponentMetrics {
     const labels = { component_kind: kind, component_id: id };
-    // Touch the series so a component shows zero before its first event instead of being absent.
-    this.received.inc(labels, 0);
-    this.sent.inc(labels, 0);
+    const key = `${kind}/${id}`;
+    const received = this.received.tally(key, labels);
+    const sent = this.sent.tally(key, labels);
     return {
-      received: (count = 1) => this.received.inc(labels, count),
-      sent: (count = 1) => this.sent.inc(labels, count),
+      received: (count = 1) => {
+        received.pending += count;
+      },
+      sent: (count = 1) => {
+        sent.pending += count;
+      },
       discarded: (reason, count = 1) => this.discarded.inc({ ...labels, reason }, count),
       error: (type) => this.errors.inc({ ...labels, error_type: type }),
     };

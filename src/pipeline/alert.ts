@@ -45,7 +45,7 @@ export interface DigestAlert extends AlertBase {
   podCount: number;
   namespace?: string;
   workload?: PodContext['workload'];
-  /** The most recent repeat, as an example. */
+  /** An example: the first repeat at the digest's priority (whose reasons and routes it carries). */
   sample: EventAlert;
 }
 
@@ -77,11 +77,14 @@ export interface IncidentAlert extends AlertBase {
 export type Alert = EventAlert | DigestAlert | IncidentAlert;
 
 let sequence = 0;
+// When this process started: ids of a restarted agent differ from the last run's without a clock
+// read for every alert.
+const processStamp = Date.now().toString(36);
 
-/** Ids unique within the process and sortable by creation. */
+/** Ids unique within the process (and across its restarts), in creation order by their sequence. */
 export function nextAlertId(prefix: string): string {
   sequence = (sequence + 1) % Number.MAX_SAFE_INTEGER;
-  return `${prefix}-${Date.now().toString(36)}-${sequence.toString(36)}`;
+  return `${prefix}-${processStamp}-${sequence.toString(36)}`;
 }
 
 export function alertFromEvent({ event, enrichment }: EnrichedEvent, receivedAtMs: number): EventAlert {

@@ -9,6 +9,7 @@ import type { Priority } from '../events/priority.js';
 import { fieldText } from '../rules/alert-facts.js';
 import { keyPart } from '../rules/alert-keys.js';
 import type { CompiledCorrelation } from '../rules/compile-correlation.js';
+import type { Predicate } from '../rules/compile-match.js';
 import { type EventAlert, type IncidentAlert, nextAlertId, type TimelineEntry } from './alert.js';
 
 /**
@@ -33,14 +34,22 @@ export interface CorrelateOptions {
   onState?: (groups: number) => void;
 }
 
-/** One contributing event, as much of it as an incident needs: the alerts themselves are not kept. */
+/**
+ * One contributing event, as much of it as an incident needs: the alerts themselves are not kept.
+ * The timeline entry's text is built from these only when an incident goes out, since a catch-all
+ * correlation takes in every event and almost none of them end in an incident.
+ */
 interface Seen {
   /** Arrival order: ties in scheduler time are still ordered. */
   seq: number;
-  /** Scheduler time at arrival: what windows are measured in. */
+  /** Scheduler time at arrival: what windows are measured in, and the timeline entry's time. */
   atMs: number;
-  entry: TimelineEntry;
   receivedAtMs: number;
+  rule: string;
+  priority: Priority;
+  pod: string | undefined;
+  hostname: string;
+  command: string | undefined;
 }
 
 interface Snapshot {
@@ -56,8 +65,17 @@ interface Window {
   /** Forgets everything at or before `cutoffMs` (= now − timespan). */
   prune(cutoffMs: number): void;
   isEmpty(): boolean;
-  /** Takes the event in; false when it contributes nothing (temporal_ordered step out of order). */
-  add(seen: Seen, steps: readonly number[], value: string | undefined): boolean;
+  /**
+   * Takes the event in (arrival `seq`, at scheduler time `atMs`); false when it contributes
+   * nothing (temporal_ordered step out of order). Each window keeps what it needs of the event.
+   */
+  add(
+    alert: EventAlert,
+    seq: number,
+    atMs: number,
+    steps: readonly number[],
+    value: string | undefined,
+  ): boolean;
   /** What the condition is tested on: events, distinct values, distinct steps or steps in order. */
   count(): number;
   snapshot(): Snapshot;
@@ -73,8 +91,6 @@ interface CorrelationState {
 
 interface Group {
   key: string;
-  /** Key in the operator-wide LRU: correlation name + group key. */
-  lruKey: string;
   labels: Record<string, string>;
   owner: CorrelationState;
   /** Time of the newest entry: nothing in the group outlives lastUpdateMs + timespan. */
@@ -118,34 +134,33 @@ export function correlate(
       const states = new Map<string, CorrelationState>();
       let active: CorrelationState[] = [];
       let known: readonly CompiledCorrelation[] | undefined;
-      // Every group of every correlation, least recently updated first (Map keeps insertion order).
-      const lru = new Map<string, Group>();
+      // Groups of all correlations together; each correlation's own Map is in order of last update.
+      let total = 0;
       let reported = 0;
       let seq = 0;
       let timer: Subscription | undefined;
       let timerAt = 0;
 
       const report = () => {
-        if (lru.size === reported) return;
-        reported = lru.size;
+        if (total === reported) return;
+        reported = total;
         options.onState?.(reported);
       };
       const remove = (group: Group) => {
-        group.owner.groups.delete(group.key);
-        lru.delete(group.lruKey);
-        if (lru.size === 0) cancelTimer();
+        if (group.owner.groups.delete(group.key)) total -= 1;
+        if (total === 0) cancelTimer();
       };
       const drop = (state: CorrelationState) => {
-        for (const group of state.groups.values()) lru.delete(group.lruKey);
+        total -= state.groups.size;
         state.groups.clear();
       };
       const touch = (group: Group, now: number) => {
         group.lastUpdateMs = now;
-        // Delete and set again: moves the group to the end of both insertion orders.
-        group.owner.groups.delete(group.key);
-        group.owner.groups.set(group.key, group);
-        lru.delete(group.lruKey);
-        lru.set(group.lruKey, group);
+        // Delete and set again: moves the group to the end of the insertion order.
+        const groups = group.owner.groups;
+        if (groups.delete(group.key)) total -= 1;
+        groups.set(group.key, group);
+        total += 1;
       };
 
       const cancelTimer = () => {
@@ -226,12 +241,15 @@ export function correlate(
         if (changed) rearm();
       };
 
+      /** The least recently updated group of all: the oldest of each correlation's first group. */
       const evictOverflow = () => {
-        while (lru.size > maxGroups) {
+        while (total > maxGroups) {
           let oldest: Group | undefined;
-          for (const group of lru.values()) {
-            oldest = group;
-            break;
+          for (const state of active) {
+            for (const group of state.groups.values()) {
+              if (!oldest || group.lastUpdateMs < oldest.lastUpdateMs) oldest = group;
+              break;
+            }
           }
           if (!oldest) return;
           remove(oldest);
@@ -246,19 +264,19 @@ export function correlate(
         known = list;
         const now = scheduler.now();
         const incidents: IncidentAlert[] = [];
-        let seen: Seen | undefined;
+        seq += 1;
         for (const state of active) {
           const compiled = state.compiled;
           const steps = matchingSteps(compiled, alert);
           if (steps.length === 0) continue;
-          const labelled = compiled.groupOf(alert);
-          if (!labelled) continue;
+          const key = compiled.groupKey(alert);
+          if (key === undefined) continue;
           let value: string | undefined;
           if (compiled.type === 'value_count') {
             value = compiled.valueOf?.(alert);
             if (value === undefined) continue;
           }
-          let group = state.groups.get(labelled.key);
+          let group = state.groups.get(key);
           if (group?.quietUntilMs !== undefined) {
             if (now < group.quietUntilMs) continue;
             remove(group);
@@ -266,25 +284,14 @@ export function correlate(
           }
           group?.window.prune(now - compiled.timespanMs);
           const window = group?.window ?? newWindow(compiled);
-          // Built once per event, only when some correlation takes it: one entry shared by all.
-          if (!seen) {
-            seq += 1;
-            seen = {
-              seq,
-              atMs: now,
-              entry: timelineEntry(alert, now),
-              receivedAtMs: alert.receivedAtMs,
-            };
-          }
-          if (!window.add(seen, steps, value)) {
+          if (!window.add(alert, seq, now, steps, value)) {
             if (group && window.isEmpty()) remove(group);
             continue;
           }
           if (!group) {
             group = {
-              key: labelled.key,
-              lruKey: `${compiled.name}\u0000${labelled.key}`,
-              labels: labelled.labels,
+              key,
+              labels: compiled.groupLabels(alert),
               owner: state,
               lastUpdateMs: now,
               window,
@@ -327,7 +334,7 @@ export function correlate(
       return () => {
         main.unsubscribe();
         cancelTimer();
-        lru.clear();
+        total = 0;
         states.clear();
         active = [];
       };
@@ -346,16 +353,18 @@ function compatible(a: CompiledCorrelation, b: CompiledCorrelation): boolean {
 const ANY_STEP: readonly number[] = [0];
 const NO_STEP: readonly number[] = [];
 
-/** Which steps the alert matches: for the counting types any one will do. */
+/** Which steps the alert matches: for the counting types any one will do. Allocates only on a match. */
 function matchingSteps(compiled: CompiledCorrelation, alert: EventAlert): readonly number[] {
-  if (compiled.type === 'event_count' || compiled.type === 'value_count') {
-    return compiled.steps.some((step) => step(alert)) ? ANY_STEP : NO_STEP;
+  const { steps } = compiled;
+  const counting = compiled.type === 'event_count' || compiled.type === 'value_count';
+  let matched: number[] | undefined;
+  for (let i = 0; i < steps.length; i++) {
+    if (!(steps[i] as Predicate)(alert)) continue;
+    if (counting) return ANY_STEP;
+    matched ??= [];
+    matched.push(i);
   }
-  const matched: number[] = [];
-  compiled.steps.forEach((step, i) => {
-    if (step(alert)) matched.push(i);
-  });
-  return matched;
+  return matched ?? NO_STEP;
 }
 
 function newWindow(compiled: CompiledCorrelation): Window {
@@ -373,24 +382,56 @@ function newWindow(compiled: CompiledCorrelation): Window {
 
 const clip = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 
-function timelineEntry(alert: EventAlert, timeMs: number): TimelineEntry {
-  const pod = keyPart(alert, 'pod');
-  const where = pod ? ` in ${pod}` : alert.event.hostname ? ` on ${alert.event.hostname}` : '';
-  const command = fieldText(alert, 'proc.cmdline') ?? fieldText(alert, 'proc.name');
-  // Clipped: rule names and command lines are attacker-influenced and may be kilobytes long.
-  const summary = `${clip(alert.event.rule, 120)}${where}${command ? ` (${clip(command, 80)})` : ''}`;
+const MAX_COMMAND = 80;
+
+function seenOf(alert: EventAlert, seq: number, atMs: number): Seen {
   return {
-    timeMs,
+    seq,
+    atMs,
+    receivedAtMs: alert.receivedAtMs,
     rule: alert.event.rule,
     priority: alert.priority,
+    pod: keyPart(alert, 'pod'),
+    hostname: alert.event.hostname,
+    command: commandOf(alert),
+  };
+}
+
+/** Overwrites `seen` with a later event: a window that keeps one entry per value reuses it. */
+function refill(seen: Seen, alert: EventAlert, seq: number, atMs: number): void {
+  seen.seq = seq;
+  seen.atMs = atMs;
+  seen.receivedAtMs = alert.receivedAtMs;
+  seen.rule = alert.event.rule;
+  seen.priority = alert.priority;
+  seen.pod = keyPart(alert, 'pod');
+  seen.hostname = alert.event.hostname;
+  seen.command = commandOf(alert);
+}
+
+function commandOf(alert: EventAlert): string | undefined {
+  const command = fieldText(alert, 'proc.cmdline') ?? fieldText(alert, 'proc.name') ?? undefined;
+  // Clipped now, so a window never holds on to kilobytes of attacker-chosen command line.
+  return command === undefined ? undefined : clip(command, MAX_COMMAND);
+}
+
+function timelineEntry(seen: Seen): TimelineEntry {
+  const { pod, hostname, command } = seen;
+  const where = pod ? ` in ${pod}` : hostname ? ` on ${hostname}` : '';
+  // Clipped: rule names are attacker-influenced (custom rules echo input) and may be long.
+  const summary = `${clip(seen.rule, 120)}${where}${command ? ` (${command})` : ''}`;
+  return {
+    timeMs: seen.atMs,
+    rule: seen.rule,
+    priority: seen.priority,
     ...(pod ? { pod } : {}),
     summary,
   };
 }
 
 function maxPriority(seen: readonly Seen[]): Priority {
-  let highest = seen[0]?.entry.priority ?? (0 as Priority);
-  for (const s of seen) if (s.entry.priority > highest) highest = s.entry.priority;
+  let highest = seen[0]?.priority ?? (0 as Priority);
+  for (const s of seen) if (s.priority > highest) highest = s.priority;
   return highest;
 }
 
@@ -398,7 +439,7 @@ function plainSnapshot(contributors: Seen[]): Snapshot {
   return {
     contributors,
     eventCount: contributors.length,
-    firstSeenMs: contributors[0]?.entry.timeMs ?? 0,
+    firstSeenMs: contributors[0]?.atMs ?? 0,
     priority: maxPriority(contributors),
   };
 }
@@ -416,8 +457,8 @@ class EventCountWindow implements Window {
   isEmpty(): boolean {
     return this.head >= this.seen.length;
   }
-  add(seen: Seen): boolean {
-    this.seen.push(seen);
+  add(alert: EventAlert, seq: number, atMs: number): boolean {
+    this.seen.push(seenOf(alert, seq, atMs));
     if (this.count() > MAX_GROUP_ENTRIES) this.head += 1;
     this.compact();
     return true;
@@ -442,12 +483,12 @@ class EventCountWindow implements Window {
   }
 }
 
-interface ValueSeen {
-  /** The value's latest event: it keeps the value inside the window. */
-  last: Seen;
+/** A value's latest event (it keeps the value inside the window), updated in place by repeats. */
+interface ValueSeen extends Seen {
+  value: string;
   firstMs: number;
   events: number;
-  priority: Priority;
+  maxPriority: Priority;
 }
 
 /**
@@ -461,24 +502,36 @@ class ValueCountWindow implements Window {
   private values = new Map<string, ValueSeen>();
 
   prune(cutoffMs: number): void {
-    for (const [value, seen] of this.values) {
-      if (seen.last.atMs > cutoffMs) break;
-      this.values.delete(value);
+    // Runs for every event of the group, and the first value is usually still inside the window.
+    for (const seen of this.values.values()) {
+      if (seen.atMs > cutoffMs) break;
+      this.values.delete(seen.value);
     }
   }
   isEmpty(): boolean {
     return this.values.size === 0;
   }
-  add(seen: Seen, _steps: readonly number[], value: string | undefined): boolean {
+  add(
+    alert: EventAlert,
+    seq: number,
+    atMs: number,
+    _steps: readonly number[],
+    value: string | undefined,
+  ): boolean {
     if (value === undefined) return false;
     const before = this.values.get(value);
-    this.values.delete(value);
-    this.values.set(value, {
-      last: seen,
-      firstMs: before?.firstMs ?? seen.entry.timeMs,
-      events: (before?.events ?? 0) + 1,
-      priority: before && before.priority > seen.entry.priority ? before.priority : seen.entry.priority,
-    });
+    if (before) {
+      // A catch-all correlation sees every event, mostly repeats: they allocate nothing.
+      refill(before, alert, seq, atMs);
+      before.events += 1;
+      if (alert.priority > before.maxPriority) before.maxPriority = alert.priority;
+      // Moved to the end: the Map stays in order of latest occurrence, which prune relies on.
+      this.values.delete(value);
+      this.values.set(value, before);
+      return true;
+    }
+    const seen = seenOf(alert, seq, atMs);
+    this.values.set(value, { ...seen, value, firstMs: atMs, events: 1, maxPriority: seen.priority });
     if (this.values.size > MAX_GROUP_ENTRIES) {
       for (const oldest of this.values.keys()) {
         this.values.delete(oldest);
@@ -499,13 +552,13 @@ class ValueCountWindow implements Window {
     const values = [...this.values.values()];
     let eventCount = 0;
     let firstSeenMs = Number.POSITIVE_INFINITY;
-    let priority = values[0]?.priority ?? (0 as Priority);
+    let priority = values[0]?.maxPriority ?? (0 as Priority);
     for (const v of values) {
       eventCount += v.events;
       firstSeenMs = Math.min(firstSeenMs, v.firstMs);
-      if (v.priority > priority) priority = v.priority;
+      if (v.maxPriority > priority) priority = v.maxPriority;
     }
-    return { contributors: values.map((v) => v.last), eventCount, firstSeenMs, priority };
+    return { contributors: values, eventCount, firstSeenMs, priority };
   }
   describe(count: number): { what: string; detail: string } {
     const names = [...this.values.keys()].slice(0, 3).map((v) => clip(v, 60));
@@ -530,9 +583,11 @@ class TemporalWindow implements Window {
   isEmpty(): boolean {
     return this.latest.every((s) => s === undefined);
   }
-  add(seen: Seen, steps: readonly number[]): boolean {
+  add(alert: EventAlert, seq: number, atMs: number, steps: readonly number[]): boolean {
+    if (steps.length === 0) return false;
+    const seen = seenOf(alert, seq, atMs);
     for (const i of steps) this.latest[i] = seen;
-    return steps.length > 0;
+    return true;
   }
   count(): number {
     return this.latest.filter((s) => s !== undefined).length;
@@ -543,7 +598,7 @@ class TemporalWindow implements Window {
     return plainSnapshot(unique.sort((a, b) => a.seq - b.seq));
   }
   describe(count: number): { what: string; detail: string } {
-    const rules = [...new Set(this.snapshot().contributors.map((s) => clip(s.entry.rule, 60)))];
+    const rules = [...new Set(this.snapshot().contributors.map((s) => clip(s.rule, 60)))];
     return { what: `${count} of ${this.stepCount} rules`, detail: rules.join(', ') };
   }
 }
@@ -572,8 +627,9 @@ class OrderedWindow implements Window {
   isEmpty(): boolean {
     return this.chains.every((c) => c === undefined);
   }
-  add(seen: Seen, steps: readonly number[]): boolean {
+  add(alert: EventAlert, seq: number, atMs: number, steps: readonly number[]): boolean {
     let added = false;
+    const seen = seenOf(alert, seq, atMs);
     // Highest step first: an event matching steps 1 and 2 must not extend a run it just extended.
     for (let k = steps.length - 1; k >= 0; k -= 1) {
       const i = steps[k] ?? 0;
@@ -599,7 +655,7 @@ class OrderedWindow implements Window {
     return plainSnapshot(contributors);
   }
   describe(count: number): { what: string; detail: string } {
-    const rules = this.snapshot().contributors.map((s) => clip(s.entry.rule, 60));
+    const rules = this.snapshot().contributors.map((s) => clip(s.rule, 60));
     return { what: `${count} of ${this.stepCount} rules in order`, detail: rules.join(' → ') };
   }
 }
@@ -618,7 +674,7 @@ export function formatSpan(ms: number): string {
 }
 
 /** The first maxTimeline − 1 entries (how it started) and the last one (what completed it). */
-function boundTimeline(entries: TimelineEntry[], maxTimeline: number): TimelineEntry[] {
+function boundTimeline<T>(entries: T[], maxTimeline: number): T[] {
   if (entries.length <= maxTimeline) return entries;
   return [...entries.slice(0, maxTimeline - 1), ...entries.slice(-1)];
 }
@@ -642,11 +698,7 @@ function incident(
     type: compiled.type,
     title: compiled.title,
     group: { ...group.labels },
-    // Copies: one event's entry is shared by every correlation it contributed to.
-    timeline: boundTimeline(
-      snapshot.contributors.map((s) => ({ ...s.entry })),
-      maxTimeline,
-    ),
+    timeline: boundTimeline(snapshot.contributors, maxTimeline).map(timelineEntry),
     eventCount: snapshot.eventCount,
     firstSeenMs: snapshot.firstSeenMs,
     lastSeenMs: now,

@@ -5,9 +5,10 @@ import {
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
-import { namespaceName, podName } from '../events/falco-event.js';
+import { namespaceName } from '../events/falco-event.js';
 import type { Priority } from '../events/priority.js';
 import type { PodContext } from '../kube/pod-context.js';
+import { alertPod } from '../rules/alert-facts.js';
 import { type DigestAlert, type EventAlert, nextAlertId } from './alert.js';
 
 export interface DedupOptions {
@@ -96,6 +97,12 @@ interface Repeats {
   count: number;
   lastSeenMs: number;
   priority: Priority;
+  /**
+   * The first repeat at the highest priority seen: the digest's reasons and routes are those of the
+   * repeat that set its priority. Not the latest one: replacing the sample on every repeat made
+   * each repeat outlive a few garbage collections and then become garbage in the old generation,
+   * which cost more CPU than anything else dedup does.
+   */
   sample: EventAlert;
   pods: PodTally;
 }
@@ -112,15 +119,6 @@ interface Window {
   namespace?: string;
   workload?: PodContext['workload'];
   repeats?: Repeats;
-}
-
-function podOf(alert: EventAlert): string | undefined {
-  const context = alert.enrichment.pod;
-  if (context) return `${context.namespace}/${context.pod}`;
-  const pod = podName(alert.event);
-  if (pod === undefined) return undefined;
-  const namespace = namespaceName(alert.event);
-  return namespace === undefined ? pod : `${namespace}/${pod}`;
 }
 
 function earlier(a: Window, b: Window): boolean {
@@ -319,7 +317,7 @@ export function dedup(options: DedupOptions): OperatorFunction<EventAlert, Event
 
         const open = table.get(setting.key);
         if (open) {
-          const pod = podOf(alert);
+          const pod = alertPod(alert);
           let repeats = open.repeats;
           if (!repeats) {
             repeats = {
@@ -333,8 +331,10 @@ export function dedup(options: DedupOptions): OperatorFunction<EventAlert, Event
           }
           repeats.count += 1;
           repeats.lastSeenMs = now;
-          repeats.sample = alert;
-          if (alert.priority > repeats.priority) repeats.priority = alert.priority;
+          if (alert.priority > repeats.priority) {
+            repeats.priority = alert.priority;
+            repeats.sample = alert;
+          }
           if (pod !== undefined) repeats.pods.add(pod);
           // The first occurrence may have come before its pod was known; a repeat can fill that in.
           if (open.namespace === undefined)

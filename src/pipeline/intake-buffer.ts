@@ -1,10 +1,4 @@
-import {
-  asyncScheduler,
-  Observable,
-  type OperatorFunction,
-  type SchedulerLike,
-  type Subscription,
-} from 'rxjs';
+import { Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { FalcoEvent } from '../events/falco-event.js';
 import { Priority } from '../events/priority.js';
 import { immediateScheduler } from './immediate-scheduler.js';
@@ -29,7 +23,7 @@ interface Entry {
 
 /** A FIFO with a cursor instead of shift(), which is O(n) on large arrays. */
 class Fifo<T> {
-  private items: T[] = [];
+  private items: (T | undefined)[] = [];
   private head = 0;
 
   push(item: T): void {
@@ -39,8 +33,14 @@ class Fifo<T> {
   shift(): T | undefined {
     if (this.head >= this.items.length) return undefined;
     const item = this.items[this.head];
+    // Let go of it now: a slot kept until the next compaction held ~1,000 handled events alive
+    // through garbage collections, which then had to copy and promote them.
+    this.items[this.head] = undefined;
     this.head += 1;
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
+    if (this.head === this.items.length) {
+      this.items.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }

@@ -1,4 +1,4 @@
-import { filter, map, type Observable, type OperatorFunction } from 'rxjs';
+import { Observable, type OperatorFunction } from 'rxjs';
 import type { PolicyOutcome, RuleSet } from '../rules/rule-set.js';
 import type { EventAlert } from './alert.js';
 
@@ -6,21 +6,31 @@ import type { EventAlert } from './alert.js';
  * Applies the current rules to each alert: severity, routes, dedup settings; silenced and dropped
  * alerts leave the stream here (reported through `onOutcome` so they are counted, never lost
  * silently). The rules are read per alert, so a reload takes effect at once without touching
- * any state further down the pipeline.
+ * any state further down the pipeline. One operator rather than map → filter → map: every event
+ * passes through it.
  */
 export function applyPolicy(
   rules: () => RuleSet,
   now: () => number,
   onOutcome: (outcome: PolicyOutcome) => void,
 ): OperatorFunction<EventAlert, EventAlert> {
-  return (source: Observable<EventAlert>) =>
-    source.pipe(
-      map((alert) => {
-        const outcome = rules().apply(alert, now());
-        onOutcome(outcome);
-        return outcome;
+  return (source) =>
+    new Observable<EventAlert>((subscriber) =>
+      source.subscribe({
+        next: (alert) => {
+          let outcome: PolicyOutcome;
+          try {
+            outcome = rules().apply(alert, now());
+            onOutcome(outcome);
+          } catch (err) {
+            // As RxJS's own map does with a throwing projection.
+            subscriber.error(err);
+            return;
+          }
+          if (outcome.disposition.kind === 'deliver') subscriber.next(outcome.alert);
+        },
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => subscriber.complete(),
       }),
-      filter((outcome) => outcome.disposition.kind === 'deliver'),
-      map((outcome) => outcome.alert),
     );
 }

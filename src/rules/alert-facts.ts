@@ -1,5 +1,7 @@
-import { isHostEvent, namespaceName } from '../events/falco-event.js';
+import { isHostEvent, namespaceName, podName } from '../events/falco-event.js';
 import { priorityName } from '../events/priority.js';
+import { setOwn } from '../events/set-own.js';
+import type { PodContext } from '../kube/pod-context.js';
 import type { EventAlert } from '../pipeline/alert.js';
 
 /** An output field as text, the way rules compare it; null when Falco could not resolve it. */
@@ -14,9 +16,38 @@ export function alertNamespace(alert: EventAlert): string | undefined {
   return alert.enrichment.pod?.namespace ?? namespaceName(alert.event);
 }
 
+// ClusterState shares one context among all alerts of a container, so strings derived from it are
+// kept with it instead of being built again for every alert by every dedup key and correlation.
+const podRefs = new WeakMap<PodContext, string>();
+const workloadRefs = new WeakMap<PodContext['workload'], string>();
+
+/** `kind/name` in lower-case kind, as rules and keys write workloads: `deployment/payments`. */
 export function alertWorkload(alert: EventAlert): string | undefined {
   const workload = alert.enrichment.pod?.workload;
-  return workload ? `${workload.kind.toLowerCase()}/${workload.name}` : undefined;
+  if (!workload) return undefined;
+  let ref = workloadRefs.get(workload);
+  if (ref === undefined) {
+    ref = `${workload.kind.toLowerCase()}/${workload.name}`;
+    workloadRefs.set(workload, ref);
+  }
+  return ref;
+}
+
+/** `namespace/pod`, from the cluster or Falco's k8s fields (just `pod` without a namespace). */
+export function alertPod(alert: EventAlert): string | undefined {
+  const context = alert.enrichment.pod;
+  if (context) {
+    let ref = podRefs.get(context);
+    if (ref === undefined) {
+      ref = `${context.namespace}/${context.pod}`;
+      podRefs.set(context, ref);
+    }
+    return ref;
+  }
+  const pod = podName(alert.event);
+  if (pod === undefined) return undefined;
+  const namespace = namespaceName(alert.event);
+  return namespace === undefined ? pod : `${namespace}/${pod}`;
 }
 
 export function alertIsolation(alert: EventAlert): string | undefined {
@@ -31,7 +62,7 @@ export function celContext(alert: EventAlert): Record<string, unknown> {
   const { event, enrichment } = alert;
   const fields: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(event.outputFields))
-    fields[k] = typeof v === 'bigint' ? v.toString() : v;
+    setOwn(fields, k, typeof v === 'bigint' ? v.toString() : v);
   const pod = enrichment.pod;
   return {
     event: {

@@ -1,6 +1,6 @@
 import type { Priority } from '../events/priority.js';
 import type { EventAlert } from '../pipeline/alert.js';
-import { joinKey, keyPart } from './alert-keys.js';
+import { groupKey, keyPart } from './alert-keys.js';
 import {
   type CompileNotes,
   compileMatch,
@@ -19,7 +19,9 @@ export interface CompiledCorrelation {
   /** One predicate per referenced rule; for temporal_ordered, in the required order. */
   steps: Predicate[];
   /** The group an event belongs to, or undefined when a group-by value is missing (the event is not counted). */
-  groupOf: (alert: EventAlert) => { key: string; labels: Record<string, string> } | undefined;
+  groupKey: (alert: EventAlert) => string | undefined;
+  /** The group-by values by name, for the incident; asked only when a group is created. */
+  groupLabels: (alert: EventAlert) => Record<string, string>;
   /** value_count: the value whose distinct occurrences are counted, and its name for messages. */
   valueOf?: (alert: EventAlert) => string | undefined;
   valueField?: string;
@@ -75,14 +77,11 @@ export function compileCorrelation(
     title: spec.title ?? spec.name,
     type: spec.type,
     steps,
-    groupOf: (alert) => {
+    groupKey: (alert) => groupKey(alert, groupBy),
+    groupLabels: (alert) => {
       const labels: Record<string, string> = {};
-      for (const name of groupBy) {
-        const value = keyPart(alert, name);
-        if (value === undefined) return undefined;
-        labels[name] = value;
-      }
-      return { key: joinKey(Object.values(labels)), labels };
+      for (const name of groupBy) labels[name] = keyPart(alert, name) ?? '';
+      return labels;
     },
     ...(field ? { valueOf: (alert: EventAlert) => keyPart(alert, field), valueField: field } : {}),
     satisfied,

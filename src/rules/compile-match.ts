@@ -107,7 +107,18 @@ export function compileMatch(
     tests.push((a) => !inner(a));
   }
   lintImpossible(block, path, notes);
-  return (alert) => tests.every((t) => t(alert));
+  return allOf(tests);
+}
+
+/** Every test holds; written out because a predicate runs for every event and every rule. */
+function allOf(tests: readonly Predicate[]): Predicate {
+  const [only] = tests;
+  if (tests.length === 0) return () => true;
+  if (tests.length === 1 && only) return only;
+  return (alert) => {
+    for (const test of tests) if (!test(alert)) return false;
+    return true;
+  };
 }
 
 const COMPARISON = /^(<=|>=|<|>|==|=|!=)?\s*(.+)$/;

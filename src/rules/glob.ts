@@ -44,9 +44,17 @@ export class GlobError extends Error {
 /** A test for "equals any of these patterns"; patterns without glob characters compare exactly. */
 export function anyOf(patterns: string | readonly string[]): StringTest {
   const list = typeof patterns === 'string' ? [patterns] : patterns;
+  // `*` (a catch-all correlation's `rules: ["*"]`) needs no regular expression run per event.
+  if (list.includes('*')) return (value) => value !== undefined;
   const exact = new Set(list.filter((p) => !GLOB_CHARS.test(p)));
   const globs = list.filter((p) => GLOB_CHARS.test(p)).map(globToRegExp);
-  return (value) => value !== undefined && (exact.has(value) || globs.some((g) => g.test(value)));
+  if (globs.length === 0) return (value) => value !== undefined && exact.has(value);
+  return (value) => {
+    if (value === undefined) return false;
+    if (exact.has(value)) return true;
+    for (const glob of globs) if (glob.test(value)) return true;
+    return false;
+  };
 }
 
 export function isGlob(pattern: string): boolean {

@@ -1,6 +1,6 @@
 import { Priority, priorityName } from '../events/priority.js';
 import type { EventAlert } from '../pipeline/alert.js';
-import { joinKey, keyPart } from './alert-keys.js';
+import { fingerprint } from './alert-keys.js';
 import type { CompiledCorrelation } from './compile-correlation.js';
 import type { Predicate } from './compile-match.js';
 
@@ -30,8 +30,11 @@ export interface PolicyOutcome {
   alert: EventAlert;
   disposition: Disposition;
   /** Names of the rules that matched, in order. */
-  matched: string[];
+  matched: readonly string[];
 }
+
+const DELIVER: Disposition = Object.freeze({ kind: 'deliver' });
+const NONE_MATCHED: readonly string[] = Object.freeze([]);
 
 /**
  * The loaded rules, applied top to bottom. A matching rule applies its actions; evaluation stops
@@ -47,16 +50,23 @@ export class RuleSet {
     readonly sources: readonly string[] = [],
   ) {}
 
+  /**
+   * The input alert is never changed: the outcome carries a copy. Runs for every event, so the
+   * common case (no rule matches) allocates only that copy and the outcome.
+   */
   apply(input: EventAlert, nowMs: number): PolicyOutcome {
-    const alert: EventAlert = { ...input, reasons: [...input.reasons] };
-    const matched: string[] = [];
-    let dedupSetting = {
-      key: this.dedup.key,
-      windowMs: this.dedup.windowMs,
-      enabled: this.dedup.windowMs > 0,
-    };
+    const alert: EventAlert = { ...input };
+    let matched: string[] | undefined;
+    let dedupKey = this.dedup.key;
+    let windowMs = this.dedup.windowMs;
+    let enabled = windowMs > 0;
     for (const rule of this.rules) {
       if (!rule.matches(alert)) continue;
+      if (!matched) {
+        matched = [];
+        // Reasons are about to grow: the input's list stays as it was.
+        alert.reasons = [...input.reasons];
+      }
       matched.push(rule.name);
       if (rule.drop)
         return {
@@ -79,16 +89,15 @@ export class RuleSet {
       if (rule.severity) applySeverity(alert, rule);
       else if (rule.reason) alert.reasons.push(rule.reason);
       if (rule.route) alert.routes = [...new Set([...(alert.routes ?? []), ...rule.route])];
-      if (rule.dedup) dedupSetting = { ...dedupSetting, ...definedOnly(rule.dedup) };
+      if (rule.dedup) {
+        dedupKey = rule.dedup.key ?? dedupKey;
+        windowMs = rule.dedup.windowMs ?? windowMs;
+        enabled = rule.dedup.enabled ?? enabled;
+      }
       if (!rule.continue) break;
     }
-    if (dedupSetting.enabled && dedupSetting.windowMs > 0) {
-      alert.dedup = {
-        key: joinKey(dedupSetting.key.map((k) => keyPart(alert, k))),
-        windowMs: dedupSetting.windowMs,
-      };
-    }
-    return { alert, matched, disposition: { kind: 'deliver' } };
+    if (enabled && windowMs > 0) alert.dedup = { key: fingerprint(alert, dedupKey), windowMs };
+    return { alert, matched: matched ?? NONE_MATCHED, disposition: DELIVER };
   }
 }
 
@@ -103,8 +112,4 @@ function applySeverity(alert: EventAlert, rule: CompiledPolicyRule): void {
   alert.priority = after;
   const verb = after > before ? 'raised to' : after < before ? 'lowered to' : 'kept at';
   alert.reasons.push(`${rule.reason ?? rule.name}: ${verb} ${priorityName(after)}`);
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

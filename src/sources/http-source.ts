@@ -192,7 +192,7 @@ export class HttpSource implements Source {
   }
 
   private count(outcome: Outcome, status: number): void {
-    this.perchMetrics.httpRequests.inc({ outcome, status: String(status) });
+    this.perchMetrics.countHttpRequest(outcome, status);
   }
 
   private warnOnce(key: string, message: string, details: Record<string, unknown> = {}): void {

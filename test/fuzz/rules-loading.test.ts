@@ -13,7 +13,6 @@ import { alertFromEvent, type EventAlert } from '../../src/pipeline/alert.js';
 import { type LoadedRules, loadRules } from '../../src/rules/load-rules.js';
 import { RulesHolder } from '../../src/rules/rules-holder.js';
 import { nastyString, validAlert } from './arbitraries.js';
-import { knownBug } from './invariants.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'perch-fuzz-rules-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -452,7 +451,8 @@ describe('fuzz: RuleSet.apply', () => {
             if (outcome.alert.dedup) expect(typeof outcome.alert.dedup.key).toBe('string');
             for (const c of ruleSet.correlations) {
               for (const step of c.steps) expect(typeof step(a)).toBe('boolean');
-              c.groupOf(a);
+              const key = c.groupKey(a);
+              if (key !== undefined) expect(typeof c.groupLabels(a)).toBe('object');
               c.valueOf?.(a);
               expect(typeof c.satisfied(3)).toBe('boolean');
             }

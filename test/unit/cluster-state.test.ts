@@ -271,6 +271,40 @@ describe('ClusterState pod context', () => {
     expect(contextOf(state, byId(APP)).labels).toEqual({ version: '2' });
   });
 
+  it('gives every alert of a container one shared, frozen enrichment, and a new one once the pod changes', () => {
+    const state = newState({ labelAllowlist: ['version'] });
+    const v1 = pod(
+      'web-0',
+      { containerStatuses: [status('app', APP), status('sidecar', SIDECAR)] },
+      { labels: { version: '1' } },
+    );
+    state.upsert('pods', v1);
+    const first = state.resolve(byId(APP));
+    expect(state.resolve(byId(APP))).toBe(first);
+    // The other container of the pod has its own (its container differs), the pod part is the same.
+    const sidecar = state.resolve(byId(SIDECAR));
+    expect(sidecar).not.toBe(first);
+    expect(sidecar?.pod?.container?.name).toBe('sidecar');
+    expect(sidecar?.pod?.labels).toBe(first?.pod?.labels);
+    // Shared by every alert, so a sink that tried to change one would change them all: it cannot.
+    const context = first?.pod as PodContext;
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(() => {
+      context.labels.version = 'tampered';
+    }).toThrow(TypeError);
+    expect(() => {
+      context.posture.violations.push({ check: 'privileged' } as PodContext['posture']['violations'][number]);
+    }).toThrow(TypeError);
+    state.upsert(
+      'pods',
+      pod('web-0', { containerStatuses: [status('app', APP)] }, { labels: { version: '2' } }),
+    );
+    const second = state.resolve(byId(APP));
+    expect(second).not.toBe(first);
+    expect(second?.pod?.labels).toEqual({ version: '2' });
+    expect(first?.pod?.labels).toEqual({ version: '1' });
+  });
+
   it.each([
     ['no runtimeClassName', undefined, { isolation: 'container' }],
     ['runc', 'runc', { runtimeClass: 'runc', handler: 'runc', isolation: 'container' }],

@@ -155,8 +155,8 @@ describe('dedup', () => {
       c: alert({ label: 'a3', key: 'k', windowMs: 10, pod: 'web-2', priority: 'Notice' }),
       d: alert({ label: 'a4', key: 'k', windowMs: 10, pod: 'web-3', priority: 'Notice' }),
     };
-    values.d.reasons = ['raised by rule x'];
-    values.d.routes = ['slack'];
+    values.b.reasons = ['raised by rule x'];
+    values.b.routes = ['slack'];
     //                     frame: 0   2 4   6
     const run = runMarbles('a-b-c-d 20ms |', values, r);
 
@@ -183,7 +183,8 @@ describe('dedup', () => {
       routes: ['slack'],
       receivedAtMs: 10,
     });
-    expect(digest?.sample).toBe(values.d);
+    // The example is the repeat that set the digest's priority, so its reasons and routes go with it.
+    expect(digest?.sample).toBe(values.b);
     expect(digest?.id).toMatch(/^dig-/);
     expect(r.outcomes).toEqual([
       ['delivered', 'a1'],

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { EventParseError } from '../../src/events/event-parse-error.js';
+import { parseEventTime } from '../../src/events/event-time.js';
 import {
   containerId,
   eventTimeMs,
@@ -167,5 +168,26 @@ describe('parseNdjson', () => {
       'Read sensitive file untrusted',
     ]);
     expect(result.rejected).toEqual([{ line: 3, error: expect.stringMatching(/malformed JSON/) }]);
+  });
+});
+
+describe('parseEventTime in a storm (timestamps within one second take a shortcut)', () => {
+  const second = '2026-03-04T05:06:07';
+  const secondNs = BigInt(Date.UTC(2026, 2, 4, 5, 6, 7)) * 1_000_000n;
+
+  it('reads each fraction exactly while the second repeats, and a new second afresh', () => {
+    expect(parseEventTime(`${second}.000000001Z`)).toBe(secondNs + 1n);
+    expect(parseEventTime(`${second}.999999999Z`)).toBe(secondNs + 999_999_999n);
+    expect(parseEventTime(`${second}.123456789Z`)).toBe(secondNs + 123_456_789n);
+    expect(parseEventTime('2026-03-04T05:06:08.000000000Z')).toBe(secondNs + 1_000_000_000n);
+    expect(parseEventTime(`${second}.5Z`)).toBe(secondNs + 500_000_000n);
+    expect(parseEventTime(`${second}.000000002+01:00`)).toBe(secondNs - 3_600_000_000_000n + 2n);
+  });
+
+  it('still rejects a malformed fraction or zone in the second it has just seen', () => {
+    expect(parseEventTime(`${second}.000000000Z`)).toBe(secondNs);
+    expect(() => parseEventTime(`${second}.00000000xZ`)).toThrow(EventParseError);
+    expect(() => parseEventTime(`${second}.000000000X`)).toThrow(EventParseError);
+    expect(parseEventTime(`${second}.000000003z`)).toBe(secondNs + 3n);
   });
 });

@@ -8,6 +8,7 @@ import { Priority } from '../../src/events/priority.js';
 import type { Enrichment, PodContext } from '../../src/kube/pod-context.js';
 import { alertFromEvent, type EventAlert } from '../../src/pipeline/alert.js';
 import { compileMatch } from '../../src/rules/compile-match.js';
+import { anyOf } from '../../src/rules/glob.js';
 import { loadRules } from '../../src/rules/load-rules.js';
 import type { MatchBlock } from '../../src/rules/rule-schema.js';
 
@@ -133,6 +134,12 @@ describe('rule matching, field by field', () => {
     );
     expect(matches({ namespace: 'tools' }, bare)).toBe(true);
     expect(matches({ isolation: 'container' }, bare)).toBe(false);
+  });
+
+  it('CEL sees an output field named __proto__ like any other field', () => {
+    const withProto = alert({ output_fields: JSON.parse('{"__proto__": "x", "proc.name": "bash"}') });
+    expect(matches({ expr: 'event.fields["__proto__"] == "x"' }, withProto)).toBe(true);
+    expect(matches({ expr: 'event.fields["proc.name"] == "bash"' }, withProto)).toBe(true);
   });
 
   it('a CEL expression that fails at run time counts as no match and is reported', () => {
@@ -304,5 +311,22 @@ rules:
     const sandboxed = ruleSet.apply(alert(), NOW);
     expect(sandboxed.alert.priority).toBe(Priority.Informational);
     expect(sandboxed.alert.reasons[0]).toMatch(/gVisor sandbox or a VM.*: lowered to Informational/);
+  });
+});
+
+describe('anyOf', () => {
+  it('lets "*" match any value (a catch-all correlation) but never a missing one', () => {
+    const any = anyOf(['Some rule', '*']);
+    expect(any('')).toBe(true);
+    expect(any('Redirect STDOUT/STDIN to Network Connection in Container')).toBe(true);
+    expect(any(undefined)).toBe(false);
+  });
+
+  it('compares plain names exactly and globs as Falco does', () => {
+    const test = anyOf(['Terminal shell in container', 'Read sensitive file *']);
+    expect(test('Terminal shell in container')).toBe(true);
+    expect(test('Terminal shell in container!')).toBe(false);
+    expect(test('Read sensitive file untrusted')).toBe(true);
+    expect(test(undefined)).toBe(false);
   });
 });
