@@ -32,10 +32,10 @@ function bodyRetryAfter(body: string): number | undefined {
     : undefined;
 }
 
-/** `HTTP 400: invalid_payload`: the status and up to 200 characters of the body, URLs redacted. */
-export function describeResponse(response: DestinationResponse): string {
-  const body = snippet(response.body);
-  return body ? `HTTP ${response.status}: ${body}` : `HTTP ${response.status}`;
+/** `: <what the service said>` for a verdict's reason: one line, URLs redacted, at most 200 characters. */
+export function responseDetail(text: string): string {
+  const said = snippet(text);
+  return said ? `: ${said}` : '';
 }
 
 const RETRIED = new Set([408, 425, 429]);
@@ -43,21 +43,29 @@ const RETRIED = new Set([408, 425, 429]);
 /**
  * What a destination's answer means when it does not say otherwise: any 2xx is delivered (Teams
  * answers 202, Discord 204); 408, 425, 429 and 5xx are retried, after the delay the service asked
- * for when it named one; a redirect is not followed (the body would go to another host) and, like
- * any other 4xx, rejected with the status and the start of the body as the reason.
+ * for when it named one; a redirect is not followed (the body, and any secret in the URL, would go
+ * to a host nobody configured) and, like any other 4xx, rejected. The reason is the status and
+ * `detail`: by default the start of the body; a destination passes what its service's error means.
  */
-export function defaultClassify(response: DestinationResponse, now: number = Date.now()): DeliveryVerdict {
+export function defaultClassify(
+  response: DestinationResponse,
+  now: number = Date.now(),
+  detail: string = responseDetail(response.body),
+): DeliveryVerdict {
   const { status } = response;
   if (status >= 200 && status < 300) return { kind: 'delivered' };
   if (RETRIED.has(status) || status >= 500) {
     const afterMs = retryAfterMs(response, now);
-    const reason = describeResponse(response);
+    const reason = `HTTP ${status}${status === 429 ? ' (rate limited)' : ''}${detail}`;
     return afterMs === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, afterMs };
   }
   if (status >= 300 && status < 400) {
-    return { kind: 'rejected', reason: `HTTP ${status}: redirect not followed; check the destination URL` };
+    return {
+      kind: 'rejected',
+      reason: `HTTP ${status}: redirect not followed; update the URL instead${detail}`,
+    };
   }
-  return { kind: 'rejected', reason: describeResponse(response) };
+  return { kind: 'rejected', reason: `HTTP ${status}${detail}` };
 }
 
 /** The destination's own reading of an answer, falling back to the default when it has none or it throws. */

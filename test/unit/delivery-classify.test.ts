@@ -24,7 +24,7 @@ describe('defaultClassify', () => {
   it('honours Retry-After in seconds or as an HTTP-date', () => {
     expect(defaultClassify(response(429, '', { 'retry-after': '3' }), NOW)).toEqual({
       kind: 'retry',
-      reason: 'HTTP 429',
+      reason: 'HTTP 429 (rate limited)',
       afterMs: 3000,
     });
     const date = new Date(NOW + 7000).toUTCString();

@@ -589,6 +589,18 @@ describe('classify', () => {
     expect(slack.classify?.(response(500, 'rollup_error'))).toMatchObject({ kind: 'retry' });
   });
 
+  it.each(['slack', 'mattermost', 'googlechat', 'telegram', 'teams', 'discord'] as const)(
+    '%s: a refusal that echoes a URL (a webhook path is a secret) is logged with the URL redacted',
+    (name) => {
+      const body = `{"error":"bad hook https://hooks.example/services/T0/B0/SECRET","description":"see https://x.example/SECRET"}`;
+      const verdict = DESTINATIONS[name]().classify?.(response(400, body));
+      expect(verdict?.kind).toBe('rejected');
+      const reason = verdict?.kind === 'rejected' ? verdict.reason : '';
+      expect(reason).toMatch(/^HTTP 400/);
+      expect(reason).not.toContain('SECRET');
+    },
+  );
+
   it('discord: 204 delivered; 429 honours the JSON retry_after; 404 says stop', () => {
     const discord = DESTINATIONS.discord();
     expect(discord.classify?.(response(204))).toEqual({ kind: 'delivered' });

@@ -8,6 +8,7 @@
  * and, with `:` escaped, `https://…` from being auto-linked or `:emoji:` from being drawn.
  */
 import type { SinkConfig } from '../../config/schema.js';
+import { defaultClassify } from '../../delivery/classify.js';
 import type {
   DeliveryVerdict,
   Destination,
@@ -16,7 +17,7 @@ import type {
 } from '../../delivery/destination.js';
 import type { Alert } from '../../pipeline/alert.js';
 import { type AlertView, alertView, allFacts } from './alert-view.js';
-import { jsonRequest, parseJsonObject, standardVerdict } from './http.js';
+import { jsonRequest, parseJsonObject } from './http.js';
 import { compileTemplate, renderTemplate } from './template.js';
 import {
   escapeWithin,
@@ -151,7 +152,7 @@ export function discordDestination(config: DiscordConfig): Destination {
           reason: 'HTTP 404: the webhook was deleted; Discord asks to stop using it',
         };
       }
-      return standardVerdict(response);
+      return defaultClassify(response);
     },
   };
 }

@@ -9,10 +9,11 @@
  * untrusted URL is auto-linked.
  */
 import type { SinkConfig } from '../../config/schema.js';
+import { defaultClassify, responseDetail } from '../../delivery/classify.js';
 import type { Destination, DestinationResponse, RenderedRequest } from '../../delivery/destination.js';
 import type { Alert } from '../../pipeline/alert.js';
 import { type AlertView, alertView, allFacts } from './alert-view.js';
-import { bodyHint, jsonRequest, parseJsonObject, standardVerdict } from './http.js';
+import { jsonRequest, parseJsonObject } from './http.js';
 import { compileTemplate, renderTemplate } from './template.js';
 import {
   escapeWithin,
@@ -135,9 +136,9 @@ export function googleChatDestination(config: GoogleChatConfig): Destination {
       const error = parseJsonObject(response.body)?.error;
       const detail =
         typeof error === 'object' && error !== null && 'message' in error && typeof error.message === 'string'
-          ? bodyHint(error.message)
-          : bodyHint(response.body);
-      return standardVerdict(response, detail);
+          ? responseDetail(error.message)
+          : responseDetail(response.body);
+      return defaultClassify(response, Date.now(), detail);
     },
   };
 }

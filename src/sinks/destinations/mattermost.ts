@@ -9,10 +9,11 @@
  * fallback), `@` and `<` are followed by a zero-width joiner so no mention or Slack token can form.
  */
 import type { SinkConfig } from '../../config/schema.js';
+import { defaultClassify, responseDetail } from '../../delivery/classify.js';
 import type { Destination, DestinationResponse, RenderedRequest } from '../../delivery/destination.js';
 import type { Alert } from '../../pipeline/alert.js';
 import { type AlertView, alertView, allFacts } from './alert-view.js';
-import { bodyHint, jsonRequest, standardVerdict } from './http.js';
+import { jsonRequest } from './http.js';
 import { compileTemplate, renderTemplate } from './template.js';
 import {
   type Clipped,
@@ -118,7 +119,7 @@ export function mattermostDestination(config: MattermostConfig): Destination {
     },
     classify(response: DestinationResponse) {
       // Mattermost answers 200 `ok`; errors are a status with a JSON or text message.
-      return standardVerdict(response, bodyHint(response.body));
+      return defaultClassify(response, Date.now(), responseDetail(response.body));
     },
   };
 }

@@ -9,10 +9,11 @@
  */
 
 import type { SinkConfig } from '../../config/schema.js';
+import { defaultClassify, responseDetail } from '../../delivery/classify.js';
 import type { Destination, DestinationResponse, RenderedRequest } from '../../delivery/destination.js';
 import type { Alert } from '../../pipeline/alert.js';
 import { type AlertView, alertView, allFacts } from './alert-view.js';
-import { bodyHint, jsonRequest, standardVerdict } from './http.js';
+import { jsonRequest } from './http.js';
 import { compileTemplate, renderTemplate } from './template.js';
 import {
   escapeWithin,
@@ -149,7 +150,11 @@ export function slackDestination(config: SlackConfig): Destination {
     classify(response: DestinationResponse) {
       const code = response.body.trim();
       const meaning = SLACK_ERRORS[code];
-      return standardVerdict(response, meaning ? `: ${code} (${meaning})` : bodyHint(response.body));
+      return defaultClassify(
+        response,
+        Date.now(),
+        meaning ? `: ${code} (${meaning})` : responseDetail(response.body),
+      );
     },
   };
 }

@@ -10,11 +10,12 @@
  * which Perch never sends.
  */
 import type { SinkConfig } from '../../config/schema.js';
+import { defaultClassify } from '../../delivery/classify.js';
 import type { Destination, DestinationResponse, RenderedRequest } from '../../delivery/destination.js';
 import { Priority } from '../../events/priority.js';
 import type { Alert } from '../../pipeline/alert.js';
 import { type AlertView, alertView, allFacts } from './alert-view.js';
-import { jsonRequest, standardVerdict } from './http.js';
+import { jsonRequest } from './http.js';
 import { compileTemplate, renderTemplate } from './template.js';
 import {
   escapeWithin,
@@ -166,7 +167,7 @@ export function teamsDestination(config: TeamsConfig): Destination {
       }
       if (response.status === 413)
         return { kind: 'rejected', reason: 'HTTP 413: the card is too large for Teams' };
-      return standardVerdict(response);
+      return defaultClassify(response);
     },
   };
 }

@@ -7,6 +7,7 @@
  * hashtags or bot commands; link previews are off as well.
  */
 import type { SinkConfig } from '../../config/schema.js';
+import { defaultClassify, responseDetail } from '../../delivery/classify.js';
 import type {
   DeliveryVerdict,
   Destination,
@@ -16,7 +17,7 @@ import type {
 import { Priority } from '../../events/priority.js';
 import type { Alert } from '../../pipeline/alert.js';
 import { type AlertView, alertView, allFacts } from './alert-view.js';
-import { bodyHint, jsonRequest, parseJsonObject, standardVerdict } from './http.js';
+import { jsonRequest, parseJsonObject } from './http.js';
 import { compileTemplate, renderTemplate } from './template.js';
 import {
   escapeWithin,
@@ -114,10 +115,10 @@ export function telegramDestination(config: TelegramConfig): Destination {
     },
     classify(response: DestinationResponse): DeliveryVerdict {
       const answer = parseJsonObject(response.body);
-      if (!answer || typeof answer.ok !== 'boolean') return standardVerdict(response);
+      if (!answer || typeof answer.ok !== 'boolean') return defaultClassify(response);
       if (answer.ok) return { kind: 'delivered' };
       const code = typeof answer.error_code === 'number' ? answer.error_code : response.status;
-      const description = typeof answer.description === 'string' ? bodyHint(answer.description) : '';
+      const description = typeof answer.description === 'string' ? responseDetail(answer.description) : '';
       const parameters = (typeof answer.parameters === 'object' && answer.parameters) || {};
       const retryAfter = 'retry_after' in parameters ? parameters.retry_after : undefined;
       const migrateTo = 'migrate_to_chat_id' in parameters ? parameters.migrate_to_chat_id : undefined;

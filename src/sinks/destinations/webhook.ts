@@ -17,8 +17,10 @@
  * written `whsec_…` is base64 after the prefix, as Standard Webhooks shows it; any other string is used
  * as its UTF-8 bytes.
  */
+
 import { createHmac } from 'node:crypto';
 import type { SinkConfig } from '../../config/schema.js';
+import { defaultClassify } from '../../delivery/classify.js';
 import type {
   DeliveryVerdict,
   Destination,
@@ -28,7 +30,7 @@ import type {
 import type { Alert } from '../../pipeline/alert.js';
 import { alertToJson } from '../alert-json.js';
 import { alertView } from './alert-view.js';
-import { jsonRequest, standardVerdict } from './http.js';
+import { jsonRequest } from './http.js';
 import { type CompiledTemplate, compileTemplate, renderTemplate } from './template.js';
 import { plainText } from './text.js';
 
@@ -94,7 +96,7 @@ export function webhookDestination(config: WebhookConfig, options: WebhookOption
       if (response.status === 410) {
         return { kind: 'rejected', reason: 'HTTP 410 Gone: the receiver asks Perch to stop sending' };
       }
-      return standardVerdict(response);
+      return defaultClassify(response);
     },
   };
   if (key) {
