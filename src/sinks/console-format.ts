@@ -1,7 +1,8 @@
-import { containerId, type FalcoEvent, isHostEvent, namespaceName, podName } from '../events/falco-event.js';
+import type { FalcoEvent } from '../events/falco-event.js';
 import { Priority, priorityName } from '../events/priority.js';
 import type { Alert, DigestAlert, EventAlert, IncidentAlert } from '../pipeline/alert.js';
 import { digestSummary } from '../pipeline/dedup.js';
+import { alertPlace, failingChecks, listChecks } from './alert-place.js';
 import { clipText, escapeControlChars } from './untrusted-text.js';
 
 const COLOURS: Record<Priority, string> = {
@@ -106,24 +107,20 @@ function eventLine(alert: EventAlert, paint: Paint): string {
 }
 
 function where(alert: EventAlert): string {
-  const { event, enrichment } = alert;
-  const host = enrichment.pod?.node ?? enrichment.node ?? (event.hostname || 'unknown-host');
-  if (isHostEvent(event)) return `${host} host`;
-  const pod = enrichment.pod;
-  if (pod) {
-    const bits = [
-      host,
-      `${pod.namespace}/${pod.pod}`,
-      `${pod.workload.kind.toLowerCase()}/${pod.workload.name}`,
-    ];
-    if (pod.container) bits.push(`container ${pod.container.name}`);
-    if (pod.deleted) bits.push('(pod deleted)');
-    return bits.join(' ');
-  }
-  return (
-    fromFalcoFields(event, host) +
-    (enrichment.outcome === 'unresolved' ? ' (pod not found in the cluster)' : '')
-  );
+  const place = alertPlace(alert);
+  const node = place.node ?? 'unknown-host';
+  if (place.host) return `${node} host`;
+  const bits = [node];
+  if (place.namespace || place.pod) bits.push(`${place.namespace ?? '?'}/${place.pod ?? '?'}`);
+  if (place.workload) bits.push(`${place.workload.kind.toLowerCase()}/${place.workload.name}`);
+  if (place.container) bits.push(`container ${place.container}`);
+  // Without the pod, the id is what to look the container up by (crictl inspect).
+  if (place.unresolved && place.containerId && place.containerId !== place.container)
+    bits.push(place.containerId);
+  if (alert.event.source !== 'syscall') bits.push(`source ${alert.event.source}`);
+  if (place.deleted) bits.push('(pod deleted)');
+  if (place.unresolved) bits.push('(pod not found in the cluster)');
+  return bits.join(' ');
 }
 
 const MAX_LISTED_CHECKS = 4;
@@ -135,22 +132,7 @@ function clusterRisk(alert: EventAlert): string | undefined {
   const runtime = pod.missingRuntimeClass
     ? `runtimeclass ${pod.runtimeClass ?? '?'} missing`
     : `${pod.isolation}${pod.handler ? `(${pod.handler})` : ''}`;
-  // Name what keeps the pod below the next level up: baseline checks for a privileged pod.
-  const failing = pod.posture.level === 'privileged' ? 'baseline' : 'restricted';
-  const checks = [...new Set(pod.posture.violations.filter((v) => v.level === failing).map((v) => v.check))];
-  const listed =
-    checks.slice(0, MAX_LISTED_CHECKS).join(',') + (checks.length > MAX_LISTED_CHECKS ? ',…' : '');
-  const posture = `pss=${pod.posture.level}${checks.length > 0 && pod.posture.level !== 'restricted' ? `(${listed})` : ''}`;
+  const checks = failingChecks(pod);
+  const posture = `pss=${pod.posture.level}${checks.length > 0 ? `(${listChecks(checks, MAX_LISTED_CHECKS, ',')})` : ''}`;
   return `isolation=${runtime} ${posture}`;
-}
-
-function fromFalcoFields(event: FalcoEvent, host: string): string {
-  const ns = namespaceName(event);
-  const pod = podName(event);
-  const id = containerId(event);
-  const bits = [host];
-  if (ns || pod) bits.push(`${ns ?? '?'}/${pod ?? '?'}`);
-  if (id) bits.push(`container ${id}`);
-  if (event.source !== 'syscall') bits.push(`source ${event.source}`);
-  return bits.join(' ');
 }

@@ -5,16 +5,14 @@ import { alertFromEvent } from '../../src/pipeline/alert.js';
 import { formatAlertJson } from '../../src/sinks/alert-json.js';
 import { formatAlertLine } from '../../src/sinks/console-format.js';
 import { CURRENT_ALERT, HOST_ALERT } from '../fixtures/falco-alerts.js';
+import { podContext } from '../fixtures/pod-context.js';
 
 const PAYMENTS: Enrichment = {
   outcome: 'container_id',
-  pod: {
+  pod: podContext({
     namespace: 'payments',
     pod: 'payments-api-7c9d8b6f4-2xk9p',
-    uid: 'u1',
     node: 'worker-2',
-    labels: {},
-    annotations: {},
     workload: { kind: 'Deployment', name: 'payments-api' },
     isolation: 'container',
     handler: 'runc',
@@ -32,7 +30,7 @@ const PAYMENTS: Enrichment = {
       ],
     },
     container: { name: 'api', kind: 'container' },
-  },
+  }),
 };
 
 describe('console line', () => {
@@ -55,7 +53,7 @@ describe('console line', () => {
       false,
     );
     expect(line).toContain(
-      '[worker-2 tools/toolbox-6d8f9c7b5-x2x7q container 4b1d2c3e5f60 (pod not found in the cluster)]',
+      '[worker-2 tools/toolbox-6d8f9c7b5-x2x7q container toolbox 4b1d2c3e5f60 (pod not found in the cluster)]',
     );
     const host = formatAlertLine(
       alertFromEvent({ event: parseFalcoJson(HOST_ALERT), enrichment: { outcome: 'host' } }, 0),

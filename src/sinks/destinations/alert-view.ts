@@ -4,18 +4,12 @@
  * names, reasons that quote rule names, correlation titles) is marked untrusted; only Perch's own words
  * (labels, severity names, counts, PSS check ids, times) are plain strings.
  */
-import {
-  containerId,
-  eventTimeMs,
-  type FalcoEvent,
-  isHostEvent,
-  namespaceName,
-  podName,
-} from '../../events/falco-event.js';
+import { eventTimeMs, type FalcoEvent, isHostEvent } from '../../events/falco-event.js';
 import { Priority, priorityName } from '../../events/priority.js';
 import type { PodContext } from '../../kube/pod-context.js';
 import type { Alert, DigestAlert, EventAlert, IncidentAlert } from '../../pipeline/alert.js';
 import { digestSummary } from '../../pipeline/dedup.js';
+import { alertPlace, failingChecks, listChecks } from '../alert-place.js';
 import { escapeControlChars } from '../untrusted-text.js';
 import type { TemplateValues } from './template.js';
 import { joinText, type Text, untrusted } from './text.js';
@@ -89,13 +83,6 @@ function u(raw: string): Text {
 
 const present = (value: string | undefined): value is string => value !== undefined && value.trim() !== '';
 
-function fieldText(event: FalcoEvent, name: string): string | undefined {
-  const value = event.outputFields[name];
-  if (value === null || value === undefined) return undefined;
-  const text = String(value);
-  return text === '' || text === '<NA>' ? undefined : text;
-}
-
 /** Where an event happened, as raw strings (escaped later, once, by `u`). */
 interface Place {
   node?: string;
@@ -107,23 +94,19 @@ interface Place {
   note?: string;
 }
 
-function eventPlace({ event, enrichment }: EventAlert): Place {
-  const pod = enrichment.pod;
-  const node = pod?.node ?? enrichment.node ?? (event.hostname || undefined);
-  if (isHostEvent(event)) return { node, note: 'host process (not in a container)' };
-  const repository = fieldText(event, 'container.image.repository');
-  const tag = fieldText(event, 'container.image.tag');
-  const fieldImage = repository ? `${repository}${tag ? `:${tag}` : ''}` : undefined;
+function eventPlace(alert: EventAlert): Place {
+  const place = alertPlace(alert);
+  if (place.host) return { node: place.node, note: 'host process (not in a container)' };
   return {
-    node,
-    namespace: pod?.namespace ?? namespaceName(event),
-    workload: pod ? `${pod.workload.kind}/${pod.workload.name}` : undefined,
-    pod: pod?.pod ?? podName(event),
-    container: pod?.container?.name ?? fieldText(event, 'container.name') ?? containerId(event),
-    image: pod?.container?.image ?? fieldImage,
-    note: pod?.deleted
+    node: place.node,
+    namespace: place.namespace,
+    workload: place.workload ? `${place.workload.kind}/${place.workload.name}` : undefined,
+    pod: place.pod,
+    container: place.container,
+    image: place.image,
+    note: place.deleted
       ? 'the pod was deleted before the alert arrived'
-      : enrichment.outcome === 'unresolved'
+      : place.unresolved
         ? 'pod not found in the cluster'
         : undefined,
   };
@@ -157,25 +140,12 @@ function isolationFacts(pod: PodContext | undefined): Fact[] {
   return facts;
 }
 
-/** The checks that keep the pod below the next level up: baseline checks for a privileged pod. */
-function failingChecks(pod: PodContext): string[] {
-  if (pod.posture.level === 'restricted') return [];
-  const failing = pod.posture.level === 'privileged' ? 'baseline' : 'restricted';
-  return [...new Set(pod.posture.violations.filter((v) => v.level === failing).map((v) => v.check))];
-}
-
-function listChecks(checks: string[]): string {
-  const listed = checks.slice(0, MAX_LISTED_CHECKS).join(', ');
-  return checks.length > MAX_LISTED_CHECKS
-    ? `${listed} (+${checks.length - MAX_LISTED_CHECKS} more)`
-    : listed;
-}
-
 function postureFacts(pod: PodContext | undefined): Fact[] {
   if (!pod) return [];
   const facts: Fact[] = [{ label: 'PSS level', value: [pod.posture.level] }];
   const checks = failingChecks(pod);
-  if (checks.length > 0) facts.push({ label: 'PSS violations', value: [listChecks(checks)] });
+  if (checks.length > 0)
+    facts.push({ label: 'PSS violations', value: [listChecks(checks, MAX_LISTED_CHECKS)] });
   return facts;
 }
 
@@ -336,7 +306,7 @@ export function alertView(alert: Alert): AlertView {
       runtime_class: optional(pod?.runtimeClass),
       handler: optional(pod?.handler),
       pss_level: pod ? [pod.posture.level] : [],
-      violations: checks.length > 0 ? [listChecks(checks)] : [],
+      violations: checks.length > 0 ? [listChecks(checks, MAX_LISTED_CHECKS)] : [],
       timeline: joinText(parts.timeline, '\n'),
       time: [time],
       id: [alert.id],
