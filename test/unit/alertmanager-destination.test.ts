@@ -24,6 +24,7 @@ import {
   MAX_SUMMARY,
 } from '../../src/sinks/destinations/alertmanager.js';
 import { CURRENT_ALERT, HOST_ALERT } from '../fixtures/falco-alerts.js';
+import { podContext } from '../fixtures/pod-context.js';
 
 function amConfig(extra: Record<string, unknown> = {}): AlertmanagerSinkConfig {
   const parsed = configSchema.parse({
@@ -36,15 +37,11 @@ function amConfig(extra: Record<string, unknown> = {}): AlertmanagerSinkConfig {
 
 const PAYMENTS: Enrichment = {
   outcome: 'container_id',
-  pod: {
+  pod: podContext({
     namespace: 'payments',
     pod: 'payments-api-7c9d8b6f4-2xk9p',
-    uid: 'u1',
     node: 'worker-2',
-    labels: {},
-    annotations: {},
     workload: { kind: 'Deployment', name: 'payments-api' },
-    serviceAccount: 'payments',
     runtimeClass: 'gvisor',
     handler: 'runsc',
     isolation: 'sandbox',
@@ -62,7 +59,7 @@ const PAYMENTS: Enrichment = {
       namespaceEnforce: 'baseline',
     },
     container: { name: 'api', kind: 'container', image: 'registry.example/payments-api:2.1' },
-  },
+  }),
 };
 
 const T0 = Date.parse('2026-01-01T09:15:02.123Z');

@@ -13,6 +13,7 @@ import {
 } from '../../src/pipeline/correlate.js';
 import { type CompiledCorrelation, compileCorrelation } from '../../src/rules/compile-correlation.js';
 import type { CorrelationSpec } from '../../src/rules/rule-schema.js';
+import { podContext } from '../fixtures/pod-context.js';
 
 const SHELL = 'Terminal shell in container';
 const READ = 'Read sensitive file untrusted';
@@ -578,16 +579,7 @@ describe('correlate: incident content', () => {
     const run = new Run(() => [c]);
     const enrichment: Enrichment = {
       outcome: 'container_id',
-      pod: {
-        namespace: 'shop',
-        pod: 'web-1',
-        uid: 'u1',
-        labels: {},
-        annotations: {},
-        workload: { kind: 'Deployment', name: 'web' },
-        isolation: 'container',
-        posture: { level: 'restricted', violations: [] },
-      },
+      pod: podContext({ namespace: 'shop', pod: 'web-1' }),
     };
     run.at(0, alert(SHELL, undefined, { enrichment }));
     run.at(1000, alert(SHELL, undefined));

@@ -3,7 +3,7 @@ import { from, type Observable, Subject, type Subscription, throwError, VirtualT
 import { TestScheduler } from 'rxjs/testing';
 import { parseFalcoJson } from '../../src/events/parse-falco-json.js';
 import { Priority } from '../../src/events/priority.js';
-import type { Enrichment, PodContext } from '../../src/kube/pod-context.js';
+import type { Enrichment } from '../../src/kube/pod-context.js';
 import { alertFromEvent, type DigestAlert, type EventAlert } from '../../src/pipeline/alert.js';
 import {
   type DedupOptions,
@@ -13,6 +13,7 @@ import {
   formatDuration,
 } from '../../src/pipeline/dedup.js';
 import { EventTimeScheduler } from '../../src/pipeline/event-time-scheduler.js';
+import { podContext } from '../fixtures/pod-context.js';
 
 type Out = EventAlert | DigestAlert;
 
@@ -27,19 +28,6 @@ interface Spec {
   rule?: string;
   /** Put the pod in the enrichment (as the enrich stage does) instead of only in Falco's fields. */
   context?: boolean;
-}
-
-function podContext(namespace: string, pod: string): PodContext {
-  return {
-    namespace,
-    pod,
-    uid: `uid-${pod}`,
-    labels: {},
-    annotations: {},
-    workload: { kind: 'Deployment', name: pod.replace(/-\d+$/, '') },
-    isolation: 'container',
-    posture: { level: 'restricted', violations: [] },
-  };
 }
 
 /** An EventAlert built the way the pipeline builds it: parsed Falco JSON, then alertFromEvent, then a dedup setting. */
@@ -64,7 +52,14 @@ function alert(spec: Spec): EventAlert {
   );
   const enrichment: Enrichment =
     spec.context && spec.pod !== undefined
-      ? { outcome: 'container_id', pod: podContext(namespace, spec.pod) }
+      ? {
+          outcome: 'container_id',
+          pod: podContext({
+            namespace,
+            pod: spec.pod,
+            workload: { kind: 'Deployment', name: spec.pod.replace(/-\d+$/, '') },
+          }),
+        }
       : { outcome: 'unresolved' };
   const result = alertFromEvent({ event, enrichment }, 0);
   if (spec.key !== undefined) result.dedup = { key: spec.key, windowMs: spec.windowMs ?? 10 };

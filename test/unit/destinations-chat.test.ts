@@ -19,6 +19,7 @@ import { TEAMS_MAX_BYTES, teamsDestination } from '../../src/sinks/destinations/
 import { TELEGRAM_MAX_TEXT, telegramDestination } from '../../src/sinks/destinations/telegram.js';
 import { TRUNCATED } from '../../src/sinks/destinations/text.js';
 import { CURRENT_ALERT } from '../fixtures/falco-alerts.js';
+import { podContext } from '../fixtures/pod-context.js';
 
 // ---------- fixtures ----------
 
@@ -32,13 +33,10 @@ const HOSTILE_CMD =
 function enrichment(pod = 'web-<!channel>-@here'): Enrichment {
   return {
     outcome: 'container_id',
-    pod: {
+    pod: podContext({
       namespace: 'payments',
       pod,
-      uid: 'u1',
       node: 'worker-2',
-      labels: {},
-      annotations: {},
       workload: { kind: 'Deployment', name: 'payments-api' },
       isolation: 'container',
       handler: 'runc',
@@ -47,7 +45,7 @@ function enrichment(pod = 'web-<!channel>-@here'): Enrichment {
         violations: [{ check: 'privileged', level: 'baseline', container: 'api', field: 'f', value: 'true' }],
       },
       container: { name: 'api', kind: 'container', image: 'registry.example/payments:1.4' },
-    },
+    }),
   };
 }
 

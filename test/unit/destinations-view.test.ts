@@ -31,16 +31,14 @@ import {
   wrapWithin,
 } from '../../src/sinks/destinations/text.js';
 import { AUDIT_ALERT_WITHOUT_OUTPUT, CURRENT_ALERT, HOST_ALERT } from '../fixtures/falco-alerts.js';
+import { podContext } from '../fixtures/pod-context.js';
 
 const PAYMENTS: Enrichment = {
   outcome: 'container_id',
-  pod: {
+  pod: podContext({
     namespace: 'payments',
     pod: 'payments-api-7c9d8b6f4-2xk9p',
-    uid: 'u1',
     node: 'worker-2',
-    labels: {},
-    annotations: {},
     workload: { kind: 'Deployment', name: 'payments-api' },
     runtimeClass: 'gvisor',
     handler: 'runsc',
@@ -54,7 +52,7 @@ const PAYMENTS: Enrichment = {
       ],
     },
     container: { name: 'api', kind: 'container', image: 'registry.example/payments:1.4' },
-  },
+  }),
 };
 
 function eventAlert(json = CURRENT_ALERT, enrichment: Enrichment = PAYMENTS): EventAlert {

@@ -6,8 +6,9 @@ import { TestScheduler } from 'rxjs/testing';
 import type { FalcoEvent } from '../../src/events/falco-event.js';
 import { parseFalcoJson } from '../../src/events/parse-falco-json.js';
 import { ClusterState } from '../../src/kube/cluster-state.js';
-import type { Enrichment, PodContext } from '../../src/kube/pod-context.js';
+import type { Enrichment } from '../../src/kube/pod-context.js';
 import { type EnrichedEvent, type EnrichOptions, enrich, type Resolver } from '../../src/pipeline/enrich.js';
+import { podContext } from '../fixtures/pod-context.js';
 import { makePod } from '../fixtures/pods.js';
 
 /** A Falco syscall alert from the container with this 12-char id. */
@@ -24,20 +25,6 @@ function alert(containerId: string, rule = `rule-${containerId}`): FalcoEvent {
       time: '2026-01-01T00:00:00.000000000Z',
     }),
   );
-}
-
-/** A pod context small enough to compare whole. */
-function podContext(name: string): PodContext {
-  return {
-    namespace: 'shop',
-    pod: name,
-    uid: `uid-${name}`,
-    labels: {},
-    annotations: {},
-    workload: { kind: 'Pod', name },
-    isolation: 'container',
-    posture: { level: 'restricted', violations: [] },
-  };
 }
 
 /** A resolver backed by a Map from container id to enrichment, with a Subject the test ticks. */
@@ -69,8 +56,8 @@ const B = alert('bbbbbbbbbbbb');
 const C = alert('cccccccccccc');
 const EVENTS: Record<string, FalcoEvent> = { a: A, b: B, c: C };
 
-const POD_A: Enrichment = { outcome: 'container_id', pod: podContext('web-a') };
-const POD_B: Enrichment = { outcome: 'container_id', pod: podContext('web-b') };
+const POD_A: Enrichment = { outcome: 'container_id', pod: podContext({ pod: 'web-a' }) };
+const POD_B: Enrichment = { outcome: 'container_id', pod: podContext({ pod: 'web-b' }) };
 
 function out(event: FalcoEvent, enrichment: Enrichment): EnrichedEvent {
   return { event, enrichment };

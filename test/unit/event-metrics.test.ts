@@ -5,6 +5,7 @@ import { parseFalcoJson } from '../../src/events/parse-falco-json.js';
 import { EventMetrics } from '../../src/metrics/event-metrics.js';
 import { alertFromEvent } from '../../src/pipeline/alert.js';
 import { CURRENT_ALERT } from '../fixtures/falco-alerts.js';
+import { podContext } from '../fixtures/pod-context.js';
 
 function shell(pod: string, priority = 'Notice') {
   const event = parseFalcoJson(
@@ -20,16 +21,12 @@ function shell(pod: string, priority = 'Notice') {
       event,
       enrichment: {
         outcome: 'container_id',
-        pod: {
+        pod: podContext({
           namespace: 'payments',
           pod,
-          uid: pod,
-          labels: {},
-          annotations: {},
           workload: { kind: 'Deployment', name: `api-${pod}` },
           isolation: 'container',
-          posture: { level: 'restricted', violations: [] },
-        },
+        }),
       },
     },
     0,

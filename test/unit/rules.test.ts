@@ -5,12 +5,13 @@ import { describe, expect, it } from '@jest/globals';
 import { validateConfig } from '../../src/config/load-config.js';
 import { parseFalcoJson } from '../../src/events/parse-falco-json.js';
 import { Priority } from '../../src/events/priority.js';
-import type { Enrichment, PodContext } from '../../src/kube/pod-context.js';
+import type { Enrichment } from '../../src/kube/pod-context.js';
 import { alertFromEvent, type EventAlert } from '../../src/pipeline/alert.js';
 import { compileMatch } from '../../src/rules/compile-match.js';
 import { anyOf } from '../../src/rules/glob.js';
 import { loadRules } from '../../src/rules/load-rules.js';
 import type { MatchBlock } from '../../src/rules/rule-schema.js';
+import { podContext } from '../fixtures/pod-context.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'perch-rules-'));
 const NOW = Date.parse('2026-11-26T12:00:00Z');
@@ -30,13 +31,9 @@ function load(yaml: string, opts: { defaults?: boolean; sinks?: string[] } = {})
   return loadRules({ config, sinkNames: opts.sinks ?? ['console', 'secops'], nowMs: NOW });
 }
 
-const POD: PodContext = {
+const POD = podContext({
   namespace: 'payments',
-  pod: 'payments-api-7c9d8b6f4-2xk9p',
-  uid: 'u1',
-  node: 'worker-2',
   labels: { team: 'shop' },
-  annotations: {},
   workload: { kind: 'Deployment', name: 'payments-api' },
   runtimeClass: 'gvisor',
   handler: 'runsc',
@@ -45,8 +42,7 @@ const POD: PodContext = {
     level: 'privileged',
     violations: [{ check: 'privileged', level: 'baseline', container: 'api', field: 'f', value: 'true' }],
   },
-  container: { name: 'api', kind: 'container' },
-};
+});
 
 function alert(
   patch: Record<string, unknown> = {},
