@@ -54,8 +54,9 @@ function digestLine(alert: DigestAlert, paint: Paint): string {
     paint(DIM, 'DIGEST'),
     escapeControlChars(digestSummary(alert)),
   ];
+  // The sample is the first repeat at the digest's priority, not necessarily the latest one.
   return `${parts.join(' ')}
-    last: ${eventMessage(alert.sample.event)}`;
+    e.g.: ${eventMessage(alert.sample.event)}`;
 }
 
 function incidentLine(alert: IncidentAlert, paint: Paint): string {
@@ -74,8 +75,7 @@ function incidentLine(alert: IncidentAlert, paint: Paint): string {
     (t) =>
       `    ${new Date(t.timeMs).toISOString().slice(11, 23)} ${priorityName(t.priority).padEnd(13)} ${escapeControlChars(t.summary)}`,
   );
-  if (alert.eventCount > shown.length)
-    lines.unshift(`    … ${alert.eventCount - shown.length} earlier events`);
+  if (alert.eventCount > shown.length) lines.unshift(`    … ${earlier(alert.eventCount - shown.length)}`);
   return [parts.join(' '), ...lines].join('\n');
 }
 
@@ -135,4 +135,8 @@ function clusterRisk(alert: EventAlert): string | undefined {
   const checks = failingChecks(pod);
   const posture = `pss=${pod.posture.level}${checks.length > 0 ? `(${listChecks(checks, MAX_LISTED_CHECKS, ',')})` : ''}`;
   return `isolation=${runtime} ${posture}`;
+}
+
+function earlier(count: number): string {
+  return `${count} earlier event${count === 1 ? '' : 's'}`;
 }

@@ -359,7 +359,8 @@ function incidentDetails(alert: IncidentAlert): string[] {
   const lines = [...alert.reasons];
   const shown = alert.timeline.slice(-MAX_TIMELINE_LINES);
   lines.push('Timeline (UTC):');
-  if (alert.eventCount > shown.length) lines.push(`  … ${alert.eventCount - shown.length} earlier events`);
+  const earlier = alert.eventCount - shown.length;
+  if (earlier > 0) lines.push(`  … ${earlier} earlier event${earlier === 1 ? '' : 's'}`);
   for (const t of shown) {
     const pod = t.pod ? ` [${t.pod}]` : '';
     lines.push(`  ${clock(t.timeMs)} ${priorityName(t.priority)} ${t.rule}${pod}: ${t.summary}`);

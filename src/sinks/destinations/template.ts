@@ -19,7 +19,8 @@ export const TEMPLATE_VARIABLES = {
   kind: 'event, digest or incident',
   severity: 'the priority name, e.g. Critical',
   rule: 'the Falco rule (for an incident: the rule of its last event)',
-  output: "Falco's output without its time and priority prefix (for digests and incidents: the last event's)",
+  output:
+    "Falco's output without its time and priority prefix (a digest: its example repeat's, the first at its priority; an incident: its last event's)",
   reasons: "Perch's reasons for the priority and routing, separated by '; '",
   summary: 'digest: what repeated, how often and where; incident: how many events tied by what',
   count: 'events this alert stands for: 1, the repeats of a digest, the events of an incident',
