@@ -242,6 +242,31 @@ function scanArray(s: string, i: number): AlertScan[] | undefined {
   }
 }
 
+/**
+ * The texts of the elements of the JSON array `raw`, found in one pass; undefined when `raw` is not
+ * one well-formed array. A batch of alerts is parsed element by element from these, so that each
+ * alert's exact integers are read from its own text: reading them from the whole body took time
+ * proportional to the body for every alert in it.
+ */
+export function jsonArrayElements(raw: string): string[] | undefined {
+  let at = skipSpace(raw, 0);
+  if (raw.charCodeAt(at) !== LEFT_BRACKET) return undefined;
+  const elements: string[] = [];
+  at = skipSpace(raw, at + 1);
+  if (raw.charCodeAt(at) === RIGHT_BRACKET)
+    return skipSpace(raw, at + 1) === raw.length ? elements : undefined;
+  for (;;) {
+    const end = valueEnd(raw, at);
+    if (end < 0) return undefined;
+    elements.push(raw.slice(at, end));
+    at = skipSpace(raw, end);
+    const c = raw.charCodeAt(at);
+    if (c === RIGHT_BRACKET) return skipSpace(raw, at + 1) === raw.length ? elements : undefined;
+    if (c !== COMMA) return undefined;
+    at = skipSpace(raw, at + 1);
+  }
+}
+
 /** The element of an array of alerts that `alert` was parsed from, when the text tells it apart. */
 function pickElement(scans: AlertScan[], alert: Record<string, unknown>): NumberTexts | undefined {
   const fields = alert.output_fields as Record<string, unknown>;

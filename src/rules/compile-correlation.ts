@@ -70,7 +70,12 @@ export function compileCorrelation(
     );
   // Sigma: temporal types without a condition need every referenced rule.
   const satisfied =
-    tests.length > 0 ? (n: number) => tests.every((t) => t(n)) : (n: number) => n >= steps.length;
+    tests.length > 0
+      ? (n: number) => {
+          for (const test of tests) if (!test(n)) return false;
+          return true;
+        }
+      : (n: number) => n >= steps.length;
   const field = condition?.field;
   return {
     name: spec.name,

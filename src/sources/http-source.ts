@@ -3,8 +3,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Observable, Subject } from 'rxjs';
 import type { HttpSourceConfig } from '../config/schema.js';
 import { EventParseError } from '../events/event-parse-error.js';
+import { jsonArrayElements } from '../events/exact-integers.js';
 import type { FalcoEvent } from '../events/falco-event.js';
-import { normaliseFalcoAlert, parseFalcoJson } from '../events/parse-falco-json.js';
+import { parseFalcoJson } from '../events/parse-falco-json.js';
 import { type BatchResult, MAX_MALFORMED_LINES, parseNdjson } from '../events/parse-ndjson.js';
 import { type Logger, LogLimiter } from '../logging/logger.js';
 import type { ComponentMetrics, PerchMetrics } from '../metrics/perch-metrics.js';
@@ -158,32 +159,36 @@ export class HttpSource implements Source {
     try {
       return { events: [parseFalcoJson(body)], rejected: [], rejectedCount: 0 };
     } catch (err) {
+      // An array first: a pretty-printed batch has newlines too, and NDJSON lines are never arrays.
+      if (body.trimStart().startsWith('[')) return this.parseArray(body);
       const multiLine = body.trim().includes('\n');
       if (multiLine && err instanceof EventParseError && err.path === '$') return parseNdjson(body);
-      if (body.trimStart().startsWith('[')) return this.parseArray(body);
       return oneRejection((err as Error).message);
     }
   }
 
-  /** A JSON array of alerts (some senders batch this way). */
+  /** A JSON array of alerts (some senders batch this way), parsed element by element. */
   private parseArray(body: string): BatchResult {
-    let items: unknown;
-    try {
-      items = JSON.parse(body);
-    } catch (err) {
-      return oneRejection(`malformed JSON: ${(err as Error).message}`);
+    const elements = jsonArrayElements(body);
+    if (elements === undefined) {
+      try {
+        JSON.parse(body);
+      } catch (err) {
+        return oneRejection(`malformed JSON: ${(err as Error).message}`);
+      }
+      return oneRejection('malformed JSON: expected an array of Falco alerts');
     }
     const events: FalcoEvent[] = [];
     const rejected: { line: number; error: string }[] = [];
     let rejectedCount = 0;
-    for (const [i, item] of (items as unknown[]).entries()) {
+    for (const [i, element] of elements.entries()) {
       try {
-        events.push(normaliseFalcoAlert(item, body));
+        events.push(parseFalcoJson(element));
       } catch (err) {
         rejectedCount += 1;
         if (rejected.length < 20) rejected.push({ line: 1, error: `[${i}] ${(err as Error).message}` });
         if (rejectedCount > MAX_MALFORMED_LINES) {
-          rejectedCount += (items as unknown[]).length - i - 1;
+          rejectedCount += elements.length - i - 1;
           break;
         }
       }

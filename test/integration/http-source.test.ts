@@ -46,6 +46,26 @@ describe('HTTP source: a drop-in target for Falco http_output and falcosidekick 
     expect(await requests('partial', '200')).toBe(1);
   });
 
+  it('accepts a JSON array of alerts, each keeping its own exact integers, and reports bad elements', async () => {
+    harness = await startAgent();
+    // Two times that round to the same double: only each element's own text tells them apart.
+    const times = ['1767258902123456789', '1767258902123456790', '1767258902123456791'];
+    const alerts = times.map((t) =>
+      CURRENT_ALERT.replace('"evt.time":1767258902123456789', `"evt.time":${t}`),
+    );
+    const body = `[${alerts[0]}, {"rule":"x"},\n${alerts[1]},${alerts[2]}]`;
+    const res = await post(body);
+    expect(res.status).toBe(200);
+    expect(res.body.accepted).toBe(3);
+    expect(res.body.rejected).toEqual([{ line: 1, error: expect.stringMatching(/^\[1\] priority:/) }]);
+    const truncated = await post(`[${alerts[0]},`);
+    expect(truncated.status).toBe(400);
+    expect(String(truncated.body.error)).toMatch(/malformed JSON/);
+    await harness.stop();
+    // The JSON output keeps the digits; read them from the text, as JSON.parse would round them.
+    expect(harness.out.lines.map((line) => /"evt\.time":(\d+)/.exec(line)?.[1])).toEqual(times);
+  });
+
   it('answers malformed JSON with 400 and the reason', async () => {
     harness = await startAgent();
     const res = await post('{"rule": "x", ');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { EventParseError } from '../../src/events/event-parse-error.js';
 import { parseEventTime } from '../../src/events/event-time.js';
+import { jsonArrayElements } from '../../src/events/exact-integers.js';
 import {
   containerId,
   eventTimeMs,
@@ -189,5 +190,24 @@ describe('parseEventTime in a storm (timestamps within one second take a shortcu
     expect(() => parseEventTime(`${second}.00000000xZ`)).toThrow(EventParseError);
     expect(() => parseEventTime(`${second}.000000000X`)).toThrow(EventParseError);
     expect(parseEventTime(`${second}.000000003z`)).toBe(secondNs + 3n);
+  });
+});
+
+describe('jsonArrayElements (a batch is parsed element by element)', () => {
+  it('splits an array into its elements’ texts, whatever their strings and nesting hold', () => {
+    expect(jsonArrayElements('[]')).toEqual([]);
+    expect(jsonArrayElements(' [ ] \n')).toEqual([]);
+    const tricky = '{"a":"],[\\"}{","b":[1,{"c":2}]}';
+    expect(jsonArrayElements(`[ ${tricky} ,\n{"d":null}, 12, "x]" ]`)).toEqual([
+      tricky,
+      '{"d":null}',
+      '12',
+      '"x]"',
+    ]);
+  });
+
+  it('gives up on anything that is not one whole array', () => {
+    for (const text of ['{"a":1}', '[{"a":1},', '[{"a":1}} ]', '[1 2]', '[1] [2]', '', '[{"a":"open]'])
+      expect(jsonArrayElements(text)).toBeUndefined();
   });
 });
