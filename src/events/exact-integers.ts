@@ -18,6 +18,7 @@ export type NumberTexts = ReadonlyMap<string, string>;
 export class RawNumberTexts {
   private escapes: boolean | undefined;
   private scanned = false;
+  private shortcuts = 0;
   private texts: NumberTexts | undefined;
 
   constructor(
@@ -31,7 +32,9 @@ export class RawNumberTexts {
     // written only that way. The member's key is one occurrence of that spelling, so when it is the
     // only one, it is the member's key wherever else the name appears: no walk needed.
     this.escapes ??= this.raw.includes('\\') && (this.raw.includes('\\u') || this.raw.includes('\\/'));
-    if (!this.escapes) {
+    // Each shortcut reads the whole text: past a few keys one walk is cheaper (an alert of 20,000
+    // big integers took seconds that way).
+    if (!this.escapes && !this.scanned && this.shortcuts++ < MAX_SHORTCUTS) {
       const text = uniqueMemberText(this.raw, key);
       if (text !== undefined) return text;
     }
@@ -42,6 +45,9 @@ export class RawNumberTexts {
     return this.texts?.get(key);
   }
 }
+
+/** Keys looked up by a search of the text before the walk takes over (Falco sends one or two). */
+const MAX_SHORTCUTS = 4;
 
 function uniqueMemberText(raw: string, key: string): string | undefined {
   const quoted = JSON.stringify(key);

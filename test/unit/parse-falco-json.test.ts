@@ -211,3 +211,14 @@ describe('jsonArrayElements (a batch is parsed element by element)', () => {
       expect(jsonArrayElements(text)).toBeUndefined();
   });
 });
+
+describe('exact integers in an alert with many of them', () => {
+  it('keeps every one exact, past the first few found by a search and the rest by one walk', () => {
+    const values = Array.from({ length: 12 }, (_, i) => 9_007_199_254_740_993n + BigInt(i * 2));
+    const fields = values.map((v, i) => `"f${i}":${v}`).join(',');
+    const event = parseFalcoJson(
+      `{"rule":"r","priority":"Warning","time":"2026-01-01T00:00:00Z","output_fields":{"note":"\\"f3\\":1",${fields}}}`,
+    );
+    expect(values.map((_, i) => event.outputFields[`f${i}`])).toEqual(values);
+  });
+});
