@@ -114,8 +114,8 @@ function where(alert: EventAlert): string {
   if (place.namespace || place.pod) bits.push(`${place.namespace ?? '?'}/${place.pod ?? '?'}`);
   if (place.workload) bits.push(`${place.workload.kind.toLowerCase()}/${place.workload.name}`);
   if (place.container) bits.push(`container ${place.container}`);
-  // Without the pod, the id is what to look the container up by (crictl inspect).
-  if (place.unresolved && place.containerId && place.containerId !== place.container)
+  // Without the cluster's view of the pod, the id is what to look the container up by (crictl inspect).
+  if (!place.workload && place.containerId && place.containerId !== place.container)
     bits.push(place.containerId);
   if (alert.event.source !== 'syscall') bits.push(`source ${alert.event.source}`);
   if (place.deleted) bits.push('(pod deleted)');

@@ -218,7 +218,7 @@ describe('perch replay', () => {
     const result = await runPerch(['replay', file]);
     expect(result.stdout).toContain('NOTICE');
     expect(result.stdout).toContain(
-      'Contact K8S API Server From Container [worker-2 tools/toolbox-6d8f9c7b5-x2x7q container 4b1d2c3e5f60]',
+      'Contact K8S API Server From Container [worker-2 tools/toolbox-6d8f9c7b5-x2x7q container toolbox 4b1d2c3e5f60]',
     );
   });
 });
