@@ -1,7 +1,7 @@
 import type { FalcoEvent } from '../events/falco-event.js';
 import { Priority, priorityName } from '../events/priority.js';
 import type { Alert, DigestAlert, EventAlert, IncidentAlert } from '../pipeline/alert.js';
-import { digestSummary } from '../pipeline/dedup.js';
+import { digestSummary } from '../pipeline/digest-summary.js';
 import { alertPlace, failingChecks, listChecks } from './alert-place.js';
 import { clipText, escapeControlChars } from './untrusted-text.js';
 

@@ -5,13 +5,8 @@ import { parseFalcoJson } from '../../src/events/parse-falco-json.js';
 import { Priority } from '../../src/events/priority.js';
 import type { Enrichment } from '../../src/kube/pod-context.js';
 import { alertFromEvent, type DigestAlert, type EventAlert } from '../../src/pipeline/alert.js';
-import {
-  type DedupOptions,
-  dedup,
-  digestSummary,
-  EXACT_PODS_PER_WINDOW,
-  formatDuration,
-} from '../../src/pipeline/dedup.js';
+import { type DedupOptions, dedup, EXACT_PODS_PER_WINDOW } from '../../src/pipeline/dedup.js';
+import { digestSummary, formatDuration } from '../../src/pipeline/digest-summary.js';
 import { EventTimeScheduler } from '../../src/pipeline/event-time-scheduler.js';
 import { podContext } from '../fixtures/pod-context.js';
 

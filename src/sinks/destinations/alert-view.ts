@@ -8,7 +8,7 @@ import { eventTimeMs, type FalcoEvent, isHostEvent } from '../../events/falco-ev
 import { Priority, priorityName } from '../../events/priority.js';
 import type { PodContext } from '../../kube/pod-context.js';
 import type { Alert, DigestAlert, EventAlert, IncidentAlert } from '../../pipeline/alert.js';
-import { digestSummary } from '../../pipeline/dedup.js';
+import { digestSummary } from '../../pipeline/digest-summary.js';
 import { alertPlace, failingChecks, listChecks } from '../alert-place.js';
 import { escapeControlChars } from '../untrusted-text.js';
 import type { TemplateValues } from './template.js';

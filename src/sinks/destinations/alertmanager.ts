@@ -52,7 +52,7 @@ import { eventTimeMs, isHostEvent, podName } from '../../events/falco-event.js';
 import { Priority, priorityName } from '../../events/priority.js';
 import type { PodContext } from '../../kube/pod-context.js';
 import type { Alert, DigestAlert, EventAlert, IncidentAlert } from '../../pipeline/alert.js';
-import { digestSummary } from '../../pipeline/dedup.js';
+import { digestSummary } from '../../pipeline/digest-summary.js';
 import { alertIsolation, alertNamespace, alertWorkload } from '../../rules/alert-facts.js';
 import { escapeControlChars } from '../untrusted-text.js';
 
