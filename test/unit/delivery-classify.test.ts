@@ -29,6 +29,12 @@ describe('defaultClassify', () => {
     });
     const date = new Date(NOW + 7000).toUTCString();
     expect(retryAfterMs(response(503, '', { 'retry-after': date }), NOW)).toBe(7000);
+    // A service in maintenance says when to come back with a 503, and is waited out like a 429.
+    expect(defaultClassify(response(503, 'down for maintenance', { 'retry-after': '120' }), NOW)).toEqual({
+      kind: 'retry',
+      reason: 'HTTP 503: down for maintenance',
+      afterMs: 120_000,
+    });
     expect(retryAfterMs(response(503, '', { 'retry-after': new Date(NOW - 5000).toUTCString() }), NOW)).toBe(
       0,
     );
