@@ -287,7 +287,7 @@ export const configSchema = z.strictObject({
         .strictObject({
           /** Fingerprint of "the same alert": rule, workload, namespace, pod, container, node, or output field names. */
           key: z.array(z.string().min(1)).min(1).default(['rule', 'workload']),
-          /** Repeats inside this window become one digest; 0 turns deduplication off. */
+          /** Repeats inside this window become one digest; `0s` turns deduplication off. */
           window: duration.default(300_000),
           /** Most fingerprints tracked at once; beyond it the oldest digest is sent early. */
           maxKeys: z.int().positive().default(10_000),

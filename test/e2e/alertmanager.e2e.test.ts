@@ -20,6 +20,7 @@ import {
 import { AlertmanagerSink } from '../../src/sinks/alertmanager-sink.js';
 import { classifyAlertmanagerResponse } from '../../src/sinks/destinations/alertmanager.js';
 import { CURRENT_ALERT } from '../fixtures/falco-alerts.js';
+import { podContext } from '../fixtures/pod-context.js';
 import { eventually, freePort, requireBinary, ServerProcess } from '../helpers/real-server.js';
 
 const ALERTMANAGER = requireBinary('/usr/bin/prometheus-alertmanager', 'prometheus-alertmanager');
@@ -120,13 +121,9 @@ async function startSink(id: string, extra: Record<string, unknown> = {}): Promi
 
 const PAYMENTS: Enrichment = {
   outcome: 'container_id',
-  pod: {
-    namespace: 'payments',
+  pod: podContext({
     pod: 'payments-api-7c9d8b6f4-2xk9p',
-    uid: 'u1',
     node: 'worker-2',
-    labels: {},
-    annotations: {},
     workload: { kind: 'Deployment', name: 'payments-api' },
     runtimeClass: 'gvisor',
     handler: 'runsc',
@@ -144,7 +141,7 @@ const PAYMENTS: Enrichment = {
       ],
     },
     container: { name: 'api', kind: 'container' },
-  },
+  }),
 };
 
 /** The fixture alert, happening now (an alert whose endsAt has passed is not listed by Alertmanager). */

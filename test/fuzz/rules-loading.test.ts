@@ -12,6 +12,7 @@ import { createLogger } from '../../src/logging/logger.js';
 import { alertFromEvent, type EventAlert } from '../../src/pipeline/alert.js';
 import { type LoadedRules, loadRules } from '../../src/rules/load-rules.js';
 import { RulesHolder } from '../../src/rules/rules-holder.js';
+import { podContext } from '../fixtures/pod-context.js';
 import { nastyString, validAlert } from './arbitraries.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'perch-fuzz-rules-'));
@@ -304,13 +305,10 @@ const rulesDocument = fc.record(
   { requiredKeys: [] },
 );
 
-const POD: PodContext = {
-  namespace: 'payments',
+const POD: PodContext = podContext({
   pod: 'payments-api-7c9d8b6f4-2xk9p',
-  uid: 'u1',
   node: 'worker-2',
   labels: { team: 'shop', app: 'api' },
-  annotations: {},
   workload: { kind: 'Deployment', name: 'payments-api' },
   runtimeClass: 'gvisor',
   handler: 'runsc',
@@ -320,7 +318,7 @@ const POD: PodContext = {
     violations: [{ check: 'privileged', level: 'baseline', container: 'api', field: 'f', value: 'true' }],
   },
   container: { name: 'api', kind: 'container' },
-};
+});
 
 const enrichment: fc.Arbitrary<Enrichment> = fc.oneof(
   fc.constant<Enrichment>({ outcome: 'disabled' }),

@@ -16,6 +16,7 @@ import { PerchMetrics } from '../../src/metrics/perch-metrics.js';
 import { alertFromEvent, type EventAlert } from '../../src/pipeline/alert.js';
 import { FALCO_API_VERSION, GrpcBridgeSink } from '../../src/sinks/grpc-bridge-sink.js';
 import { CURRENT_ALERT, HOST_ALERT, INTERNAL_DROP_ALERT } from '../fixtures/falco-alerts.js';
+import { podContext } from '../fixtures/pod-context.js';
 import { metricValue } from '../helpers/agent-harness.js';
 import { until } from '../helpers/until.js';
 
@@ -29,12 +30,9 @@ const SERVER_TLS = {
 
 const ENRICHED: Enrichment = {
   outcome: 'container_id',
-  pod: {
+  pod: podContext({
     namespace: 'tools',
     pod: 'toolbox-6d8f9c7b5-x2x7q',
-    uid: 'b9e1',
-    labels: {},
-    annotations: {},
     workload: { kind: 'Deployment', name: 'toolbox' },
     runtimeClass: 'gvisor',
     handler: 'runsc',
@@ -47,7 +45,7 @@ const ENRICHED: Enrichment = {
         { check: 'privileged', level: 'baseline', container: 'side', field: 'privileged', value: 'true' },
       ],
     },
-  },
+  }),
 };
 
 const EMERGENCY_ALERT =
