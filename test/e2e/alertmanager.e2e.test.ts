@@ -20,7 +20,7 @@ import {
 import { AlertmanagerSink } from '../../src/sinks/alertmanager-sink.js';
 import { classifyAlertmanagerResponse } from '../../src/sinks/destinations/alertmanager.js';
 import { CURRENT_ALERT } from '../fixtures/falco-alerts.js';
-import { podContext } from '../fixtures/pod-context.js';
+import { PAYMENTS_API_SANDBOXED, podContext } from '../fixtures/pod-context.js';
 import { eventually, freePort, requireBinary, ServerProcess } from '../helpers/real-server.js';
 
 const ALERTMANAGER = requireBinary('/usr/bin/prometheus-alertmanager', 'prometheus-alertmanager');
@@ -122,12 +122,7 @@ async function startSink(id: string, extra: Record<string, unknown> = {}): Promi
 const PAYMENTS: Enrichment = {
   outcome: 'container_id',
   pod: podContext({
-    pod: 'payments-api-7c9d8b6f4-2xk9p',
-    node: 'worker-2',
-    workload: { kind: 'Deployment', name: 'payments-api' },
-    runtimeClass: 'gvisor',
-    handler: 'runsc',
-    isolation: 'sandbox',
+    ...PAYMENTS_API_SANDBOXED,
     posture: {
       level: 'privileged',
       violations: [

@@ -24,7 +24,7 @@ import {
   MAX_SUMMARY,
 } from '../../src/sinks/destinations/alertmanager.js';
 import { CURRENT_ALERT, HOST_ALERT } from '../fixtures/falco-alerts.js';
-import { podContext } from '../fixtures/pod-context.js';
+import { PAYMENTS_API_SANDBOXED, podContext } from '../fixtures/pod-context.js';
 
 function amConfig(extra: Record<string, unknown> = {}): AlertmanagerSinkConfig {
   const parsed = configSchema.parse({
@@ -38,13 +38,7 @@ function amConfig(extra: Record<string, unknown> = {}): AlertmanagerSinkConfig {
 const PAYMENTS: Enrichment = {
   outcome: 'container_id',
   pod: podContext({
-    namespace: 'payments',
-    pod: 'payments-api-7c9d8b6f4-2xk9p',
-    node: 'worker-2',
-    workload: { kind: 'Deployment', name: 'payments-api' },
-    runtimeClass: 'gvisor',
-    handler: 'runsc',
-    isolation: 'sandbox',
+    ...PAYMENTS_API_SANDBOXED,
     posture: {
       level: 'privileged',
       violations: [

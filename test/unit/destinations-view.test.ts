@@ -31,18 +31,12 @@ import {
   wrapWithin,
 } from '../../src/sinks/destinations/text.js';
 import { AUDIT_ALERT_WITHOUT_OUTPUT, CURRENT_ALERT, HOST_ALERT } from '../fixtures/falco-alerts.js';
-import { podContext } from '../fixtures/pod-context.js';
+import { PAYMENTS_API_SANDBOXED, podContext } from '../fixtures/pod-context.js';
 
 const PAYMENTS: Enrichment = {
   outcome: 'container_id',
   pod: podContext({
-    namespace: 'payments',
-    pod: 'payments-api-7c9d8b6f4-2xk9p',
-    node: 'worker-2',
-    workload: { kind: 'Deployment', name: 'payments-api' },
-    runtimeClass: 'gvisor',
-    handler: 'runsc',
-    isolation: 'sandbox',
+    ...PAYMENTS_API_SANDBOXED,
     posture: {
       level: 'privileged',
       violations: [
