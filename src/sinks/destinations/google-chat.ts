@@ -134,11 +134,13 @@ export function googleChatDestination(config: GoogleChatConfig): Destination {
     classify(response: DestinationResponse) {
       // Errors are Google's JSON: {"error": {"code", "message", "status"}}.
       const error = parseJsonObject(response.body)?.error;
-      const detail =
+      const message =
         typeof error === 'object' && error !== null && 'message' in error && typeof error.message === 'string'
-          ? responseDetail(error.message)
-          : responseDetail(response.body);
-      return defaultClassify(response, Date.now(), detail);
+          ? error.message
+          : undefined;
+      return message === undefined
+        ? defaultClassify(response)
+        : defaultClassify(response, Date.now(), responseDetail(message));
     },
   };
 }

@@ -9,7 +9,7 @@
  * fallback), `@` and `<` are followed by a zero-width joiner so no mention or Slack token can form.
  */
 import type { SinkConfig } from '../../config/schema.js';
-import { defaultClassify, responseDetail } from '../../delivery/classify.js';
+import { defaultClassify } from '../../delivery/classify.js';
 import type { Destination, DestinationResponse, RenderedRequest } from '../../delivery/destination.js';
 import type { Alert } from '../../pipeline/alert.js';
 import { type AlertView, alertView, allFacts } from './alert-view.js';
@@ -118,8 +118,8 @@ export function mattermostDestination(config: MattermostConfig): Destination {
       return jsonRequest(config.url.reveal(), p);
     },
     classify(response: DestinationResponse) {
-      // Mattermost answers 200 `ok`; errors are a status with a JSON or text message.
-      return defaultClassify(response, Date.now(), responseDetail(response.body));
+      // Mattermost answers 200 `ok`; its errors (a status with a JSON or text message) read as the default.
+      return defaultClassify(response);
     },
   };
 }

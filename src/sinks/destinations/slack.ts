@@ -9,7 +9,7 @@
  */
 
 import type { SinkConfig } from '../../config/schema.js';
-import { defaultClassify, responseDetail } from '../../delivery/classify.js';
+import { defaultClassify } from '../../delivery/classify.js';
 import type { Destination, DestinationResponse, RenderedRequest } from '../../delivery/destination.js';
 import type { Alert } from '../../pipeline/alert.js';
 import { type AlertView, alertView, allFacts } from './alert-view.js';
@@ -150,11 +150,9 @@ export function slackDestination(config: SlackConfig): Destination {
     classify(response: DestinationResponse) {
       const code = response.body.trim();
       const meaning = SLACK_ERRORS[code];
-      return defaultClassify(
-        response,
-        Date.now(),
-        meaning ? `: ${code} (${meaning})` : responseDetail(response.body),
-      );
+      return meaning
+        ? defaultClassify(response, Date.now(), `: ${code} (${meaning})`)
+        : defaultClassify(response);
     },
   };
 }
