@@ -20,7 +20,7 @@ import {
 import { AlertmanagerSink } from '../../src/sinks/alertmanager-sink.js';
 import { classifyAlertmanagerResponse } from '../../src/sinks/destinations/alertmanager.js';
 import { CURRENT_ALERT } from '../fixtures/falco-alerts.js';
-import { PAYMENTS_API_SANDBOXED, podContext } from '../fixtures/pod-context.js';
+import { PAYMENTS_API_SANDBOXED, PRIVILEGED_API_CONTAINER, podContext } from '../fixtures/pod-context.js';
 import { eventually, freePort, requireBinary, ServerProcess } from '../helpers/real-server.js';
 
 const ALERTMANAGER = requireBinary('/usr/bin/prometheus-alertmanager', 'prometheus-alertmanager');
@@ -125,15 +125,7 @@ const PAYMENTS: Enrichment = {
     ...PAYMENTS_API_SANDBOXED,
     posture: {
       level: 'privileged',
-      violations: [
-        {
-          check: 'privileged',
-          level: 'baseline',
-          container: 'api',
-          field: 'spec.containers[api].securityContext.privileged',
-          value: 'true',
-        },
-      ],
+      violations: [PRIVILEGED_API_CONTAINER],
     },
     container: { name: 'api', kind: 'container' },
   }),

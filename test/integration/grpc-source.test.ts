@@ -41,6 +41,38 @@ function unixFalco(): FakeFalcoGrpc {
 
 const fastReconnect = { reconnectInitial: '20ms', reconnectMax: '200ms', pollInterval: '50ms' };
 
+/** A Falco serving gRPC over TCP with the test CA's server certificate, asking for a client one. */
+function tlsFalco(): FakeFalcoGrpc {
+  return new FakeFalcoGrpc({
+    address: '127.0.0.1:0',
+    tls: {
+      ca: readFileSync(cert('ca.crt')),
+      cert: readFileSync(cert('server.crt')),
+      key: readFileSync(cert('server.key')),
+    },
+  });
+}
+
+/** Perch's gRPC source for `address` over mutual TLS, presenting `<client>.crt`. */
+function tlsSource(address: string, client: string) {
+  return {
+    sources: {
+      http: { enabled: false },
+      grpc: {
+        enabled: true,
+        address,
+        tls: {
+          ca: cert('ca.crt'),
+          cert: cert(`${client}.crt`),
+          key: cert(`${client}.key`),
+          serverName: 'localhost',
+        },
+        ...fastReconnect,
+      },
+    },
+  };
+}
+
 describe('gRPC source (Falco ≤ 0.43)', () => {
   it('subscribes over the unix socket and turns responses into the same events as JSON', async () => {
     falco = unixFalco();
@@ -103,63 +135,19 @@ describe('gRPC source (Falco ≤ 0.43)', () => {
   });
 
   it('uses mutual TLS over TCP', async () => {
-    falco = new FakeFalcoGrpc({
-      address: '127.0.0.1:0',
-      tls: {
-        ca: readFileSync(cert('ca.crt')),
-        cert: readFileSync(cert('server.crt')),
-        key: readFileSync(cert('server.key')),
-      },
-    });
+    falco = tlsFalco();
     const address = await falco.start();
     falco.pushEvent(numbered(7));
-    harness = await startAgent({
-      sources: {
-        http: { enabled: false },
-        grpc: {
-          enabled: true,
-          address,
-          tls: {
-            ca: cert('ca.crt'),
-            cert: cert('client.crt'),
-            key: cert('client.key'),
-            serverName: 'localhost',
-          },
-          ...fastReconnect,
-        },
-      },
-    });
+    harness = await startAgent(tlsSource(address, 'client'));
     await until(() => harness?.out.lines.length === 1, 'the alert over mTLS');
     expect(ids(harness)).toEqual([7]);
   });
 
   it('says clearly when Falco refuses the client certificate', async () => {
-    falco = new FakeFalcoGrpc({
-      address: '127.0.0.1:0',
-      tls: {
-        ca: readFileSync(cert('ca.crt')),
-        cert: readFileSync(cert('server.crt')),
-        key: readFileSync(cert('server.key')),
-      },
-    });
+    falco = tlsFalco();
     const address = await falco.start();
     falco.pushEvent(numbered(1));
-    harness = await startAgent({
-      sources: {
-        http: { enabled: false },
-        grpc: {
-          enabled: true,
-          address,
-          tls: {
-            ca: cert('ca.crt'),
-            cert: cert('rogue-client.crt'),
-            key: cert('rogue-client.key'),
-            serverName: 'localhost',
-          },
-          ...fastReconnect,
-        },
-      },
-    });
+    harness = await startAgent(tlsSource(address, 'rogue-client'));
     let detail = '';
     await until(async () => {
       const body = (await (await fetch(`${harness?.url}/readyz`)).json()) as {

@@ -24,7 +24,7 @@ import {
   MAX_SUMMARY,
 } from '../../src/sinks/destinations/alertmanager.js';
 import { CURRENT_ALERT, HOST_ALERT } from '../fixtures/falco-alerts.js';
-import { PAYMENTS_API_SANDBOXED, podContext } from '../fixtures/pod-context.js';
+import { PAYMENTS_API_SANDBOXED, PRIVILEGED_API_CONTAINER, podContext } from '../fixtures/pod-context.js';
 
 function amConfig(extra: Record<string, unknown> = {}): AlertmanagerSinkConfig {
   const parsed = configSchema.parse({
@@ -41,15 +41,7 @@ const PAYMENTS: Enrichment = {
     ...PAYMENTS_API_SANDBOXED,
     posture: {
       level: 'privileged',
-      violations: [
-        {
-          check: 'privileged',
-          level: 'baseline',
-          container: 'api',
-          field: 'spec.containers[api].securityContext.privileged',
-          value: 'true',
-        },
-      ],
+      violations: [PRIVILEGED_API_CONTAINER],
       namespaceEnforce: 'baseline',
     },
     container: { name: 'api', kind: 'container', image: 'registry.example/payments-api:2.1' },

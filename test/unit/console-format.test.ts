@@ -5,7 +5,7 @@ import { alertFromEvent } from '../../src/pipeline/alert.js';
 import { formatAlertJson } from '../../src/sinks/alert-json.js';
 import { formatAlertLine } from '../../src/sinks/console-format.js';
 import { CURRENT_ALERT, HOST_ALERT } from '../fixtures/falco-alerts.js';
-import { podContext } from '../fixtures/pod-context.js';
+import { PRIVILEGED_API_CONTAINER, podContext } from '../fixtures/pod-context.js';
 
 const PAYMENTS: Enrichment = {
   outcome: 'container_id',
@@ -19,13 +19,7 @@ const PAYMENTS: Enrichment = {
     posture: {
       level: 'privileged',
       violations: [
-        {
-          check: 'privileged',
-          level: 'baseline',
-          container: 'api',
-          field: 'spec.containers[api].securityContext.privileged',
-          value: 'true',
-        },
+        PRIVILEGED_API_CONTAINER,
         { check: 'runAsNonRoot', level: 'restricted', container: 'api', field: 'x', value: '<unset>' },
       ],
     },
