@@ -24,12 +24,20 @@ export class SeriesCap<L extends string> {
       return values;
     }
     this.onOverflow();
-    const folded = { ...values };
-    for (const name of Object.keys(folded) as L[]) if (!this.keep.has(name)) folded[name] = OVERFLOW_VALUE;
-    return folded;
+    return foldLabels(values, this.keep);
   }
 
   get size(): number {
     return this.seen.size;
   }
+}
+
+/** The overflow series a new combination is folded into: every label but those in `keep` set to `_overflow`. */
+export function foldLabels<L extends string>(
+  values: Record<L, string>,
+  keep: ReadonlySet<L>,
+): Record<L, string> {
+  const folded = { ...values };
+  for (const name of Object.keys(folded) as L[]) if (!keep.has(name)) folded[name] = OVERFLOW_VALUE;
+  return folded;
 }

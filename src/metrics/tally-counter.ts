@@ -1,5 +1,5 @@
 import { Counter, type CounterConfiguration } from 'prom-client';
-import { SeriesCap } from './series-cap.js';
+import { foldLabels } from './series-cap.js';
 
 /** The running count of one series since prom-client last collected. */
 export interface Tally {
@@ -28,9 +28,11 @@ export interface TallyCap<L extends string> {
 export class TallyCounter<L extends string> {
   readonly counter: Counter<L>;
   private readonly series = new Map<string, Series<L>>();
-  private readonly cap: SeriesCap<L> | undefined;
 
-  constructor(config: Omit<CounterConfiguration<L>, 'collect'>, cap?: TallyCap<L>) {
+  constructor(
+    config: Omit<CounterConfiguration<L>, 'collect'>,
+    private readonly cap?: TallyCap<L>,
+  ) {
     const series = this.series;
     this.counter = new Counter<L>({
       ...config,
@@ -42,7 +44,6 @@ export class TallyCounter<L extends string> {
         }
       },
     });
-    this.cap = cap && new SeriesCap(cap.maxSeries, cap.keep, cap.onOverflow);
   }
 
   /** Counts `n` for the series `key` (its label values joined); false when the key is new here. */
@@ -55,11 +56,16 @@ export class TallyCounter<L extends string> {
 
   /** Counts `n` for a key `incKnown` did not know, with its labels by name. */
   incNew(key: string, values: Record<L, string>, n = 1): void {
-    const labels = this.cap ? this.cap.labels(values) : values;
+    // The table holds exactly the admitted series, so its size is what the cap limits.
+    if (this.cap && this.series.size >= this.cap.maxSeries) {
+      this.cap.onOverflow();
+      // Folded into the overflow series, counted at once and not remembered: the table stays capped.
+      this.counter.inc(foldLabels(values, this.cap.keep), n);
+      return;
+    }
     // The first count goes straight in, so even a count of zero makes the series visible at once.
-    this.counter.inc(labels, n);
-    // Folded into the overflow series: not remembered, so the table stays capped.
-    if (labels === values) this.series.set(key, { labels, pending: 0 });
+    this.counter.inc(values, n);
+    this.series.set(key, { labels: values, pending: 0 });
   }
 
   /** A series of labels Perch chooses (never capped), for a caller that counts into it directly. */
