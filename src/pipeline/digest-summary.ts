@@ -1,3 +1,4 @@
+import { workloadRef } from '../rules/alert-facts.js';
 import type { DigestAlert } from './alert.js';
 
 /* How a digest reads, the same in the console, chat and Alertmanager. */
@@ -33,10 +34,6 @@ export function formatDuration(ms: number): string {
   return parts.join('');
 }
 
-function workloadText(workload: NonNullable<DigestAlert['workload']>): string {
-  return `${workload.kind.toLowerCase()}/${workload.name}`;
-}
-
 /**
  * One line for a digest, e.g. `Terminal shell in container ×57 more in 5m across 3 pods of
  * deployment/payments (first seen 09:15:02, last 09:19:58 UTC)`. "×N more" because `count` is the
@@ -48,17 +45,17 @@ export function digestSummary(d: DigestAlert): string {
   const workload = d.workload;
   if (d.podCount > 1) {
     where = ` across ${d.podCount} pods`;
-    if (workload) where += ` of ${workloadText(workload)}`;
+    if (workload) where += ` of ${workloadRef(workload)}`;
     else if (d.namespace !== undefined) where += ` in namespace ${d.namespace}`;
   } else if (d.podCount === 1) {
     const pod = d.pods[0];
     where = pod === undefined ? ' in 1 pod' : ` in pod ${pod}`;
     // A bare pod's workload is the pod itself: naming it twice says nothing.
     if (workload && workload.kind !== 'Pod' && workload.kind !== 'StaticPod') {
-      where += ` of ${workloadText(workload)}`;
+      where += ` of ${workloadRef(workload)}`;
     }
   } else if (workload) {
-    where = ` in ${workloadText(workload)}`;
+    where = ` in ${workloadRef(workload)}`;
   } else if (d.namespace !== undefined) {
     where = ` in namespace ${d.namespace}`;
   }

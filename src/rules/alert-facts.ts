@@ -21,16 +21,19 @@ export function alertNamespace(alert: EventAlert): string | undefined {
 const podRefs = new WeakMap<PodContext, string>();
 const workloadRefs = new WeakMap<PodContext['workload'], string>();
 
-/** `kind/name` in lower-case kind, as rules and keys write workloads: `deployment/payments`. */
-export function alertWorkload(alert: EventAlert): string | undefined {
-  const workload = alert.enrichment.pod?.workload;
-  if (!workload) return undefined;
+/** `kind/name` in lower-case kind, as rules, keys and messages write workloads: `deployment/payments`. */
+export function workloadRef(workload: PodContext['workload']): string {
   let ref = workloadRefs.get(workload);
   if (ref === undefined) {
     ref = `${workload.kind.toLowerCase()}/${workload.name}`;
     workloadRefs.set(workload, ref);
   }
   return ref;
+}
+
+export function alertWorkload(alert: EventAlert): string | undefined {
+  const workload = alert.enrichment.pod?.workload;
+  return workload ? workloadRef(workload) : undefined;
 }
 
 /** `namespace/pod`, from the cluster or Falco's k8s fields (just `pod` without a namespace). */

@@ -2,6 +2,7 @@ import type { FalcoEvent } from '../events/falco-event.js';
 import { Priority, priorityName } from '../events/priority.js';
 import type { Alert, DigestAlert, EventAlert, IncidentAlert } from '../pipeline/alert.js';
 import { digestSummary } from '../pipeline/digest-summary.js';
+import { workloadRef } from '../rules/alert-facts.js';
 import { alertPlace, failingChecks, listChecks } from './alert-place.js';
 import { clipText, escapeControlChars } from './untrusted-text.js';
 
@@ -112,7 +113,7 @@ function where(alert: EventAlert): string {
   if (place.host) return `${node} host`;
   const bits = [node];
   if (place.namespace || place.pod) bits.push(`${place.namespace ?? '?'}/${place.pod ?? '?'}`);
-  if (place.workload) bits.push(`${place.workload.kind.toLowerCase()}/${place.workload.name}`);
+  if (place.workload) bits.push(workloadRef(place.workload));
   if (place.container) bits.push(`container ${place.container}`);
   // Without the cluster's view of the pod, the id is what to look the container up by (crictl inspect).
   if (!place.workload && place.containerId && place.containerId !== place.container)

@@ -50,10 +50,9 @@ import type {
 import { formatEventTime } from '../../events/event-time.js';
 import { eventTimeMs, isHostEvent, podName } from '../../events/falco-event.js';
 import { Priority, priorityName } from '../../events/priority.js';
-import type { PodContext } from '../../kube/pod-context.js';
 import type { Alert, DigestAlert, EventAlert, IncidentAlert } from '../../pipeline/alert.js';
 import { digestSummary } from '../../pipeline/digest-summary.js';
-import { alertIsolation, alertNamespace, alertWorkload } from '../../rules/alert-facts.js';
+import { alertIsolation, alertNamespace, alertWorkload, workloadRef } from '../../rules/alert-facts.js';
 import { escapeControlChars } from '../untrusted-text.js';
 
 /** What the destination reads of the sink's config (the whole config satisfies it). */
@@ -112,10 +111,6 @@ export function alertmanagerSeverity(priority: Priority): AlertmanagerSeverity {
   return SEVERITY_BY_PRIORITY[priority] ?? 'info';
 }
 
-function workloadText(workload: PodContext['workload']): string {
-  return `${workload.kind.toLowerCase()}/${workload.name}`;
-}
-
 function nodeOf(alert: EventAlert): string | undefined {
   const { enrichment, event } = alert;
   return enrichment.pod?.node ?? enrichment.node ?? (event.hostname || undefined);
@@ -161,7 +156,7 @@ function digestLabels(alert: DigestAlert): Record<string, string | undefined> {
     falco_source: alert.sample.event.source,
     node: nodeOf(alert.sample),
     namespace: alert.namespace,
-    workload: alert.workload ? workloadText(alert.workload) : undefined,
+    workload: alert.workload ? workloadRef(alert.workload) : undefined,
     pod: alert.workload === undefined && onlyPod !== undefined ? bareName(onlyPod) : undefined,
     ...podLabels(alert.sample),
   };
@@ -287,7 +282,7 @@ function placeText(alert: EventAlert): string {
     const kind = pod.workload.kind;
     // A bare pod's workload is the pod itself: naming it twice says nothing.
     if (kind === 'Pod' || kind === 'StaticPod') return `in pod ${pod.namespace}/${pod.pod}${onNode}`;
-    return `in ${workloadText(pod.workload)} (namespace ${pod.namespace})${onNode}`;
+    return `in ${workloadRef(pod.workload)} (namespace ${pod.namespace})${onNode}`;
   }
   const name = podName(alert.event);
   const namespace = alertNamespace(alert);
@@ -313,7 +308,7 @@ function eventDetails(alert: EventAlert): string[] {
       ? ` (container ${pod.container.name}${pod.container.image ? `, image ${pod.container.image}` : ''})`
       : '';
     lines.push(`Pod: ${pod.namespace}/${pod.pod}${container}${pod.deleted ? ', already deleted' : ''}`);
-    lines.push(`Workload: ${workloadText(pod.workload)}`);
+    lines.push(`Workload: ${workloadRef(pod.workload)}`);
     if (pod.serviceAccount) lines.push(`Service account: ${pod.serviceAccount}`);
     const runtime = [
       pod.runtimeClass ? `RuntimeClass ${pod.runtimeClass}` : 'default runtime',
