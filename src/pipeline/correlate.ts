@@ -79,33 +79,35 @@ export function correlate(
       const states = new Map<string, CorrelationState>();
       let active: CorrelationState[] = [];
       let known: readonly CompiledCorrelation[] | undefined;
-      // Groups of all correlations together; each correlation's own Map is in order of last update.
-      let total = 0;
       let reported = 0;
       let seq = 0;
       let timer: Subscription | undefined;
       let timerAt = 0;
 
+      /** Groups of all correlations together (a few Maps to add up). */
+      const total = () => {
+        let n = 0;
+        for (const state of states.values()) n += state.groups.size;
+        return n;
+      };
       const report = () => {
-        if (total === reported) return;
-        reported = total;
+        const now = total();
+        if (now === reported) return;
+        reported = now;
         options.onState?.(reported);
       };
       const remove = (group: Group) => {
-        if (group.owner.groups.delete(group.key)) total -= 1;
-        if (total === 0) cancelTimer();
+        group.owner.groups.delete(group.key);
+        if (total() === 0) cancelTimer();
       };
       const drop = (state: CorrelationState) => {
-        total -= state.groups.size;
         state.groups.clear();
       };
       const touch = (group: Group, now: number) => {
         group.lastUpdateMs = now;
-        // Delete and set again: moves the group to the end of the insertion order.
-        const groups = group.owner.groups;
-        if (groups.delete(group.key)) total -= 1;
-        groups.set(group.key, group);
-        total += 1;
+        // Delete and set again: moves the group to the end of its correlation's insertion order.
+        group.owner.groups.delete(group.key);
+        group.owner.groups.set(group.key, group);
       };
 
       const cancelTimer = () => {
@@ -188,7 +190,7 @@ export function correlate(
 
       /** The least recently updated group of all: the oldest of each correlation's first group. */
       const evictOverflow = () => {
-        while (total > maxGroups) {
+        while (total() > maxGroups) {
           let oldest: Group | undefined;
           for (const state of active) {
             for (const group of state.groups.values()) {
@@ -279,7 +281,6 @@ export function correlate(
       return () => {
         main.unsubscribe();
         cancelTimer();
-        total = 0;
         states.clear();
         active = [];
       };
