@@ -84,8 +84,8 @@ function parseFullEventTime(value: unknown, path: string): bigint {
 }
 
 /**
- * `formatEventTime` for a google.protobuf.Timestamp already checked to be in range (years
- * 0001-9999): the gRPC source's case, on Number arithmetic because every event pays for it.
+ * Seconds and nanoseconds (0-999,999,999) as Falco writes a time: UTC with nine fractional digits.
+ * On Number arithmetic, because the gRPC source formats every event's google.protobuf.Timestamp.
  */
 export function formatTimestamp(seconds: number, nanos: number): string {
   const iso = new Date(seconds * 1000).toISOString();
@@ -95,11 +95,9 @@ export function formatTimestamp(seconds: number, nanos: number): string {
 
 /** Formats exact nanoseconds as Falco does: UTC with nine fractional digits. */
 export function formatEventTime(timeNs: bigint): string {
-  // Floor, not truncation: before 1970 the second part must round down too.
-  const ms = timeNs >= 0n ? timeNs / 1_000_000n : -((-timeNs + 999_999n) / 1_000_000n);
+  // Floor, not truncation: before 1970 the second must round down and the fraction stay positive.
   const nanos = ((timeNs % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n;
-  const iso = new Date(Number(ms)).toISOString();
-  return `${iso.slice(0, 19)}.${nanos.toString().padStart(9, '0')}Z`;
+  return formatTimestamp(Number((timeNs - nanos) / 1_000_000_000n), Number(nanos));
 }
 
 export function describe(value: unknown): string {
