@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { Agent } from './app/agent.js';
+import { Agent, type StopResult } from './app/agent.js';
 import { applyRunFlags, type RunFlags } from './app/cli-overrides.js';
 import { runDemo } from './app/demo.js';
 import { formatReplaySummary, replayFile } from './app/replay.js';
@@ -56,7 +56,7 @@ program
         log.warn({ signal }, 'second signal: exiting without draining');
         process.exit(130);
       }
-      void agent.stop(signal).then(({ clean }) => process.exit(clean ? 0 : 1));
+      void agent.stop(signal).then((result) => process.exit(exitCode(result)));
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
@@ -67,8 +67,7 @@ program
       process.exit(1);
     }
     await agent.finished;
-    const { clean } = await agent.stop('every source has ended');
-    process.exit(clean ? 0 : 1);
+    process.exit(exitCode(await agent.stop('every source has ended')));
   });
 
 program
@@ -153,6 +152,13 @@ program
   .action(async () => {
     process.exitCode = await runDemo({ out: process.stdout, log: createLogger('warn') });
   });
+
+/** README's exit-code table: 0 nothing lost, 3 alerts lost at shutdown (the log line counts them). */
+function exitCode(result: StopResult): number {
+  return result.clean ? 0 : EXIT_ALERTS_LOST;
+}
+
+const EXIT_ALERTS_LOST = 3;
 
 function loadOrExit(options: Parameters<typeof loadConfig>[0]) {
   try {

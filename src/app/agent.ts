@@ -1,6 +1,9 @@
 import type { Readable, Writable } from 'node:stream';
-import { merge } from 'rxjs';
+import { from, merge, type Observable, tap } from 'rxjs';
 import type { PerchConfig } from '../config/schema.js';
+import { IntakeJournal } from '../delivery/intake-journal.js';
+import type { Spool } from '../delivery/spool.js';
+import type { FalcoEvent } from '../events/falco-event.js';
 import { KubernetesContext } from '../kube/kubernetes-context.js';
 import type { Logger } from '../logging/logger.js';
 import { EventMetrics } from '../metrics/event-metrics.js';
@@ -22,8 +25,14 @@ export interface AgentIo {
 }
 
 export interface StopResult {
-  /** False when the grace period ran out before every in-flight alert was written out. */
+  /** True when every alert taken in was delivered, or is in the spool for the next start. */
   clean: boolean;
+  /** Alerts taken in that were neither delivered nor spooled: lost with this process. */
+  discarded: number;
+  /** Alerts left on disk (spool and intake journal) for the next start. */
+  spooled: number;
+  /** True when the grace period ran out before the drain finished. */
+  expired: boolean;
 }
 
 /**
@@ -36,6 +45,10 @@ export class Agent {
   private readonly sources: Source[];
   private readonly sinks: Sink[];
   private readonly closeSinks: () => void;
+  private readonly spool?: Spool;
+  private readonly journal?: IntakeJournal;
+  /** Events that entered the pipeline: with the accounting's total, what is still in flight. */
+  private taken = 0;
   readonly kubernetes: KubernetesContext;
   readonly rules: RulesHolder;
   readonly accounting: Accounting;
@@ -61,6 +74,23 @@ export class Agent {
     const sinkSet = createSinks(config, io.stdout, this.metrics, log);
     this.sinks = sinkSet.sinks;
     this.closeSinks = sinkSet.close;
+    if (sinkSet.spool && sinkSet.spoolMinPriority !== undefined) {
+      const spool = sinkSet.spool;
+      this.spool = spool;
+      this.journal = new IntakeJournal(spool.database, sinkSet.spoolMinPriority, (n) =>
+        this.metrics.unspooled.inc({ component_id: 'intake' }, n),
+      );
+      for (const source of this.sources) source.useDurability?.(this.journal);
+      this.server.addReadinessCheck({
+        name: 'spool',
+        required: false,
+        check: () =>
+          spool.up
+            ? { up: true, detail: `${spool.count()} queued on disk` }
+            : { up: false, detail: `${spool.downReason}; alerts are kept in memory only` },
+      });
+    }
+
     this.rules = new RulesHolder(config.rules, Object.keys(config.sinks), log, (ok) =>
       this.metrics.rulesReloads.inc({ result: ok ? 'ok' : 'failed' }),
     );
@@ -82,7 +112,7 @@ export class Agent {
   /** Starts everything; resolves with the bound port once Perch is taking in alerts. */
   async start(): Promise<{ port: number }> {
     if (this.sources.length === 0) this.log.warn('no source is enabled: Perch will receive no alerts');
-    const alerts$ = buildPipeline(merge(...this.sources.map((s) => s.events$)), {
+    const alerts$ = buildPipeline(this.input(), {
       sinks: this.sinks,
       log: this.log,
       now: Date.now,
@@ -94,6 +124,7 @@ export class Agent {
       onRuleOutcome: (disposition, rule) => this.metrics.ruleDispositions.inc({ disposition, rule }),
       onEvent: (alert) => this.eventMetrics.observeEvent(alert),
       onSent: (alert) => this.eventMetrics.observeSent(alert, Date.now()),
+      ...(this.journal ? { onSettled: (event: FalcoEvent) => this.journal?.settle(event) } : {}),
       ...(this.kubernetes.enabled ? { resolver: this.kubernetes.state } : {}),
       enrich: {
         pendingTimeoutMs: this.config.kubernetes.pendingTimeout,
@@ -139,7 +170,33 @@ export class Agent {
     return this.stopping;
   }
 
+  /**
+   * What the pipeline takes in: alerts a previous run acknowledged but did not settle (from the
+   * intake journal) first, then the sources, each journaled as it arrives when it must be durable.
+   */
+  private input(): Observable<FalcoEvent> {
+    const live$ = merge(...this.sources.map((s) => s.events$));
+    const journal = this.journal;
+    if (!journal) return live$.pipe(tap(() => this.taken++));
+    const { events, unreadable } = journal.recover();
+    if (events.length > 0 || unreadable > 0)
+      this.log.info(
+        { recovered: events.length, unreadable },
+        'taking in again the alerts the last run acknowledged but did not finish',
+      );
+    return merge(from(events), live$.pipe(tap((event) => journal.admit([event])))).pipe(
+      tap(() => this.taken++),
+    );
+  }
+
+  /**
+   * Shutdown, in order: ingest answers 503 with Retry-After (the health endpoints keep answering,
+   * /readyz says not ready), the sources end, the pipeline drains into the sinks, the sinks
+   * deliver what they can, and what they cannot is either spooled or counted. When the grace runs
+   * out first, the same accounting is done on what is left.
+   */
   private async drain(reason: string): Promise<StopResult> {
+    this.server.markDraining();
     this.log.info({ reason, graceMs: this.config.server.shutdownGrace }, 'shutting down: stopping intake');
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<'expired'>((resolve) => {
@@ -147,27 +204,42 @@ export class Agent {
       timer.unref();
     });
     const work = (async () => {
-      // Closing the server waits for requests in flight, so every alert already accepted enters the pipeline.
-      await this.server.close();
       await Promise.all(this.sources.map((s) => s.stop()));
       await this.pipelineDone;
       await Promise.all(this.sinks.map((s) => s.flush()));
-      await Promise.all(this.sinks.map((s) => s.close?.()));
-      this.closeSinks();
-      this.rules.close();
-      await this.kubernetes.stop();
       return 'drained' as const;
     })();
     const outcome = await Promise.race([work, expired]);
     clearTimeout(timer);
-    if (outcome === 'expired') {
+    if (outcome === 'expired')
       this.log.error(
         { graceMs: this.config.server.shutdownGrace },
         'shutdown grace expired before alerts were drained',
       );
-      return { clean: false };
-    }
-    this.log.info('shutdown complete: every accepted alert was handed to the sinks');
-    return { clean: true };
+    // Whatever is still in the pipeline now will not reach a sink in this process.
+    const inFlight = Math.max(0, this.taken - this.accounting.total);
+    const journaled = this.journal?.held ?? 0;
+    await Promise.all(this.sinks.map((s) => s.close?.()));
+    const sinkDiscards = this.sinks.reduce((n, s) => n + (s.discardedAtShutdown ?? 0), 0);
+    const spooled = (this.spool?.count() ?? 0) + journaled;
+    this.closeSinks();
+    this.rules.close();
+    await this.kubernetes.stop();
+    await this.server.close();
+    const discarded = sinkDiscards + Math.max(0, inFlight - journaled);
+    const result = { clean: discarded === 0, discarded, spooled, expired: outcome === 'expired' };
+    if (discarded > 0)
+      this.log.error(
+        { discarded, inPipeline: inFlight - journaled, inSinkQueues: sinkDiscards, spooled },
+        `shutdown: ${discarded} accepted alert(s) were neither delivered nor spooled and are lost`,
+      );
+    else
+      this.log.info(
+        { spooled },
+        spooled > 0
+          ? `shutdown complete: every accepted alert was delivered or is spooled (${spooled} on disk for the next start)`
+          : 'shutdown complete: every accepted alert was delivered',
+      );
+    return result;
   }
 }

@@ -265,6 +265,8 @@ export const configSchema = z.strictObject({
       spoolPath: z.string().min(1).default('/var/lib/perch/spool.db'),
       /** Entries across all sinks; beyond it the oldest lowest-priority entries are evicted, counted. */
       spoolMaxEntries: z.int().positive().default(100_000),
+      /** While the spool cannot be written (full disk, read-only volume), how often to try again. */
+      spoolRetryInterval: duration.default(10_000),
     })
     .prefault({}),
   pipeline: z

@@ -6,7 +6,7 @@ export interface QueuedEntry {
   /** When the alert was first queued (for a spooled one: first written, possibly before a restart). */
   readonly queuedAtMs: number;
   /** Set for a spooled entry: its payload lives on disk and is read when it reaches the head. */
-  readonly spoolId?: number;
+  spoolId?: number;
   /** Always set for an in-memory entry; for a spooled one, once read at the head. */
   request?: RenderedRequest;
   /** Failed attempts so far. */
@@ -92,6 +92,18 @@ export class DeliveryQueue {
     const entry = this.bySpoolId.get(spoolId);
     if (entry) this.remove(entry);
     return entry;
+  }
+
+  /**
+   * A spooled entry whose write never reached the disk becomes an in-memory one, where it stands
+   * in the order (it must still hold its request). False when it is no longer queued.
+   */
+  unspool(entry: QueuedEntry): boolean {
+    if (entry.spoolId === undefined || this.bySpoolId.get(entry.spoolId) !== entry) return false;
+    this.bySpoolId.delete(entry.spoolId);
+    entry.spoolId = undefined;
+    this.index(entry);
+    return true;
   }
 
   /** Takes every in-memory entry out (at shutdown: they cannot outlive the process). */

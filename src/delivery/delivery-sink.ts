@@ -92,9 +92,11 @@ export class DeliverySink implements AlertSink {
   private readonly rejectionLog = new LogLimiter(REJECTION_LOG_INTERVAL_MS);
   private readonly problemLog = new LogLimiter(RETRY_LOG_INTERVAL_MS);
   private readonly unsubscribeEvictions?: () => void;
+  private readonly metrics: PerchMetrics;
 
   private loop?: Promise<void>;
   private closing = false;
+  private discardedOnClose = 0;
   private closed?: Promise<void>;
   /** The entry whose request is in flight: never dropped to make room. */
   private current?: QueuedEntry;
@@ -113,6 +115,7 @@ export class DeliverySink implements AlertSink {
     this.minPriority = config.minPriority;
     this.log = deps.log.child({ sink: id, destination: destination.kind });
     this.spool = deps.spool;
+    this.metrics = deps.metrics;
     this.fetch = deps.fetch ?? fetch;
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
@@ -134,8 +137,13 @@ export class DeliverySink implements AlertSink {
       spoolEntries: () => this.spool?.count(id) ?? 0,
       circuitOpen: () => this.breaker.state !== 'closed',
     });
-    if (this.spool) this.unsubscribeEvictions = this.spool.onEvict((evicted) => this.evicted(evicted));
-    else if (config.spoolMinPriority !== undefined) {
+    if (this.spool) {
+      this.unsubscribeEvictions = this.spool.onEvict((evicted) => this.evicted(evicted));
+      // Entries a previous run left on a disk that could not be read at start are taken up now.
+      this.spool.database.onRecover(() => {
+        if (this.loop && !this.closing) this.loadSpooled();
+      });
+    } else if (config.spoolMinPriority !== undefined) {
       this.log.warn('spoolMinPriority is set but no spool is available: alerts wait in memory only');
     }
   }
@@ -179,6 +187,10 @@ export class DeliverySink implements AlertSink {
     return this.closed;
   }
 
+  get discardedAtShutdown(): number {
+    return this.discardedOnClose;
+  }
+
   status(): { up: boolean; detail?: string } {
     const state = this.breaker.state;
     if (state === 'closed') return { up: true, detail: `${this.queue.size} queued` };
@@ -216,47 +228,70 @@ export class DeliverySink implements AlertSink {
     }
     const queuedAtMs = this.now();
     const seq = this.queue.nextSeq();
-    const spoolId = this.spoolPut(alert.priority, request, queuedAtMs);
+    const entry: QueuedEntry = {
+      seq,
+      priority: alert.priority,
+      queuedAtMs,
+      request,
+      attempts: 0,
+      notBeforeMs: 0,
+    };
+    const spoolId = this.spoolPut(entry, request);
     if (spoolId === null) return; // evicted at once by a full spool: counted by evicted()
     if (spoolId !== undefined) {
-      this.queue.push({ seq, priority: alert.priority, queuedAtMs, spoolId, attempts: 0, notBeforeMs: 0 });
+      entry.spoolId = spoolId;
+      this.queue.push(entry);
     } else {
-      const dropped = this.queue.push(
-        { seq, priority: alert.priority, queuedAtMs, request, attempts: 0, notBeforeMs: 0 },
-        this.current,
-      );
-      if (dropped) {
-        this.counters.discarded('queue_full');
-        this.logProblem('queue_full', () =>
-          this.log.warn(
-            { queueSize: this.config.queueSize },
-            'delivery queue full: dropped the oldest alert of the lowest priority',
-          ),
-        );
-      }
+      this.pushInMemory(entry);
     }
     this.wakeIdle?.();
   }
 
-  /** The spool id; undefined to queue in memory; null when the spool evicted the entry at once. */
-  private spoolPut(
-    priority: number,
-    request: RenderedRequest,
-    queuedAtMs: number,
-  ): number | null | undefined {
+  private pushInMemory(entry: QueuedEntry): void {
+    const dropped = this.queue.push(entry, this.current);
+    if (dropped) {
+      this.counters.discarded('queue_full');
+      this.logProblem('queue_full', () =>
+        this.log.warn(
+          { queueSize: this.config.queueSize },
+          'delivery queue full: dropped the oldest alert of the lowest priority',
+        ),
+      );
+    }
+  }
+
+  /**
+   * The spool id; undefined to queue in memory; null when the spool evicted the entry at once.
+   * The entry keeps its request in memory until the write is committed: should the commit fail,
+   * it becomes an in-memory entry instead of pointing at a row that never reached the disk.
+   */
+  private spoolPut(entry: QueuedEntry, request: RenderedRequest): number | null | undefined {
     const threshold = this.config.spoolMinPriority;
-    if (!this.spool || threshold === undefined || priority < threshold) return undefined;
+    if (!this.spool || threshold === undefined || entry.priority < threshold) return undefined;
+    const spool = this.spool;
     try {
-      const id = this.spool.put(this.id, priority, encodeRequest(request), queuedAtMs);
-      return this.spool.has(id) ? id : null;
+      const id = spool.put(this.id, entry.priority, encodeRequest(request), entry.queuedAtMs, (committed) => {
+        if (committed) {
+          // On disk now: the request is read back when the entry reaches the head.
+          if (entry !== this.current && entry !== this.queue.head()) entry.request = undefined;
+        } else if (this.queue.unspool(entry)) {
+          this.unspooled('the spool write was rolled back');
+        }
+      });
+      return spool.has(id) ? id : null;
     } catch (err) {
       // A full disk must not lose the alert outright: it still gets a best-effort in-memory delivery.
-      this.counters.error('spool');
-      this.logProblem('spool_write', () =>
-        this.log.error({ err: String(err) }, 'could not write to the spool: alert kept in memory only'),
-      );
+      this.unspooled(String((err as Error).message ?? err));
       return undefined;
     }
+  }
+
+  private unspooled(reason: string): void {
+    this.counters.error('spool');
+    this.metrics.unspooled.inc({ component_id: this.id });
+    this.logProblem('spool_write', () =>
+      this.log.error({ reason }, 'could not write to the spool: alert kept in memory only'),
+    );
   }
 
   private evicted(entries: readonly SpoolEntryInfo[]): void {
@@ -273,10 +308,19 @@ export class DeliverySink implements AlertSink {
 
   private loadSpooled(): void {
     if (!this.spool) return;
+    try {
+      this.loadSpooledPages(this.spool);
+    } catch (err) {
+      // The file could not be opened: its entries are taken up when it can (onRecover).
+      this.log.error({ reason: String((err as Error).message ?? err) }, 'cannot read spooled alerts yet');
+    }
+  }
+
+  private loadSpooledPages(spool: Spool): void {
     const loaded: QueuedEntry[] = [];
     let afterId = 0;
     for (;;) {
-      const page = this.spool.pending(this.id, LOAD_PAGE, afterId);
+      const page = spool.pending(this.id, LOAD_PAGE, afterId);
       for (const row of page) {
         afterId = row.id;
         if (this.queue.hasSpoolId(row.id)) continue; // sent before start(): already queued
@@ -527,6 +571,7 @@ export class DeliverySink implements AlertSink {
       await this.loop;
     }
     const discarded = this.queue.drainMemory();
+    this.discardedOnClose = discarded.length;
     if (discarded.length > 0) {
       this.counters.discarded('shutdown', discarded.length);
       this.log.warn({ discarded: discarded.length }, 'alerts not delivered before shutdown were discarded');

@@ -135,6 +135,19 @@ export class PerchMetrics {
     registers: [this.registry],
   });
 
+  readonly spoolUp = new Gauge({
+    name: 'perch_spool_up',
+    help: 'Whether the delivery spool can be written (1) or alerts are kept in memory only (0: full disk, read-only volume).',
+    registers: [this.registry],
+  });
+
+  readonly unspooled = new Counter({
+    name: 'perch_spool_write_failures_total',
+    help: 'Alerts that should have been written to the spool but could not be (kept in memory only), by component: intake (the acknowledgement journal) or a sink.',
+    labelNames: ['component_id'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }

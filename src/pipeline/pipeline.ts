@@ -34,6 +34,12 @@ export interface PipelineDeps {
   onEvent?: (alert: EventAlert) => void;
   /** Every alert handed to the people's sinks (digest, incident and latency metrics). */
   onSent?: (alert: Alert) => void;
+  /**
+   * Each input event once the pipeline is done with it: shed, silenced, dropped, digested, or
+   * handed to the sinks (called before they take it, in the same synchronous run, so that what
+   * they spool and the intake journal's release share one transaction).
+   */
+  onSettled?: (event: FalcoEvent) => void;
 }
 
 /**
@@ -59,7 +65,10 @@ export function buildPipeline(events$: Observable<FalcoEvent>, deps: PipelineDep
     ? stamped$.pipe(
         intakeBuffer({
           capacity: deps.intake.capacity,
-          onShed: (_event, reason) => accounting.record('shed', reason),
+          onShed: (event, reason) => {
+            accounting.record('shed', reason);
+            deps.onSettled?.(event);
+          },
         }),
       )
     : stamped$;
@@ -83,10 +92,11 @@ export function buildPipeline(events$: Observable<FalcoEvent>, deps: PipelineDep
   return enriched$.pipe(
     map((enriched) => alertFromEvent(enriched, receivedAt.get(enriched.event) ?? deps.now())),
     tap((alert) => deps.onEvent?.(alert)),
-    applyPolicy(deps.rules, deps.now, ({ disposition }) => {
+    applyPolicy(deps.rules, deps.now, ({ alert, disposition }) => {
       if (disposition.kind === 'deliver') return;
       accounting.record(disposition.kind, disposition.rule);
       deps.onRuleOutcome?.(disposition.kind, disposition.rule);
+      deps.onSettled?.(alert.event);
     }),
     routeEvents(eventSinks, log),
     // Both branches subscribe before the first event flows, so neither misses one.
@@ -96,7 +106,10 @@ export function buildPipeline(events$: Observable<FalcoEvent>, deps: PipelineDep
           dedup({
             maxKeys: deps.dedupMaxKeys,
             ...(scheduler ? { scheduler } : {}),
-            onOutcome: (outcome) => accounting.record(outcome),
+            onOutcome: (outcome, alert) => {
+              accounting.record(outcome);
+              deps.onSettled?.(alert.event);
+            },
           }),
         ),
         alerts$.pipe(

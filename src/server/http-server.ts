@@ -24,6 +24,7 @@ export class HttpServer {
   readonly app: FastifyInstance;
   private readonly checks: ReadinessCheck[] = [];
   private address?: { host: string; port: number };
+  private draining = false;
 
   constructor(
     private readonly metrics: PerchMetrics,
@@ -43,6 +44,7 @@ export class HttpServer {
         ...(c.required === false ? { required: false } : {}),
         ...c.check(),
       }));
+      if (this.draining) return reply.code(503).send({ status: 'shutting down', checks: results });
       const ready = results.every((r) => r.up || r.required === false);
       return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks: results });
     });
@@ -52,6 +54,11 @@ export class HttpServer {
         return reply.header('content-type', OPENMETRICS_TYPE).send(toOpenMetrics(text));
       return reply.header('content-type', PROMETHEUS_TEXT_TYPE).send(text);
     });
+  }
+
+  /** Shutdown has begun: not ready (the Service stops sending), while every endpoint keeps answering. */
+  markDraining(): void {
+    this.draining = true;
   }
 
   addReadinessCheck(check: ReadinessCheck): void {

@@ -168,6 +168,15 @@ export class AlertmanagerSink implements AlertSink {
     await Promise.all(this.instances.map((i) => i.sink.close?.()));
   }
 
+  /**
+   * Every instance gets every alert in the same order and delivers in that order, so what each
+   * discards at close is the tail of that sequence: the alerts that reached no instance are the
+   * shortest of those tails.
+   */
+  get discardedAtShutdown(): number {
+    return Math.min(...this.instances.map((i) => i.sink.discardedAtShutdown ?? 0));
+  }
+
   /** Up while at least one instance is: the cluster still gets every alert through it. */
   status(): { up: boolean; detail?: string } {
     const down = this.instances

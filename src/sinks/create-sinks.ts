@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import type { PerchConfig } from '../config/schema.js';
 import { DeliverySink } from '../delivery/delivery-sink.js';
 import { Spool } from '../delivery/spool.js';
+import type { Priority } from '../events/priority.js';
 import type { Logger } from '../logging/logger.js';
 import type { PerchMetrics } from '../metrics/perch-metrics.js';
 import { AlertmanagerSink } from './alertmanager-sink.js';
@@ -12,6 +13,10 @@ import type { Sink } from './sink.js';
 
 export interface SinkSet {
   sinks: Sink[];
+  /** The durable spool, when a sink spools. */
+  spool?: Spool;
+  /** The lowest `spoolMinPriority` of the spooled sinks. */
+  spoolMinPriority?: Priority;
   /** Closes what the sinks share (the spool); after every sink has been closed. */
   close(): void;
 }
@@ -23,12 +28,21 @@ export function createSinks(
   metrics: PerchMetrics,
   log: Logger,
 ): SinkSet {
-  const spools = Object.values(config.sinks).some(
-    (s) => 'spoolMinPriority' in s && s.spoolMinPriority !== undefined,
+  const thresholds = Object.values(config.sinks).flatMap((s) =>
+    'spoolMinPriority' in s && s.spoolMinPriority !== undefined ? [s.spoolMinPriority] : [],
   );
-  const spool = spools
-    ? new Spool({ path: config.delivery.spoolPath, maxEntries: config.delivery.spoolMaxEntries })
-    : undefined;
+  const spool =
+    thresholds.length > 0
+      ? new Spool({
+          path: config.delivery.spoolPath,
+          maxEntries: config.delivery.spoolMaxEntries,
+          retryMs: config.delivery.spoolRetryInterval,
+          groupCommit: true,
+          log: log.child({ component: 'spool' }),
+          onStateChange: (up) => metrics.spoolUp.set(up ? 1 : 0),
+        })
+      : undefined;
+  if (spool) metrics.spoolUp.set(spool.up ? 1 : 0);
   const deps = { metrics, log, ...(spool ? { spool } : {}) };
   const sinks = Object.entries(config.sinks).map(([name, sink]): Sink => {
     switch (sink.type) {
@@ -54,7 +68,11 @@ export function createSinks(
         return unknownSinkType(sink);
     }
   });
-  return { sinks, close: () => spool?.close() };
+  return {
+    sinks,
+    ...(spool ? { spool, spoolMinPriority: Math.min(...thresholds) as Priority } : {}),
+    close: () => spool?.close(),
+  };
 }
 
 /** The schema admits only known types; this keeps the switch exhaustive as types are added. */

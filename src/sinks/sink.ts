@@ -10,6 +10,8 @@ interface SinkBase {
   start?(): Promise<void>;
   /** Called once at shutdown, after flush(). */
   close?(): Promise<void>;
+  /** After close(): alerts it had taken in that were neither delivered nor spooled. */
+  readonly discardedAtShutdown?: number;
   /** For /readyz, when the sink can be unavailable. */
   status?(): { up: boolean; detail?: string };
 }

@@ -19,6 +19,8 @@ export interface FollowOptions {
   /** When set, the position (device+inode+offset, plus a hash of the first line or first 256 bytes to detect a reused inode) is saved here and a restart resumes where it stopped, without re-reading. Written atomically (write temp + rename), at most every `positionSaveIntervalMs` and on stop. */
   positionFile?: string;
   positionSaveIntervalMs?: number; // default 1000
+  /** Called right before a position is saved: whatever the emitted lines must be, they must be by now. */
+  beforeSavePosition?: () => void;
   pollIntervalMs?: number; // default 250; stat polling (fs.watch is unreliable across rotation and on some filesystems; you may combine fs.watch for latency with polling for correctness)
   maxLineBytes?: number; // default 1 MiB; a longer line is emitted as an error record (see below) and skipped, never buffered without bound
 }
@@ -106,6 +108,7 @@ interface ResolvedOptions {
   positionSaveIntervalMs: number;
   pollIntervalMs: number;
   maxLineBytes: number;
+  beforeSavePosition?: () => void;
 }
 
 function resolveOptions(options: FollowOptions): ResolvedOptions {
@@ -119,6 +122,7 @@ function resolveOptions(options: FollowOptions): ResolvedOptions {
     ),
     pollIntervalMs: positiveInteger('pollIntervalMs', options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS),
     maxLineBytes: positiveInteger('maxLineBytes', options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES),
+    ...(options.beforeSavePosition ? { beforeSavePosition: options.beforeSavePosition } : {}),
   };
 }
 
@@ -538,6 +542,7 @@ class Follower {
     };
     this.lastSaveAt = now;
     try {
+      this.options.beforeSavePosition?.();
       savePosition(positionFile, position);
       this.lastSavedKey = key;
     } catch (err) {

@@ -5,7 +5,7 @@ import type { Logger } from '../logging/logger.js';
 import type { PerchMetrics } from '../metrics/perch-metrics.js';
 import { followFile } from './file-follower.js';
 import { LineParser } from './line-parser.js';
-import type { Source, SourceStatus } from './source.js';
+import type { Durability, Source, SourceStatus } from './source.js';
 
 /** Falco's file_output (JSON lines), followed like `tail -F` across rotation and truncation. */
 export class FileSource implements Source {
@@ -15,6 +15,7 @@ export class FileSource implements Source {
   private readonly parser: LineParser;
   private subscription?: Subscription;
   private state: SourceStatus = { up: false, detail: 'not started' };
+  private durability?: Durability;
 
   constructor(
     private readonly config: FileSourceConfig,
@@ -25,6 +26,10 @@ export class FileSource implements Source {
     this.parser = new LineParser(this.id, perchMetrics.component('source', this.id), log);
   }
 
+  useDurability(durability: Durability): void {
+    this.durability = durability;
+  }
+
   async start(): Promise<void> {
     this.setState({ up: true });
     this.subscription = followFile({
@@ -33,6 +38,8 @@ export class FileSource implements Source {
       positionFile: this.config.positionFile,
       pollIntervalMs: this.config.pollInterval,
       maxLineBytes: this.config.maxLineBytes,
+      // The saved position acknowledges every line before it: those alerts must be on disk first.
+      beforeSavePosition: () => this.durability?.commitNow(),
     }).subscribe({
       next: (record) => {
         if (record.kind === 'line') {

@@ -9,7 +9,7 @@ import { parseFalcoJson } from '../events/parse-falco-json.js';
 import { type BatchResult, MAX_MALFORMED_LINES, parseNdjson } from '../events/parse-ndjson.js';
 import { type Logger, LogLimiter } from '../logging/logger.js';
 import type { ComponentMetrics, PerchMetrics } from '../metrics/perch-metrics.js';
-import type { Source, SourceStatus } from './source.js';
+import type { Durability, Source, SourceStatus } from './source.js';
 
 const NDJSON_TYPES = new Set([
   'application/x-ndjson',
@@ -19,12 +19,23 @@ const NDJSON_TYPES = new Set([
   'application/jsonlines',
 ]);
 
-type Outcome = 'accepted' | 'partial' | 'malformed' | 'unauthorized' | 'too_large' | 'unsupported_media_type';
+type Outcome =
+  | 'accepted'
+  | 'partial'
+  | 'malformed'
+  | 'unauthorized'
+  | 'too_large'
+  | 'unsupported_media_type'
+  | 'shutting_down';
+
+/** What a client is told to wait before it tries again while Perch shuts down. */
+const RETRY_AFTER_SECONDS = 5;
 
 /**
  * Drop-in target for Falco's http_output and for anything that posts to falcosidekick's `POST /`:
- * one alert per request, or NDJSON batches. Answers as soon as the body is parsed, because Falco
- * posts serially and our latency would cap its throughput.
+ * one alert per request, or NDJSON batches. Answers once the body is parsed and the alerts that a
+ * spooled sink must keep are committed to the intake journal (one commit serves every request of
+ * an event-loop turn), because Falco posts serially and our latency caps its throughput.
  */
 export class HttpSource implements Source {
   readonly id = 'http';
@@ -34,6 +45,7 @@ export class HttpSource implements Source {
   private readonly limiter = new LogLimiter();
   private listening = false;
   private stopped = false;
+  private durability?: Durability;
 
   constructor(
     private readonly config: HttpSourceConfig,
@@ -58,8 +70,7 @@ export class HttpSource implements Source {
           reply.header('www-authenticate', 'Bearer realm="perch"');
           return reply.code(401).send({ error: 'missing or wrong bearer token' });
         }
-        if (this.stopped)
-          return reply.code(503).header('connection', 'close').send({ error: 'Perch is shutting down' });
+        if (this.stopped) return this.shuttingDown(reply);
         return undefined;
       });
       scope.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
@@ -82,6 +93,10 @@ export class HttpSource implements Source {
       });
       scope.post(this.config.path, (req, reply) => this.ingest(req, reply));
     });
+  }
+
+  useDurability(durability: Durability): void {
+    this.durability = durability;
   }
 
   async start(): Promise<void> {
@@ -112,7 +127,18 @@ export class HttpSource implements Source {
     return presented.length === expected.length && timingSafeEqual(presented, expected);
   }
 
-  private ingest(req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  private shuttingDown(reply: FastifyReply): FastifyReply {
+    this.count('shutting_down', 503);
+    return reply
+      .code(503)
+      .header('retry-after', String(RETRY_AFTER_SECONDS))
+      .header('connection', 'close')
+      .send({ error: 'Perch is shutting down; send again later' });
+  }
+
+  private async ingest(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    // A body still arriving when shutdown began: its alerts would meet a closed pipeline.
+    if (this.stopped) return this.shuttingDown(reply);
     const body = typeof req.body === 'string' ? req.body : '';
     const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
     if (type === 'text/plain') {
@@ -147,6 +173,8 @@ export class HttpSource implements Source {
       return reply.code(400).send({ error, ...details });
     }
     for (const event of events) this.subject.next(event);
+    // The 200 is a promise: what must survive a crash is on disk before it goes out.
+    await this.durability?.committed();
     this.metrics.sent(events.length);
     this.count(rejectedCount > 0 ? 'partial' : 'accepted', 200);
     return reply

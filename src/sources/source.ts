@@ -7,6 +7,17 @@ export interface SourceStatus {
   detail?: string;
 }
 
+/**
+ * What an input that acknowledges (an HTTP answer, a saved file position) waits for first, so
+ * that "accepted" means durable for the alerts that must survive a crash (the intake journal).
+ */
+export interface Durability {
+  /** Resolves once every alert taken in so far is on disk (or known not to be: the spool is down). */
+  committed(): Promise<void>;
+  /** The same, now and synchronously. */
+  commitNow(): void;
+}
+
 /** An input of Falco alerts. Every source produces the same normalised FalcoEvent. */
 export interface Source {
   /** Component id in metrics and logs, e.g. `http`, `file:/var/log/falco.json`, `stdin`. */
@@ -17,4 +28,6 @@ export interface Source {
   /** Stops taking in alerts; resolves once events$ has completed. */
   stop(): Promise<void>;
   status(): SourceStatus;
+  /** For inputs that acknowledge: what to wait for before they do. */
+  useDurability?(durability: Durability): void;
 }

@@ -1,9 +1,12 @@
-import { statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { Spool, type SpoolEntryInfo } from '../../src/delivery/spool.js';
+import { SpoolUnavailableError } from '../../src/delivery/spool-database.js';
+import { openSqlite } from '../../src/delivery/sqlite.js';
+import { until } from '../helpers/until.js';
 
 let dir: string;
 const open: Spool[] = [];
@@ -100,17 +103,73 @@ describe('Spool', () => {
     expect(statSync(path).mode & 0o777).toBe(0o600);
   });
 
-  it('refuses a corrupt file with an error naming the path', () => {
+  it('moves a corrupt file aside (never deletes it) and starts an empty spool', () => {
     const path = join(dir, 'corrupt.db');
-    writeFileSync(path, 'this is not a SQLite database '.repeat(200));
-    expect(() => spool(10, path)).toThrow(path);
-    expect(() => spool(10, path)).toThrow(/not a database/);
+    const garbage = 'this is not a SQLite database '.repeat(200);
+    writeFileSync(path, garbage);
+    const s = spool(10, path);
+    expect(s.up).toBe(true);
+    expect(s.count()).toBe(0);
+    const aside = readdirSync(dir).filter((f) => f.startsWith('corrupt.db.corrupt-'));
+    expect(aside).toHaveLength(1);
+    expect(readFileSync(join(dir, aside[0] as string), 'utf8')).toBe(garbage);
+    expect(s.put('slack', 4, 'payload')).toBeGreaterThan(0);
   });
 
-  it('refuses a path it cannot create, naming it', () => {
+  it('starts without a writable file: down, naming the path, and puts refuse instead of crashing', () => {
     const blocker = join(dir, 'file');
     writeFileSync(blocker, 'x');
     const path = join(blocker, 'spool.db');
-    expect(() => spool(10, path)).toThrow(`cannot open the delivery spool ${path}`);
+    const s = spool(10, path);
+    expect(s.up).toBe(false);
+    expect(s.downReason).toContain(path);
+    expect(() => s.put('slack', 4, 'payload')).toThrow(SpoolUnavailableError);
+    expect(s.count()).toBe(0);
+  });
+
+  it('comes up on its own once the path can be written, and tells who listens', async () => {
+    const blocker = join(dir, 'file');
+    writeFileSync(blocker, 'x');
+    const path = join(blocker, 'spool.db');
+    const states: boolean[] = [];
+    const recovered: string[] = [];
+    const s = new Spool({ path, maxEntries: 10, retryMs: 20, onStateChange: (up) => states.push(up) });
+    open.push(s);
+    s.database.onRecover(() => recovered.push('recovered'));
+    expect(s.up).toBe(false);
+    rmSync(blocker);
+    await until(() => s.up, 'the spool to come up');
+    expect(states).toEqual([false, true]);
+    expect(recovered).toEqual(['recovered']);
+    const id = s.put('slack', 4, 'payload');
+    expect(s.get(id)?.payload).toBe('payload');
+  });
+
+  it('moves aside a file written by a newer Perch instead of misreading it', () => {
+    const path = join(dir, 'newer.db');
+    const db = openSqlite(path);
+    db.pragma('user_version = 99');
+    db.close();
+    const s = spool(10, path);
+    expect(s.up).toBe(true);
+    expect(readdirSync(dir).some((f) => f.startsWith('newer.db.corrupt-'))).toBe(true);
+  });
+
+  it('with group commit, writes of one event-loop turn reach the disk together, after that turn', async () => {
+    const path = join(dir, 'group.db');
+    const s = new Spool({ path, maxEntries: 100, groupCommit: true });
+    open.push(s);
+    const heard: boolean[] = [];
+    s.put('slack', 4, 'one', 1, (ok) => heard.push(ok));
+    s.put('slack', 4, 'two', 2, (ok) => heard.push(ok));
+    const reader = openSqlite(path);
+    const count = () => (reader.prepare('SELECT COUNT(*) AS n FROM spool').get() as { n: number }).n;
+    // Another connection (a restarted Perch) sees nothing until the commit.
+    expect(count()).toBe(0);
+    expect(heard).toEqual([]);
+    await s.database.committed();
+    expect(heard).toEqual([true, true]);
+    expect(count()).toBe(2);
+    reader.close();
   });
 });
