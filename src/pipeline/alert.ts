@@ -30,6 +30,16 @@ export interface EventAlert extends AlertBase {
   dedup?: DedupSetting;
 }
 
+/**
+ * An alert of a dedup window that was more severe than any sent before it for its key: it went out
+ * at once instead of waiting for the digest.
+ */
+export interface Escalation {
+  priority: Priority;
+  /** When it was taken in, by the pipeline's clock (the same clock as `firstSeenMs`). */
+  atMs: number;
+}
+
 /** The repeats of one event fingerprint inside a dedup window, as one message. */
 export interface DigestAlert extends AlertBase {
   kind: 'digest';
@@ -47,6 +57,11 @@ export interface DigestAlert extends AlertBase {
   workload?: PodContext['workload'];
   /** An example: the first repeat at the digest's priority (whose reasons and routes it carries). */
   sample: EventAlert;
+  /**
+   * The window's escalations, oldest first; absent when there were none. Each is more severe than
+   * the last, so there are at most seven. They are not in `count`: each was delivered on its own.
+   */
+  escalations?: Escalation[];
 }
 
 export interface TimelineEntry {

@@ -9,7 +9,7 @@ import { namespaceName } from '../events/falco-event.js';
 import type { Priority } from '../events/priority.js';
 import type { PodContext } from '../kube/pod-context.js';
 import { alertPod } from '../rules/alert-facts.js';
-import { type DigestAlert, type EventAlert, nextAlertId } from './alert.js';
+import { type DigestAlert, type Escalation, type EventAlert, nextAlertId } from './alert.js';
 
 export interface DedupOptions {
   /** Default asyncScheduler; tests use a TestScheduler, replay a VirtualTimeScheduler advanced by event time. */
@@ -110,6 +110,9 @@ interface Repeats {
 /** One open window: the first occurrence was delivered, repeats are being counted. */
 interface Window {
   key: string;
+  /** The highest priority delivered for the key in this window: an alert above it is sent at once. */
+  sentPriority: Priority;
+  escalations?: Escalation[];
   /** Tie-break for equal deadlines: the window opened first closes first. */
   seq: number;
   rule: string;
@@ -119,6 +122,13 @@ interface Window {
   namespace?: string;
   workload?: PodContext['workload'];
   repeats?: Repeats;
+}
+
+/** The first occurrence may have come before its pod was known; a later alert can fill that in. */
+function fillPlace(window: Window, alert: EventAlert): void {
+  if (window.namespace === undefined)
+    window.namespace = alert.enrichment.pod?.namespace ?? namespaceName(alert.event);
+  if (window.workload === undefined) window.workload = alert.enrichment.pod?.workload;
 }
 
 function earlier(a: Window, b: Window): boolean {
@@ -180,6 +190,12 @@ class DeadlineHeap {
  * out as one DigestAlert (nothing when there were none), after which the key is forgotten. Alerts
  * without a dedup setting pass straight through.
  *
+ * Escalation: an alert of a higher priority than any yet sent for its key in the window is not a
+ * repeat: it goes out at once ('delivered') and becomes the priority to beat. The window keeps its
+ * first-seen time and deadline. The digest counts only the repeats (its priority is theirs) and
+ * lists the escalations; a window whose only later alerts were escalations sends no digest, as
+ * everything in it was already sent.
+ *
  * Windows are half-open: a repeat at exactly `first + windowMs` starts a new window (the old one's
  * digest goes out first), whether the timer or the alert is processed first at that instant.
  *
@@ -225,6 +241,7 @@ export function dedup(options: DedupOptions): OperatorFunction<EventAlert, Event
           ...(window.namespace !== undefined ? { namespace: window.namespace } : {}),
           ...(window.workload !== undefined ? { workload: window.workload } : {}),
           sample,
+          ...(window.escalations !== undefined ? { escalations: window.escalations } : {}),
           priority: repeats.priority,
           reasons: sample.reasons,
           ...(sample.routes !== undefined ? { routes: sample.routes } : {}),
@@ -316,6 +333,21 @@ export function dedup(options: DedupOptions): OperatorFunction<EventAlert, Event
         }
 
         const open = table.get(setting.key);
+        if (open && alert.priority > open.sentPriority) {
+          // Holding a more severe alert until the window ends would hide it behind the milder one
+          // that opened the window; the window itself goes on, so a storm at the new level is still
+          // one digest.
+          open.sentPriority = alert.priority;
+          const escalation = { priority: alert.priority, atMs: now };
+          if (open.escalations) open.escalations.push(escalation);
+          else open.escalations = [escalation];
+          fillPlace(open, alert);
+          arm();
+          onState?.(table.size);
+          onOutcome('delivered', alert);
+          out.push(alert);
+          return emitAll(out);
+        }
         if (open) {
           const pod = alertPod(alert);
           let repeats = open.repeats;
@@ -336,10 +368,7 @@ export function dedup(options: DedupOptions): OperatorFunction<EventAlert, Event
             repeats.sample = alert;
           }
           if (pod !== undefined) repeats.pods.add(pod);
-          // The first occurrence may have come before its pod was known; a repeat can fill that in.
-          if (open.namespace === undefined)
-            open.namespace = alert.enrichment.pod?.namespace ?? namespaceName(alert.event);
-          if (open.workload === undefined) open.workload = alert.enrichment.pod?.workload;
+          fillPlace(open, alert);
           arm();
           onState?.(table.size);
           onOutcome('digested', alert);
@@ -355,6 +384,7 @@ export function dedup(options: DedupOptions): OperatorFunction<EventAlert, Event
         const context = alert.enrichment.pod;
         const window: Window = {
           key: setting.key,
+          sentPriority: alert.priority,
           seq: seq++,
           rule: alert.event.rule,
           windowMs: setting.windowMs,

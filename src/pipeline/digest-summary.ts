@@ -1,3 +1,4 @@
+import { priorityName } from '../events/priority.js';
 import { workloadRef } from '../rules/alert-facts.js';
 import type { DigestAlert } from './alert.js';
 
@@ -38,7 +39,8 @@ export function formatDuration(ms: number): string {
  * One line for a digest, e.g. `Terminal shell in container ×57 more in 5m across 3 pods of
  * deployment/payments (first seen 09:15:02, last 09:19:58 UTC)`. "×N more" because `count` is the
  * repeats collapsed; the first occurrence was already delivered on its own. "in 5m" is the window;
- * times are UTC so every node and sink says the same.
+ * times are UTC so every node and sink says the same. Escalations, also delivered on their own,
+ * follow the times.
  */
 export function digestSummary(d: DigestAlert): string {
   let where = '';
@@ -60,5 +62,18 @@ export function digestSummary(d: DigestAlert): string {
     where = ` in namespace ${d.namespace}`;
   }
   const times = `(first seen ${clock(d.firstSeenMs)}, last ${clock(d.lastSeenMs, d.firstSeenMs)} UTC)`;
-  return `${d.rule} ×${d.count} more in ${formatDuration(d.windowMs)}${where} ${times}`;
+  return `${d.rule} ×${d.count} more in ${formatDuration(d.windowMs)}${where} ${times}${escalated(d)}`;
+}
+
+/**
+ * `; escalated to Emergency at 09:15:03 UTC (sent at once)`, or for several `; escalated to
+ * Warning at 09:15:03, Critical at 09:15:04 UTC (each sent at once)`; empty without escalations.
+ */
+function escalated(d: DigestAlert): string {
+  const escalations = d.escalations ?? [];
+  if (escalations.length === 0) return '';
+  const steps = escalations
+    .map((e) => `${priorityName(e.priority)} at ${clock(e.atMs, d.firstSeenMs)}`)
+    .join(', ');
+  return `; escalated to ${steps} UTC (${escalations.length === 1 ? 'sent' : 'each sent'} at once)`;
 }

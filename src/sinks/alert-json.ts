@@ -37,6 +37,14 @@ export function alertToJson(alert: Alert): Record<string, unknown> {
         podCount: alert.podCount,
         ...(alert.namespace ? { namespace: alert.namespace } : {}),
         ...(alert.workload ? { workload: alert.workload } : {}),
+        ...(alert.escalations
+          ? {
+              escalations: alert.escalations.map((e) => ({
+                priority: priorityName(e.priority),
+                at: iso(e.atMs),
+              })),
+            }
+          : {}),
         sample: eventJson(alert.sample),
       };
     case 'incident':

@@ -307,6 +307,16 @@ describe('Alertmanager annotations', () => {
     );
   });
 
+  it('says in the summary that a digest escalated, to what and when', () => {
+    const { annotations, labels } = body(
+      digestAlert({ escalations: [{ priority: Priority.Critical, atMs: T0 + 1000 }] }),
+    );
+    expect(annotations.summary).toMatch(/; escalated to Critical at 09:15:03 UTC \(sent at once\)$/);
+    expect(annotations.description).toContain('escalated to Critical at 09:15:03 UTC');
+    // The digest stays at its repeats' priority: the escalation was its own alert.
+    expect(labels.priority).toBe('Notice');
+  });
+
   it("lists an incident's reasons and timeline", () => {
     const { annotations } = body(incidentAlert());
     expect(annotations.summary).toBe(

@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseFalcoJson } from '../../src/events/parse-falco-json.js';
+import { Priority } from '../../src/events/priority.js';
 import type { Enrichment } from '../../src/kube/pod-context.js';
-import { alertFromEvent } from '../../src/pipeline/alert.js';
+import { alertFromEvent, type DigestAlert } from '../../src/pipeline/alert.js';
 import { formatAlertJson } from '../../src/sinks/alert-json.js';
 import { formatAlertLine } from '../../src/sinks/console-format.js';
 import { CURRENT_ALERT, HOST_ALERT } from '../fixtures/falco-alerts.js';
@@ -76,6 +77,36 @@ describe('console line', () => {
     const controlChars = /[\u0000-\u0009\u000b-\u001f]/;
     expect(line.match(colourCodes)?.length).toBeGreaterThan(0);
     expect(line.replace(colourCodes, '')).not.toMatch(controlChars);
+  });
+
+  it('says in the line and in the JSON form that a digest escalated, to what and when', () => {
+    const first = Date.UTC(2026, 0, 1, 9, 15, 2);
+    const sample = alertFromEvent({ event: parseFalcoJson(CURRENT_ALERT), enrichment: PAYMENTS }, first);
+    const digest: DigestAlert = {
+      kind: 'digest',
+      id: 'dig-1',
+      priority: Priority.Notice,
+      reasons: [],
+      receivedAtMs: first + 300_000,
+      fingerprint: 'f',
+      rule: sample.event.rule,
+      count: 4,
+      firstSeenMs: first,
+      lastSeenMs: first + 60_000,
+      windowMs: 300_000,
+      pods: [],
+      podCount: 0,
+      sample,
+      escalations: [{ priority: Priority.Critical, atMs: first + 1000 }],
+    };
+    expect(formatAlertLine(digest, false)).toContain(
+      '(first seen 09:15:02, last 09:16:02 UTC); escalated to Critical at 09:15:03 UTC (sent at once)',
+    );
+    expect(JSON.parse(formatAlertJson(digest)).escalations).toEqual([
+      { priority: 'Critical', at: '2026-01-01T09:15:03.000Z' },
+    ]);
+    const { escalations: _, ...quiet } = digest;
+    expect(JSON.parse(formatAlertJson(quiet))).not.toHaveProperty('escalations');
   });
 
   it('JSON form carries the whole pod context and exact big integers', () => {

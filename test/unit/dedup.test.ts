@@ -140,8 +140,8 @@ describe('dedup', () => {
   it('delivers the first alert at once and collapses the repeats of its window into one digest', () => {
     const r = recorder();
     const values = {
-      a: alert({ label: 'a1', key: 'k', windowMs: 10, pod: 'web-1', context: true, priority: 'Warning' }),
-      b: alert({ label: 'a2', key: 'k', windowMs: 10, pod: 'web-2', priority: 'Critical' }),
+      a: alert({ label: 'a1', key: 'k', windowMs: 10, pod: 'web-1', context: true, priority: 'Critical' }),
+      b: alert({ label: 'a2', key: 'k', windowMs: 10, pod: 'web-2', priority: 'Warning' }),
       c: alert({ label: 'a3', key: 'k', windowMs: 10, pod: 'web-2', priority: 'Notice' }),
       d: alert({ label: 'a4', key: 'k', windowMs: 10, pod: 'web-3', priority: 'Notice' }),
     };
@@ -168,13 +168,14 @@ describe('dedup', () => {
       podCount: 2,
       namespace: 'shop',
       workload: { kind: 'Deployment', name: 'web' },
-      priority: Priority.Critical,
+      priority: Priority.Warning,
       reasons: ['raised by rule x'],
       routes: ['slack'],
       receivedAtMs: 10,
     });
     // The example is the repeat that set the digest's priority, so its reasons and routes go with it.
     expect(digest?.sample).toBe(values.b);
+    expect(digest).not.toHaveProperty('escalations');
     expect(digest?.id).toMatch(/^dig-/);
     expect(r.outcomes).toEqual([
       ['delivered', 'a1'],
@@ -262,13 +263,21 @@ describe('dedup', () => {
     const r = recorder();
     const values: Record<string, EventAlert> = {};
     const keys = ['k1', 'k2', 'k3'];
+    // Priorities that rise and fall within windows, so some repeats escalate and some are digested.
+    const priorities = ['Notice', 'Critical', 'Warning', 'Emergency', 'Notice'];
     let marbles = '';
     for (let i = 0; i < 30; i++) {
       const id = i < 26 ? String.fromCharCode(97 + i) : String.fromCharCode(65 + i - 26);
-      values[id] = alert({ label: `e${i}`, key: i % 7 === 0 ? undefined : keys[i % 3], windowMs: 4 });
+      values[id] = alert({
+        label: `e${i}`,
+        key: i % 7 === 0 ? undefined : keys[i % 3],
+        windowMs: 7,
+        priority: priorities[i % priorities.length],
+      });
       marbles += `${id} `;
     }
     const run = runMarbles(`${marbles}|`, values, r);
+    expect(digests(run).some((d) => d.escalations !== undefined)).toBe(true);
     expect(r.outcomes).toHaveLength(30);
     expect(new Set(r.outcomes.map(([, l]) => l)).size).toBe(30);
     const delivered = r.outcomes.filter(([o]) => o === 'delivered').length;
@@ -276,6 +285,156 @@ describe('dedup', () => {
     expect(delivered + digested).toBe(30);
     expect(run.outputs.filter((o) => o.kind === 'event')).toHaveLength(delivered);
     expect(digests(run).reduce((sum, d) => sum + d.count, 0)).toBe(digested);
+  });
+
+  describe('escalation', () => {
+    const FIVE_MINUTES = 300_000;
+
+    it('sends a more severe alert of the same key at once: Notice, then Emergency 1 s later', () => {
+      const r = recorder();
+      const values = {
+        n: alert({ label: 'notice', key: 'k', windowMs: FIVE_MINUTES, priority: 'Notice' }),
+        e: alert({ label: 'emergency', key: 'k', windowMs: FIVE_MINUTES, priority: 'Emergency' }),
+      };
+      const run = runMarbles('n 999ms e 5m |', values, r);
+      // Nothing was held back, so the window ends without a digest.
+      expect(run.timeline).toEqual([
+        [0, 'notice'],
+        [1000, 'emergency'],
+        [301_001, '|'],
+      ]);
+      expect(r.outcomes).toEqual([
+        ['delivered', 'notice'],
+        ['delivered', 'emergency'],
+      ]);
+    });
+
+    it('keeps the window running: a second Emergency is a repeat, digested at the first deadline', () => {
+      const r = recorder();
+      const values = {
+        n: alert({ label: 'n1', key: 'k', windowMs: FIVE_MINUTES, priority: 'Notice' }),
+        e: alert({ label: 'e1', key: 'k', windowMs: FIVE_MINUTES, priority: 'Emergency' }),
+        E: alert({ label: 'e2', key: 'k', windowMs: FIVE_MINUTES, priority: 'Emergency' }),
+        m: alert({ label: 'n2', key: 'k', windowMs: FIVE_MINUTES, priority: 'Notice' }),
+      };
+      const run = runMarbles('n 999ms e 999ms E 999ms m 10m |', values, r);
+      expect(run.timeline).toEqual([
+        [0, 'n1'],
+        [1000, 'e1'],
+        [FIVE_MINUTES, 'digest(k×2)'],
+        [603_001, '|'],
+      ]);
+      expect(r.outcomes).toEqual([
+        ['delivered', 'n1'],
+        ['delivered', 'e1'],
+        ['digested', 'e2'],
+        ['digested', 'n2'],
+      ]);
+      const [digest] = digests(run);
+      expect(digest).toMatchObject({
+        count: 2,
+        firstSeenMs: 0,
+        lastSeenMs: 3000,
+        priority: Priority.Emergency,
+        escalations: [{ priority: Priority.Emergency, atMs: 1000 }],
+      });
+      expect(digest?.sample).toBe(values.E);
+    });
+
+    it('digests a milder alert after a severe one: Emergency, then Notice 1 s later', () => {
+      const r = recorder();
+      const values = {
+        e: alert({ label: 'emergency', key: 'k', windowMs: FIVE_MINUTES, priority: 'Emergency' }),
+        n: alert({ label: 'notice', key: 'k', windowMs: FIVE_MINUTES, priority: 'Notice' }),
+      };
+      const run = runMarbles('e 999ms n 5m |', values, r);
+      expect(run.timeline).toEqual([
+        [0, 'emergency'],
+        [FIVE_MINUTES, 'digest(k×1)'],
+        [301_001, '|'],
+      ]);
+      expect(r.outcomes).toEqual([
+        ['delivered', 'emergency'],
+        ['digested', 'notice'],
+      ]);
+      const [digest] = digests(run);
+      expect(digest?.priority).toBe(Priority.Notice);
+      expect(digest).not.toHaveProperty('escalations');
+    });
+
+    it('sends each step of Notice, Warning, Critical at once and lists the steps in the digest', () => {
+      const r = recorder();
+      const values = {
+        n: alert({ label: 'n1', key: 'k', windowMs: 10, priority: 'Notice' }),
+        w: alert({ label: 'w1', key: 'k', windowMs: 10, priority: 'Warning' }),
+        c: alert({ label: 'c1', key: 'k', windowMs: 10, priority: 'Critical' }),
+        N: alert({ label: 'n2', key: 'k', windowMs: 10, priority: 'Notice' }),
+        W: alert({ label: 'w2', key: 'k', windowMs: 10, priority: 'Warning' }),
+      };
+      const run = runMarbles('nwcNW 20ms |', values, r);
+      expect(run.timeline).toEqual([
+        [0, 'n1'],
+        [1, 'w1'],
+        [2, 'c1'],
+        [10, 'digest(k×2)'],
+        [25, '|'],
+      ]);
+      expect(r.outcomes).toEqual([
+        ['delivered', 'n1'],
+        ['delivered', 'w1'],
+        ['delivered', 'c1'],
+        ['digested', 'n2'],
+        ['digested', 'w2'],
+      ]);
+      const [digest] = digests(run);
+      // The digest is at the priority of what it carries; the Critical already went out on its own.
+      expect(digest).toMatchObject({ count: 2, priority: Priority.Warning, firstSeenMs: 0, lastSeenMs: 4 });
+      expect(digest?.escalations).toEqual([
+        { priority: Priority.Warning, atMs: 1 },
+        { priority: Priority.Critical, atMs: 2 },
+      ]);
+    });
+
+    it('opens no window and evicts nothing: maxKeys still bounds the table', () => {
+      const r = recorder({ maxKeys: 1 });
+      const values = {
+        a: alert({ label: 'a1', key: 'ka', windowMs: 100, priority: 'Notice' }),
+        A: alert({ label: 'a2', key: 'ka', windowMs: 100, priority: 'Emergency' }),
+        b: alert({ label: 'b1', key: 'kb', windowMs: 100, priority: 'Notice' }),
+        B: alert({ label: 'b2', key: 'kb', windowMs: 100, priority: 'Critical' }),
+        c: alert({ label: 'c1', key: 'kc', windowMs: 100, priority: 'Notice' }),
+      };
+      const run = runMarbles('aAbBc 200ms |', values, r);
+      // ka's window held only an escalation: evicting it sends nothing more.
+      expect(run.timeline).toEqual([
+        [0, 'a1'],
+        [1, 'a2'],
+        [2, 'b1'],
+        [3, 'b2'],
+        [4, 'c1'],
+        [205, '|'],
+      ]);
+      expect(r.evicted).toEqual(['ka', 'kb']);
+      expect(Math.max(...r.sizes)).toBe(1);
+    });
+
+    it('counts an escalation fed back synchronously by the downstream as a repeat', () => {
+      const scheduler = new VirtualTimeScheduler();
+      const r = recorder({ scheduler });
+      const input = new Subject<EventAlert>();
+      const seen: string[] = [];
+      input.pipe(dedup(r.options)).subscribe((out) => {
+        seen.push(label(out));
+        if (out.kind === 'event' && out.event.output === 'escalated') {
+          input.next(alert({ label: 'echo', key: 'k', windowMs: 10, priority: 'Critical' }));
+        }
+      });
+      input.next(alert({ label: 'first', key: 'k', windowMs: 10, priority: 'Notice' }));
+      input.next(alert({ label: 'escalated', key: 'k', windowMs: 10, priority: 'Critical' }));
+      scheduler.flush();
+      expect(seen).toEqual(['first', 'escalated', 'digest(k×1)']);
+      expect(r.outcomes.map(([o]) => o)).toEqual(['delivered', 'delivered', 'digested']);
+    });
   });
 
   describe('maxKeys', () => {
@@ -622,6 +781,26 @@ describe('digestSummary', () => {
     );
     expect(digestSummary(digest({ podCount: 4, pods: ['a/b'], namespace: 'a' }))).toContain(
       '×57 more in 5m across 4 pods in namespace a',
+    );
+  });
+
+  it('says when the window escalated and that each escalation was sent at once', () => {
+    const warning = Date.UTC(2026, 0, 1, 9, 15, 3);
+    const critical = Date.UTC(2026, 0, 1, 9, 16, 40);
+    expect(digestSummary(digest({ escalations: [{ priority: Priority.Emergency, atMs: warning }] }))).toBe(
+      'Terminal shell in container ×57 more in 5m (first seen 09:15:02, last 09:19:58 UTC); escalated to Emergency at 09:15:03 UTC (sent at once)',
+    );
+    expect(
+      digestSummary(
+        digest({
+          escalations: [
+            { priority: Priority.Warning, atMs: warning },
+            { priority: Priority.Critical, atMs: critical },
+          ],
+        }),
+      ),
+    ).toBe(
+      'Terminal shell in container ×57 more in 5m (first seen 09:15:02, last 09:19:58 UTC); escalated to Warning at 09:15:03, Critical at 09:16:40 UTC (each sent at once)',
     );
   });
 

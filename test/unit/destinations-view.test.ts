@@ -191,6 +191,15 @@ describe('alert view', () => {
     expect(view.variables.count).toEqual(['57']);
   });
 
+  it('says in the summary when a digest escalated and that the escalation was sent at once', () => {
+    const view = alertView({
+      ...digest(),
+      escalations: [{ priority: Priority.Emergency, atMs: 1_767_258_903_000 }],
+    });
+    expect(plain(view.summary)).toMatch(/; escalated to Emergency at 09:15:03 UTC \(sent at once\)$/);
+    expect(plain(view.variables.summary)).toBe(plain(view.summary));
+  });
+
   it('lays out an incident with a bounded timeline that says what it left out', () => {
     const view = alertView(incident(15));
     expect(plain(view.title)).toBe('[CRITICAL] INCIDENT Recon then exfiltration');

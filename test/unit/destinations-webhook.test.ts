@@ -82,6 +82,7 @@ describe('webhook body', () => {
       pods: [],
       podCount: 0,
       sample,
+      escalations: [{ priority: Priority.Emergency, atMs: 500 }],
     };
     const destination = webhookDestination({
       url: URL,
@@ -90,6 +91,9 @@ describe('webhook body', () => {
     });
     const body = JSON.parse(destination.render(digest).body) as Record<string, unknown>;
     expect(body.type).toBe('alert.digest');
+    expect((body.data as Record<string, unknown>).escalations).toEqual([
+      { priority: 'Emergency', at: '1970-01-01T00:00:00.500Z' },
+    ]);
     // JSON needs no escaping: the value is sent as it is.
     expect(body.text).toBe('Notice: <!channel> rule ×3');
   });

@@ -9,7 +9,7 @@ import { eventTimeMs, type FalcoEvent } from '../../src/events/falco-event.js';
 import { parseFalcoJson } from '../../src/events/parse-falco-json.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { Accounting } from '../../src/pipeline/accounting.js';
-import type { Alert } from '../../src/pipeline/alert.js';
+import type { Alert, EventAlert } from '../../src/pipeline/alert.js';
 import { EventTimeScheduler } from '../../src/pipeline/event-time-scheduler.js';
 import { buildPipeline } from '../../src/pipeline/pipeline.js';
 import { loadRules } from '../../src/rules/load-rules.js';
@@ -107,6 +107,29 @@ async function run(
   return { accounting, sent };
 }
 
+/**
+ * Dedup never holds back severity: within each digest's window, the events sent at once for its
+ * fingerprint are the first one and the escalations the digest lists, and the most severe of them
+ * is at least as severe as anything the digest carries.
+ */
+function expectNothingHeldMoreSevereThanSent(sent: Alert[]): void {
+  for (const digest of sent) {
+    if (digest.kind !== 'digest') continue;
+    const end = digest.firstSeenMs + digest.windowMs;
+    const sentAtOnce = sent.filter(
+      (a): a is EventAlert =>
+        a.kind === 'event' &&
+        a.dedup?.key === digest.fingerprint &&
+        a.receivedAtMs >= digest.firstSeenMs &&
+        a.receivedAtMs < end,
+    );
+    expect(sentAtOnce.slice(1).map((a) => ({ priority: a.priority, atMs: a.receivedAtMs }))).toEqual(
+      digest.escalations ?? [],
+    );
+    expect(Math.max(...sentAtOnce.map((a) => a.priority))).toBeGreaterThanOrEqual(digest.priority);
+  }
+}
+
 const spec = fc.record({
   gapMs: fc.integer({ min: 0, max: 40_000 }),
   rule: fc.integer({ min: 0, max: 2 }),
@@ -129,6 +152,7 @@ describe('pipeline accounting', () => {
         expect(digested).toBe(c.digested);
         expect(c.dropped).toBe(events.filter((e) => e.priority === 0).length);
         expect(c.shed).toBe(0);
+        expectNothingHeldMoreSevereThanSent(sent);
       }),
       { numRuns: 60 },
     );
