@@ -1,6 +1,7 @@
 import { type FSWatcher, watch } from 'node:fs';
 import type { RulesConfig } from '../config/schema.js';
 import { type Logger, LogLimiter } from '../logging/logger.js';
+import { emptiedFileProblems, emptyFiles } from './emptied-files.js';
 import { type LoadedRules, loadRules } from './load-rules.js';
 import type { RuleSet } from './rule-set.js';
 
@@ -17,11 +18,14 @@ const RELOAD_DEBOUNCE_MS = 200;
 
 /**
  * The rules in force. Reloads (SIGHUP, or a changed file when `rules.watch` is on) swap the whole
- * rule set at once; a reload with errors keeps the rules in force and says why. Dedup and
- * correlation state live in the pipeline, not here, so nothing is lost on reload.
+ * rule set at once; a reload with errors, or one that empties a user file that had rules (unless
+ * `rules.allowEmpty`), keeps the rules in force and says why. Dedup and correlation state live in
+ * the pipeline, not here, so nothing is lost on reload.
  */
 export class RulesHolder {
   private ruleSet: RuleSet;
+  /** Rules plus correlations per file in the rules in force, to notice a file that was emptied. */
+  private itemsInForce: ReadonlyMap<string, number>;
   private watchers: FSWatcher[] = [];
   private debounce?: NodeJS.Timeout;
   private readonly expressionErrors = new LogLimiter();
@@ -35,7 +39,14 @@ export class RulesHolder {
     const loaded = this.load();
     if (loaded.errors.length > 0) throw new RulesError(loaded.errors);
     this.ruleSet = loaded.ruleSet;
+    this.itemsInForce = loaded.itemsPerFile;
     this.logLoaded(loaded, 'rules loaded');
+    if (!config.allowEmpty)
+      for (const file of emptyFiles(config.files, loaded.itemsPerFile))
+        this.log.warn(
+          { file },
+          'rules file has no rules or correlations: starting with it; once it has some, a reload that empties it is refused unless rules.allowEmpty is true',
+        );
   }
 
   get current(): RuleSet {
@@ -48,7 +59,16 @@ export class RulesHolder {
       loaded = this.load();
     } catch (err) {
       // Reloads run from a timer or a signal handler: nothing may escape and take the agent down.
-      loaded = { ruleSet: this.ruleSet, errors: [(err as Error).message], warnings: [] };
+      loaded = {
+        ruleSet: this.ruleSet,
+        errors: [(err as Error).message],
+        warnings: [],
+        itemsPerFile: new Map(),
+      };
+    }
+    if (loaded.errors.length === 0 && !this.config.allowEmpty) {
+      const emptied = emptiedFileProblems(this.config.files, this.itemsInForce, loaded.itemsPerFile);
+      if (emptied.length > 0) loaded = { ...loaded, errors: emptied };
     }
     if (loaded.errors.length > 0) {
       this.log.error({ why, errors: loaded.errors }, 'rules reload failed: keeping the rules in force');
@@ -56,6 +76,7 @@ export class RulesHolder {
       return false;
     }
     this.ruleSet = loaded.ruleSet;
+    this.itemsInForce = loaded.itemsPerFile;
     this.logLoaded(loaded, `rules reloaded (${why})`);
     this.onReload(true);
     return true;
