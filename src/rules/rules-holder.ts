@@ -1,8 +1,8 @@
-import { type FSWatcher, watch } from 'node:fs';
 import type { RulesConfig } from '../config/schema.js';
 import { type Logger, LogLimiter } from '../logging/logger.js';
 import { emptiedFileProblems, emptyFiles } from './emptied-files.js';
 import { type LoadedRules, loadRules } from './load-rules.js';
+import { ReplaceableFileWatch } from './replaceable-file-watch.js';
 import type { RuleSet } from './rule-set.js';
 
 export class RulesError extends Error {
@@ -26,7 +26,7 @@ export class RulesHolder {
   private ruleSet: RuleSet;
   /** Rules plus correlations per file in the rules in force, to notice a file that was emptied. */
   private itemsInForce: ReadonlyMap<string, number>;
-  private watchers: FSWatcher[] = [];
+  private watches: ReplaceableFileWatch[] = [];
   private debounce?: NodeJS.Timeout;
   private readonly expressionErrors = new LogLimiter();
 
@@ -82,14 +82,13 @@ export class RulesHolder {
     return true;
   }
 
-  /** Reloads when a rules file changes (editors and ConfigMap updates replace files, so watch the path). */
+  /** Reloads when a rules file changes, is replaced or comes back (editor saves, ConfigMap updates). */
   watchFiles(): void {
     if (!this.config.watch) return;
+    this.close();
     for (const file of this.ruleSet.sources) {
       try {
-        const watcher = watch(file, () => this.scheduleReload(`${file} changed`));
-        watcher.on('error', () => watcher.close());
-        this.watchers.push(watcher);
+        this.watches.push(new ReplaceableFileWatch(file, () => this.scheduleReload(`${file} changed`)));
       } catch (err) {
         this.log.warn({ file, err: (err as Error).message }, 'cannot watch rules file; reload with SIGHUP');
       }
@@ -98,17 +97,17 @@ export class RulesHolder {
 
   close(): void {
     clearTimeout(this.debounce);
-    for (const watcher of this.watchers) watcher.close();
-    this.watchers = [];
+    this.debounce = undefined;
+    for (const w of this.watches) w.close();
+    this.watches = [];
   }
 
   private scheduleReload(why: string): void {
     clearTimeout(this.debounce);
+    // A save or a ConfigMap swap is a burst of events: reload once it is over.
     this.debounce = setTimeout(() => {
+      this.debounce = undefined;
       this.reload(why);
-      // A replaced file (ConfigMap symlink swap, editor save) ends the old watch: watch again.
-      this.close();
-      this.watchFiles();
     }, RELOAD_DEBOUNCE_MS);
     this.debounce.unref();
   }
