@@ -285,6 +285,12 @@ export const configSchema = z.strictObject({
       files: z.array(z.string().min(1)).default([]),
       /** Reload when a rules file changes (SIGHUP always reloads). */
       watch: z.boolean().default(true),
+      /**
+       * Let a reload empty one of your files that had rules or correlations. Off, such a reload is
+       * refused: an empty file is more often a truncated or half-applied update than a wish to drop
+       * every rule and silence. An empty file is accepted at start either way (a fresh install ships one).
+       */
+      allowEmpty: z.boolean().default(false),
       dedup: z
         .strictObject({
           /** Fingerprint of "the same alert": rule, workload, namespace, pod, container, node, or output field names. */

@@ -16,6 +16,8 @@ export interface LoadedRules {
   errors: string[];
   /** Worth a look but not fatal: expired silences, unknown Falco rule names, … */
   warnings: string[];
+  /** Rules plus correlations in each file that could be read and parsed, valid or not. */
+  itemsPerFile: ReadonlyMap<string, number>;
 }
 
 export interface LoadRulesOptions {
@@ -34,6 +36,7 @@ export function loadRules(options: LoadRulesOptions): LoadedRules {
   const rules: CompiledPolicyRule[] = [];
   const correlations: CompiledCorrelation[] = [];
   const names = new Map<string, string>();
+  const itemsPerFile = new Map<string, number>();
   for (const file of files) {
     let raw: unknown;
     try {
@@ -51,6 +54,7 @@ export function loadRules(options: LoadRulesOptions): LoadedRules {
       );
       continue;
     }
+    itemsPerFile.set(file, top.data.rules.length + top.data.correlations.length);
     top.data.rules.forEach((item, i) => {
       const parsed = policyRule.safeParse(item, { reportInput: true });
       const label = `${file}: rules[${i}]${parsed.success ? ` (${parsed.data.name})` : ''}`;
@@ -101,7 +105,7 @@ export function loadRules(options: LoadRulesOptions): LoadedRules {
     { key: config.dedup.key, windowMs: config.dedup.window },
     files,
   );
-  return { ruleSet, errors: notes.errors, warnings: notes.warnings };
+  return { ruleSet, errors: notes.errors, warnings: notes.warnings, itemsPerFile };
 }
 
 function compilePolicyRule(

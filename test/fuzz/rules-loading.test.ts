@@ -30,7 +30,13 @@ function rulesFile(content: string | Uint8Array): string {
 }
 
 function config(files: string[], dedupKey: string[] = ['rule', 'workload'], windowMs = 300_000): RulesConfig {
-  return { defaults: false, files, watch: false, dedup: { key: dedupKey, window: windowMs, maxKeys: 100 } };
+  return {
+    defaults: false,
+    files,
+    watch: false,
+    allowEmpty: false,
+    dedup: { key: dedupKey, window: windowMs, maxKeys: 100 },
+  };
 }
 
 /** loadRules must not throw, and must describe every problem as a string. */
