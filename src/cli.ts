@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { inspect } from 'node:util';
 import { Command, Option } from 'commander';
 import { Agent, type StopResult } from './app/agent.js';
 import { applyRunFlags, type RunFlags } from './app/cli-overrides.js';
@@ -12,6 +13,7 @@ import { createLogger } from './logging/logger.js';
 import { loadRules } from './rules/load-rules.js';
 import { RulesError } from './rules/rules-holder.js';
 import { sinkTemplateProblems } from './sinks/check-sinks.js';
+import { redactSecrets } from './util/redact.js';
 
 // `perch replay … | head` closes our stdout early; that is the reader's choice, not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -170,4 +172,11 @@ function loadOrExit(options: Parameters<typeof loadConfig>[0]) {
   }
 }
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // What nothing expected (a sink that cannot be built) would be printed by Node with every property
+  // of the error, and `new URL` puts the whole URL, password included, in its `input`.
+  process.stderr.write(`perch: ${redactSecrets(inspect(err))}\n`);
+  process.exit(1);
+}

@@ -1,4 +1,5 @@
 import { type ConfigProblem, joinPath } from './config-error.js';
+import { holdsSecret, kindOf, showValue } from './show-value.js';
 
 interface Issue {
   code: string;
@@ -11,13 +12,19 @@ interface Issue {
   issues?: Issue[];
 }
 
-/** One zod issue as a problem that names the key, the value found and what was expected. */
+/**
+ * One zod issue as a problem that names the key, the value found and what was expected. A value
+ * is quoted with its secrets redacted, and not at all under a key that holds a credential.
+ */
 export function describeIssue(issue: Issue): ConfigProblem {
   const path = joinPath(issue.path);
+  const show = holdsSecret(issue.path)
+    ? (value: unknown) => `${kindOf(value)} (not shown: this setting holds a secret)`
+    : showValue;
   if (issue.code === 'unrecognized_keys' && issue.keys) {
     return {
       path,
-      message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (check the spelling)`,
+      message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => showValue(k)).join(', ')} (check the spelling)`,
     };
   }
   if (issue.code === 'invalid_union' && issue.discriminator && issue.options) {
@@ -29,7 +36,7 @@ export function describeIssue(issue: Issue): ConfigProblem {
     };
   }
   if (issue.code === 'invalid_key' && issue.issues?.[0]) {
-    return { path, message: `the name ${show(issue.input)} is not allowed: ${issue.issues[0].message}` };
+    return { path, message: `the name ${showValue(issue.input)} is not allowed: ${issue.issues[0].message}` };
   }
   if (issue.input === undefined && issue.code === 'invalid_type') {
     return { path, message: `is required (${issue.message.replace(/^Invalid input: /, '')})` };
@@ -37,10 +44,4 @@ export function describeIssue(issue: Issue): ConfigProblem {
   const got = issue.code === 'custom' || issue.input === undefined ? '' : `got ${show(issue.input)}, `;
   const what = issue.message.replace(/^Invalid input: /, '').replace(/^Invalid option: /, '');
   return { path, message: `${got}${what.charAt(0).toLowerCase()}${what.slice(1)}` };
-}
-
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
-  if (value === null || typeof value !== 'object') return String(value);
-  return Array.isArray(value) ? 'a list' : 'a mapping';
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
+import { redactSecrets } from '../util/redact.js';
 import { ConfigError, type ConfigProblem, joinPath } from './config-error.js';
 import { describeIssue } from './describe-issue.js';
 import { interpolateEnv } from './interpolate-env.js';
@@ -80,13 +81,19 @@ export function readYaml(path: string): unknown {
   if (doc.errors.length > 0) {
     throw new ConfigError(
       path,
-      doc.errors.map((e) => ({ path: '', message: `YAML syntax: ${e.message.split('\n')[0] ?? e.message}` })),
+      // The parser may quote the text it stumbled on, which may be a pasted token.
+      doc.errors.map((e) => ({
+        path: '',
+        message: `YAML syntax: ${redactSecrets(e.message.split('\n')[0] ?? e.message)}`,
+      })),
     );
   }
   try {
     return doc.toJS({ maxAliasCount: 100 });
   } catch (err) {
     // Unresolved aliases and alias bombs surface only here, not in doc.errors.
-    throw new ConfigError(path, [{ path: '', message: `YAML: ${(err as Error).message.split('\n')[0]}` }]);
+    throw new ConfigError(path, [
+      { path: '', message: `YAML: ${redactSecrets((err as Error).message.split('\n')[0] ?? '')}` },
+    ]);
   }
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Priority } from '../events/priority.js';
-import { duration, listenAddress, priority, secret } from './value-types.js';
+import { duration, httpUrl, isHttpUrl, listenAddress, priority, secret } from './value-types.js';
 
 const httpSource = z.strictObject({
   enabled: z.boolean().default(true),
@@ -148,7 +148,7 @@ const deliveryFields = {
   template: z.string().min(1).optional(),
 };
 
-const urlSecret = secret.refine((s) => /^https?:\/\//.test(s.reveal()), {
+const urlSecret = secret.refine((s) => isHttpUrl(s.reveal()), {
   message: 'expected an http(s) URL (the value is not shown: it is a secret)',
 });
 
@@ -160,7 +160,18 @@ const webhookSink = z.strictObject({
   url: urlSecret,
   /** Standard Webhooks signing secret (whsec_… base64, or any string): adds webhook-id/-timestamp/-signature. */
   signingSecret: secret.optional(),
-  headers: z.record(z.string().min(1), z.string()).default({}),
+  /** Checked here: fetch would refuse them at every send, quoting the value (often a credential). */
+  headers: z
+    .record(
+      z
+        .string()
+        .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "header names are letters, digits and !#$%&'*+.^_`|~-"),
+      z.string().refine((value) => !/[\r\n\0]/.test(value), {
+        message:
+          'a header value cannot contain a line break or NUL (the value is not shown: it may be a secret)',
+      }),
+    )
+    .default({}),
   ...deliveryFields,
 });
 
@@ -176,7 +187,7 @@ const telegramSink = z.strictObject({
 const alertmanagerSink = z.strictObject({
   type: z.literal('alertmanager'),
   /** Every Alertmanager of the HA cluster: each gets every alert (they deduplicate among themselves). */
-  urls: z.array(z.string().regex(/^https?:\/\//, 'expected an http(s) URL')).min(1),
+  urls: z.array(httpUrl).min(1),
   /** Extra labels on every alert (e.g. cluster). */
   labels: z
     .record(

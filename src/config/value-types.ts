@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { PRIORITY_NAMES, type Priority, parsePriority } from '../events/priority.js';
 import { Secret } from './secret.js';
+import { showValue } from './show-value.js';
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -12,7 +13,7 @@ export const duration = z.union([z.string(), z.number()]).transform((value, ctx)
   if (!m?.[1] || !m[2]) {
     ctx.addIssue({
       code: 'custom',
-      message: `expected a duration with a unit such as 500ms, 10s, 2m or 1h, got ${JSON.stringify(value)}`,
+      message: `expected a duration with a unit such as 500ms, 10s, 2m or 1h, got ${showValue(value)}`,
     });
     return z.NEVER;
   }
@@ -21,7 +22,7 @@ export const duration = z.union([z.string(), z.number()]).transform((value, ctx)
   if (!Number.isFinite(ms) || ms > MAX_TIMER_MS) {
     ctx.addIssue({
       code: 'custom',
-      message: `expected a duration of at most 24d (timers cannot wait longer), got ${JSON.stringify(value)}`,
+      message: `expected a duration of at most 24d (timers cannot wait longer), got ${showValue(value)}`,
     });
     return z.NEVER;
   }
@@ -42,7 +43,7 @@ export const listenAddress = z.string().transform((text, ctx): ListenAddress => 
   if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
     ctx.addIssue({
       code: 'custom',
-      message: `expected HOST:PORT such as 0.0.0.0:2804, [::]:2804 or :2804 (port 0-65535), got "${text}"`,
+      message: `expected HOST:PORT such as 0.0.0.0:2804, [::]:2804 or :2804 (port 0-65535), got ${showValue(text)}`,
     });
     return z.NEVER;
   }
@@ -54,11 +55,25 @@ export const priority = z.union([z.string(), z.number()]).transform((value, ctx)
   if (p === undefined) {
     ctx.addIssue({
       code: 'custom',
-      message: `expected a Falco priority (${PRIORITY_NAMES.join(', ')}), got ${JSON.stringify(value)}`,
+      message: `expected a Falco priority (${PRIORITY_NAMES.join(', ')}), got ${showValue(value)}`,
     });
     return z.NEVER;
   }
   return p;
+});
+
+/** Whether a text is an http(s) URL that fetch and `new URL` will take (a port above 65535 is not). */
+export function isHttpUrl(text: string): boolean {
+  return /^https?:\/\//.test(text) && URL.canParse(text);
+}
+
+/** An http(s) URL that is not a secret as a whole but may carry credentials (`https://user:pass@host`): quoted redacted. */
+export const httpUrl = z.string().superRefine((text, ctx) => {
+  if (!isHttpUrl(text))
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected an http(s) URL such as http://host:9093, got ${showValue(text)}`,
+    });
 });
 
 /**

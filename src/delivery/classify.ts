@@ -1,5 +1,5 @@
+import { snippet } from '../util/redact.js';
 import type { DeliveryVerdict, Destination, DestinationResponse } from './destination.js';
-import { snippet } from './redact.js';
 
 /**
  * The delay a service asked for, in ms: the `Retry-After` header (seconds or an HTTP-date, RFC 9110
@@ -32,7 +32,7 @@ function bodyRetryAfter(body: string): number | undefined {
     : undefined;
 }
 
-/** `: <what the service said>` for a verdict's reason: one line, URLs redacted, at most 200 characters. */
+/** `: <what the service said>` for a verdict's reason: one line, secrets redacted, at most 200 characters. */
 export function responseDetail(text: string): string {
   const said = snippet(text);
   return said ? `: ${said}` : '';

@@ -6,6 +6,7 @@ import type { Alert } from '../pipeline/alert.js';
 import { anyOf, type StringTest } from '../rules/glob.js';
 import type { AlertSink } from '../sinks/sink.js';
 import { nextDelay } from '../util/backoff.js';
+import { redactSecrets } from '../util/redact.js';
 import { alertNamespace } from './alert-namespace.js';
 import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
 import { classifyResponse } from './classify.js';
@@ -13,7 +14,6 @@ import { type SinkDeliveryMetrics, sinkDeliveryMetrics } from './delivery-metric
 import { DeliveryQueue, type QueuedEntry } from './delivery-queue.js';
 import type { DeliveryVerdict, Destination, RenderedRequest } from './destination.js';
 import { postRequest } from './post-request.js';
-import { redactUrls } from './redact.js';
 import { decodeRequest, encodeRequest } from './request-codec.js';
 import type { Spool, SpoolEntryInfo } from './spool.js';
 import { TokenBucket } from './token-bucket.js';
@@ -156,7 +156,7 @@ export class DeliverySink implements AlertSink {
       this.counters.error('internal');
       this.counters.discarded('internal_error');
       this.logProblem('internal', () =>
-        this.log.error({ err: redactUrls(String(err)) }, 'failed to take an alert'),
+        this.log.error({ err: redactSecrets(String(err)) }, 'failed to take an alert'),
       );
     }
   }
@@ -222,7 +222,7 @@ export class DeliverySink implements AlertSink {
     } catch (err) {
       this.counters.error('render');
       this.counters.discarded('render_error');
-      const reason = redactUrls(String((err as { message?: unknown } | null)?.message ?? err));
+      const reason = redactSecrets(String((err as { message?: unknown } | null)?.message ?? err));
       this.logProblem(`render:${reason}`, () => this.log.error({ reason }, 'could not render an alert'));
       return;
     }
@@ -347,7 +347,7 @@ export class DeliverySink implements AlertSink {
         // A bug or a spool that went away must not end delivery for good (nor surface as an unhandled rejection).
         this.counters.error('internal');
         this.logProblem('loop', () =>
-          this.log.error({ err: redactUrls(String(err)) }, 'delivery loop failed; retrying'),
+          this.log.error({ err: redactSecrets(String(err)) }, 'delivery loop failed; retrying'),
         );
         await this.sleep(Math.max(100, this.config.retry.initial));
       }
@@ -417,7 +417,7 @@ export class DeliverySink implements AlertSink {
       prepared = this.destination.prepare?.(request, entry.attempts + 1) ?? request;
     } catch (err) {
       // A destination that cannot prepare this request never will: retrying would block the queue.
-      this.settle(entry, { kind: 'rejected', reason: `prepare failed: ${redactUrls(String(err))}` });
+      this.settle(entry, { kind: 'rejected', reason: `prepare failed: ${redactSecrets(String(err))}` });
       return;
     }
     const abort = new AbortController();
@@ -445,7 +445,8 @@ export class DeliverySink implements AlertSink {
 
   private settle(entry: QueuedEntry, answer: DeliveryVerdict): void {
     // A destination's own classify may quote what it got; reasons reach logs and /readyz.
-    const verdict = answer.kind === 'delivered' ? answer : { ...answer, reason: redactUrls(answer.reason) };
+    const verdict =
+      answer.kind === 'delivered' ? answer : { ...answer, reason: redactSecrets(answer.reason) };
     switch (verdict.kind) {
       case 'delivered':
         this.breaker.recordSuccess();

@@ -1,9 +1,9 @@
-import { redactUrls } from './redact.js';
+import { redactSecrets } from '../util/redact.js';
 
 export interface RequestFailure {
   /** For perch_component_errors_total: timeout, connection or request. */
   type: 'timeout' | 'connection' | 'request';
-  /** For logs and /readyz: never contains a URL. */
+  /** For logs and /readyz: secrets redacted (a URL keeps at most its scheme and a host that cannot be one). */
   reason: string;
 }
 
@@ -42,7 +42,7 @@ function text(value: unknown): string {
 /**
  * Why a request got no answer. fetch reports every network problem as `TypeError: fetch failed`
  * with the real one in `cause` (ECONNREFUSED, a reset: UND_ERR_SOCKET "other side closed"), and a
- * timeout as a `TimeoutError`; some messages (a malformed URL) quote the URL, hence the redaction.
+ * timeout as a `TimeoutError`; some messages (a malformed URL, a refused header value) quote a secret, hence the redaction.
  */
 export function describeFailure(err: unknown, timeoutMs: number): RequestFailure {
   const error = asError(err);
@@ -52,10 +52,10 @@ export function describeFailure(err: unknown, timeoutMs: number): RequestFailure
   }
   const code = text(cause.code) || text(error.code);
   if (CONNECTION_CODES.has(code)) {
-    const detail = text(cause.message) ? ` (${redactUrls(text(cause.message))})` : '';
+    const detail = text(cause.message) ? ` (${redactSecrets(text(cause.message))})` : '';
     return { type: 'connection', reason: `connection failed: ${code}${detail}` };
   }
   const message = text(error.message) || String(err);
   const causeMessage = text(cause.message) ? `: ${text(cause.message)}` : '';
-  return { type: 'request', reason: `request failed: ${redactUrls(`${message}${causeMessage}`)}` };
+  return { type: 'request', reason: `request failed: ${redactSecrets(`${message}${causeMessage}`)}` };
 }

@@ -1,10 +1,13 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
+import { redactFields, redactSecrets } from '../util/redact.js';
 
 export type { Logger };
 
 /**
  * Logs go to stderr as JSON lines: stdout belongs to alerts (the console sink, `replay --json`),
- * so a pipe such as `perch replay x.jsonl --json | jq` never mixes the two.
+ * so a pipe such as `perch replay x.jsonl --json | jq` never mixes the two. Every field and message
+ * is redacted on the way out: the callers redact what they know to be an echo, and this catches
+ * what nobody thought would quote a secret (an error's message or stack).
  */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
@@ -12,7 +15,15 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       level,
       base: { app: 'perch' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (fields) => redactFields(fields, pino.stdSerializers.err) as Record<string, unknown>,
+      },
+      serializers: {
+        msg: (msg: unknown) => (typeof msg === 'string' ? redactSecrets(msg) : msg),
+        // formatters.log has made errors plain fields already; serializing them again would lose their type.
+        err: (err: unknown) => err,
+      },
     },
     destination ?? pino.destination({ fd: 2, sync: true }),
   );

@@ -8,6 +8,7 @@ import {
   wantsOpenMetrics,
 } from '../metrics/exposition-format.js';
 import type { PerchMetrics } from '../metrics/perch-metrics.js';
+import { redactSecrets } from '../util/redact.js';
 
 export interface ReadinessCheck {
   name: string;
@@ -39,11 +40,16 @@ export class HttpServer {
     });
     this.app.get('/healthz', async () => ({ status: 'ok' }));
     this.app.get('/readyz', async (_req, reply) => {
-      const results = this.checks.map((c) => ({
-        name: c.name,
-        ...(c.required === false ? { required: false } : {}),
-        ...c.check(),
-      }));
+      const results = this.checks.map((c) => {
+        const status = c.check();
+        return {
+          name: c.name,
+          ...(c.required === false ? { required: false } : {}),
+          ...status,
+          // Details quote what a source or sink met (an error, a service's answer); /readyz may be scraped into logs.
+          ...(status.detail === undefined ? {} : { detail: redactSecrets(status.detail) }),
+        };
+      });
       if (this.draining) return reply.code(503).send({ status: 'shutting down', checks: results });
       const ready = results.every((r) => r.up || r.required === false);
       return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks: results });

@@ -88,6 +88,45 @@ describe('perch check', () => {
   });
 });
 
+describe('perch check and perch run never print a secret', () => {
+  const secrets = ['hunter2pw', 'SlackSecret', 'T0001', 'TelegramSecret'];
+  const file = join(dir, 'secrets.yaml');
+  writeFileSync(
+    file,
+    `sinks:
+  am:
+    type: alertmanager
+    urls: ["https://admin:hunter2pw@am-0.monitoring:9093", "https://admin:hunter2pw@am-1.monitoring:99999"]
+    resolveAfter: soon
+  slack:
+    type: slack
+    url: https://hooks.slack.com/services/T0001/B0002/SlackSecret
+    timeout: https://hooks.slack.com/services/T0001/B0002/SlackSecret
+  tg:
+    type: telegram
+    botToken: "123456:TelegramSecret"
+    chatId: 1
+    apiUrl: api.telegram.org/bot123456:TelegramSecret
+`,
+  );
+
+  it.each([
+    ['check', 1],
+    ['run', 2],
+  ])('perch %s names every invalid setting and quotes no password or token', async (command, exitCode) => {
+    const result = await runPerch([command, '-c', file]);
+    expect(result.code).toBe(exitCode);
+    expect(result.stderr).toContain('sinks.am.resolveAfter');
+    expect(result.stderr).toContain('sinks.am.urls[1]: expected an http(s) URL');
+    expect(result.stderr).toContain('sinks.slack.timeout');
+    expect(result.stderr).toContain('sinks.tg.apiUrl: got "api.telegram.org/bot<redacted>"');
+    for (const secret of secrets) {
+      expect(result.stderr).not.toContain(secret);
+      expect(result.stdout).not.toContain(secret);
+    }
+  });
+});
+
 describe('perch run', () => {
   it('drains every accepted alert on SIGTERM and exits 0', async () => {
     const perch = new PerchProcess(['run', '-c', RAW_CONFIG, '--listen', '127.0.0.1:0', '--json']);

@@ -257,6 +257,29 @@ describe('DeliverySink against a local receiver', () => {
     expect(await deliveries('delivered')).toBe(1);
   });
 
+  it('keeps tokens a destination echoes without a scheme out of the logs, /readyz and metrics', async () => {
+    const secrets = ['T0001', 'B0002', 'EchoedSlackSecret', 'EchoedBotSecret'];
+    const echoed = 'no_service /services/T0001/B0002/EchoedSlackSecret (via /bot123:EchoedBotSecret)';
+    receiver.reply({ status: 400, body: JSON.stringify({ ok: false, error: echoed }) });
+    receiver.setDefault({ status: 503, body: echoed });
+    const sink = await started({}, { breaker: { coolDownMs: 60_000, maxCoolDownMs: 60_000 } });
+    sendAll(sink, [labelledAlert('a1'), labelledAlert('a2')]);
+    await until(() => !sink.status().up);
+    const detail = sink.status().detail ?? '';
+    expect(detail).toContain('HTTP 503: no_service /services/<redacted> (via /bot<redacted>)');
+    const rejection = logs.lines().find((l) => String(l.msg).includes('rejected'));
+    expect(rejection?.reason).toBe(
+      'HTTP 400: {"ok":false,"error":"no_service /services/<redacted> (via /bot<redacted>)"}',
+    );
+    expect(logs.lines().some((l) => String(l.reason).startsWith('HTTP 503: no_service'))).toBe(true);
+    const exposition = await metrics.registry.metrics();
+    for (const secret of secrets) {
+      expect(detail).not.toContain(secret);
+      expect(logs.text()).not.toContain(secret);
+      expect(exposition).not.toContain(secret);
+    }
+  });
+
   it('gives up on an alert the destination keeps failing', async () => {
     receiver.setDefault({ status: 503 });
     const sink = await started({ retry: { ...FAST_RETRY, giveUpAfter: '250ms' } });

@@ -57,7 +57,7 @@ describe('defaultClassify', () => {
     expect(retryAfterMs(response(429, 'not json'))).toBeUndefined();
   });
 
-  it('rejects other 4xx with the status and at most 200 characters of the body, URLs redacted', () => {
+  it('rejects other 4xx with the status and at most 200 characters of the body, secrets redacted', () => {
     expect(defaultClassify(response(400, 'invalid_payload'))).toEqual({
       kind: 'rejected',
       reason: 'HTTP 400: invalid_payload',
@@ -68,7 +68,7 @@ describe('defaultClassify', () => {
     expect(verdict.kind).toBe('rejected');
     const reason = verdict.kind === 'rejected' ? verdict.reason : '';
     expect(reason).not.toContain('SECRET');
-    expect(reason).toContain('<url>');
+    expect(reason).toContain('no such hook https://<redacted> xxx');
     expect(reason.length).toBeLessThanOrEqual('HTTP 404: '.length + 200);
   });
 
