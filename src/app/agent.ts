@@ -172,7 +172,7 @@ export class Agent {
 
   /**
    * What the pipeline takes in: alerts a previous run acknowledged but did not settle (from the
-   * intake journal) first, then the sources, each journaled as it arrives when it must be durable.
+   * intake journal) first, then the sources (those that acknowledge admit to the journal themselves).
    */
   private input(): Observable<FalcoEvent> {
     const live$ = merge(...this.sources.map((s) => s.events$));
@@ -184,9 +184,7 @@ export class Agent {
         { recovered: events.length, unreadable },
         'taking in again the alerts the last run acknowledged but did not finish',
       );
-    return merge(from(events), live$.pipe(tap((event) => journal.admit([event])))).pipe(
-      tap(() => this.taken++),
-    );
+    return merge(from(events), live$).pipe(tap(() => this.taken++));
   }
 
   /**

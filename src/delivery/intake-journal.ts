@@ -13,18 +13,26 @@ interface Statements {
 
 /**
  * The acknowledgement journal: what makes an input's "accepted" (an HTTP 200, a saved file
- * position) true for the alerts a spooled sink must keep. Each such event is written to the spool's
- * file when it is taken in, before the input acknowledges it, and removed when the pipeline has
- * settled it — handed to the sinks (whose own spool entries then hold it), digested, silenced,
- * dropped or shed. What a crash leaves here is fed through the pipeline again at the next start,
- * so an acknowledged alert is delivered at least once even if Perch died before its sinks spooled it.
+ * position) true for the alerts a spooled sink must keep. An input admits each such event when it
+ * takes it in; before the input acknowledges, the spool's transaction commits, and every admitted
+ * event the pipeline has not settled by then is written to the `intake` table. Its row is removed
+ * when the pipeline settles it — handed to the sinks (whose own spool entries then hold it, in the
+ * same transaction), digested, silenced, dropped or shed. What a crash leaves here is fed through
+ * the pipeline again at the next start, so an acknowledged alert is delivered at least once even
+ * if Perch died before its sinks spooled it.
  *
- * Writes share the spool's group commit: one transaction per turn of the event loop, so a burst
- * of requests costs one commit, and inputs wait for `committed()` before they acknowledge.
+ * Rows are written lazily, at commit: inputs admit after handing events to the pipeline, so the
+ * commit runs after the pipeline's turn and an event settled within it costs no disk write at all.
+ * One commit serves every request of an event-loop turn.
  */
 export class IntakeJournal {
   private statements?: Statements;
   private readonly rows = new WeakMap<FalcoEvent, number>();
+  /** Admitted, not settled, not yet written: written at the next commit if still unsettled then. */
+  private pending: FalcoEvent[] = [];
+  private readonly awaiting = new WeakSet<FalcoEvent>();
+  /** Settled before their input admitted them (shed at once): admitting them must not write a row. */
+  private readonly settledEarly = new WeakSet<FalcoEvent>();
   /** Rows of events settled while the disk refused writes: deleted once it takes them again. */
   private readonly pendingRemovals = new Set<number>();
   private heldRows = 0;
@@ -46,32 +54,35 @@ export class IntakeJournal {
         all: db.prepare('SELECT id, payload FROM intake ORDER BY id'),
       };
     });
+    database.onBeforeCommit(() => this.writePending());
     database.onRecover(() => this.catchUp());
   }
 
-  /** Journals the events that must be durable; returns how many could not be (spool down). */
-  admit(events: readonly FalcoEvent[]): number {
-    const due = events.filter((e) => e.priority >= this.minPriority);
-    if (due.length === 0) return 0;
-    const insert = this.statements?.insert;
+  /** Takes note of events an input has just handed to the pipeline; they are durable at the next commit. */
+  admit(events: readonly FalcoEvent[]): void {
+    let due = 0;
+    for (const event of events) {
+      if (event.priority < this.minPriority || this.settledEarly.has(event)) continue;
+      due += 1;
+      this.awaiting.add(event);
+      this.pending.push(event);
+    }
+    if (due === 0) return;
     try {
-      if (!insert || !this.database.up) throw new Error('down');
-      const ids = this.database.write(() =>
-        due.map((event) => Number(insert.run(toFalcoJson(event)).lastInsertRowid)),
-      );
-      for (const [i, event] of due.entries()) this.rows.set(event, ids[i] as number);
-      this.heldRows += due.length;
-      return 0;
+      this.database.begin();
     } catch {
-      this.onUnjournaled(due.length);
-      return due.length;
+      this.dropPending();
     }
   }
 
-  /** The event has left the pipeline's hands; its row goes in the same transaction as the sinks' puts. */
+  /** The event has left the pipeline's hands; its row, if written, goes in the same transaction as the sinks' puts. */
   settle(event: FalcoEvent): void {
+    if (this.awaiting.delete(event)) return;
     const id = this.rows.get(event);
-    if (id === undefined) return;
+    if (id === undefined) {
+      this.settledEarly.add(event);
+      return;
+    }
     this.rows.delete(event);
     this.heldRows -= 1;
     const remove = this.statements?.remove;
@@ -123,6 +134,41 @@ export class IntakeJournal {
     for (const id of unreadable) this.pendingRemovals.add(id);
     this.catchUp();
     return { events, unreadable: unreadable.length };
+  }
+
+  /** At commit, inside the transaction: the admitted events still in the pipeline get their rows. */
+  private writePending(): void {
+    const events = this.pending;
+    if (events.length === 0) return;
+    this.pending = [];
+    const insert = this.statements?.insert;
+    const written: FalcoEvent[] = [];
+    this.database.onThisCommit((committed) => {
+      if (committed) return;
+      // Rolled back (the disk failed): these rows never existed.
+      for (const event of written) {
+        if (this.rows.delete(event)) this.heldRows -= 1;
+      }
+      this.onUnjournaled(written.length);
+    });
+    for (const event of events) {
+      if (!this.awaiting.delete(event)) continue;
+      if (!insert) {
+        this.onUnjournaled(1);
+        continue;
+      }
+      this.rows.set(event, Number(insert.run(toFalcoJson(event)).lastInsertRowid));
+      this.heldRows += 1;
+      written.push(event);
+    }
+  }
+
+  /** The spool is down: what was admitted stays in memory only, counted. */
+  private dropPending(): void {
+    let dropped = 0;
+    for (const event of this.pending) if (this.awaiting.delete(event)) dropped += 1;
+    this.pending = [];
+    if (dropped > 0) this.onUnjournaled(dropped);
   }
 
   private catchUp(): void {

@@ -55,6 +55,7 @@ export class SpoolDatabase {
   private listeners: CommitListener[] = [];
   private readonly openHooks: ((db: SqliteDatabase) => void)[] = [];
   private readonly recoverHooks: (() => void)[] = [];
+  private readonly beforeCommitHooks: ((db: SqliteDatabase) => void)[] = [];
   private problem?: string;
   private retryTimer?: NodeJS.Timeout;
   private closed = false;
@@ -88,6 +89,21 @@ export class SpoolDatabase {
       this.db = undefined;
       this.recoverFromOpenFailure(err);
     }
+  }
+
+  /** Runs inside each transaction right before it commits: writes that were worth deferring till then. */
+  onBeforeCommit(hook: (db: SqliteDatabase) => void): void {
+    this.beforeCommitHooks.push(hook);
+  }
+
+  /** Hears whether the transaction now open reaches the disk (for writes made in an onBeforeCommit hook). */
+  onThisCommit(listener: CommitListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Opens the transaction of this turn (and schedules its commit) without writing yet. */
+  begin(): void {
+    this.write(() => undefined);
   }
 
   /** Runs whenever the spool becomes writable again after being down. */
@@ -138,6 +154,7 @@ export class SpoolDatabase {
     this.commitTimer = undefined;
     if (!this.inTransaction || !this.db) return;
     try {
+      for (const hook of this.beforeCommitHooks) hook(this.db);
       this.db.exec('COMMIT');
       this.inTransaction = false;
       this.settle(true);

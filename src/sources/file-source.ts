@@ -45,7 +45,10 @@ export class FileSource implements Source {
         if (record.kind === 'line') {
           if (!this.state.up) this.setState({ up: true });
           const event = this.parser.parse(record.line.text, record.line.lineNumber, record.line.origin);
-          if (event) this.subject.next(event);
+          if (event) {
+            this.subject.next(event);
+            this.durability?.admit([event]);
+          }
           return;
         }
         if (record.reason === 'missing')

@@ -174,7 +174,10 @@ export class HttpSource implements Source {
     }
     for (const event of events) this.subject.next(event);
     // The 200 is a promise: what must survive a crash is on disk before it goes out.
-    await this.durability?.committed();
+    if (this.durability) {
+      this.durability.admit(events);
+      await this.durability.committed();
+    }
     this.metrics.sent(events.length);
     this.count(rejectedCount > 0 ? 'partial' : 'accepted', 200);
     return reply

@@ -12,6 +12,8 @@ export interface SourceStatus {
  * that "accepted" means durable for the alerts that must survive a crash (the intake journal).
  */
 export interface Durability {
+  /** Events the input has just handed on (call after pushing them, so the pipeline's turn comes first). */
+  admit(events: readonly FalcoEvent[]): void;
   /** Resolves once every alert taken in so far is on disk (or known not to be: the spool is down). */
   committed(): Promise<void>;
   /** The same, now and synchronously. */
