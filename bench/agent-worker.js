@@ -3,6 +3,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { PassThrough, Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
@@ -67,9 +68,27 @@ function baseConfig(podsFile, extra = {}) {
   };
 }
 
+/**
+ * A webhook sink that spools Warning and above, to a destination that refuses connections: every
+ * alert it takes stays on disk, and the intake journal is in play for every Warning+ alert.
+ */
+function spooledSinks(spoolDir) {
+  return {
+    sinks: {
+      console: { type: 'console', format: 'text', color: 'never' },
+      siem: { type: 'webhook', url: 'http://127.0.0.1:1/', spoolMinPriority: 'Warning' },
+    },
+    delivery: { spoolPath: join(spoolDir, 'spool.db'), spoolMaxEntries: 5_000_000 },
+  };
+}
+
 /** A full Agent (sources, enrichment, rules, dedup, correlation, metrics, console sink) as `perch run` builds it. */
-async function startAgent({ podsFile, sources, rules, latency }) {
-  const config = validateConfig(baseConfig(podsFile, { sources, ...(rules ? { rules } : {}) }), 'bench', {});
+async function startAgent({ podsFile, sources, rules, latency, extra }) {
+  const config = validateConfig(
+    baseConfig(podsFile, { sources, ...(rules ? { rules } : {}), ...extra }),
+    'bench',
+    {},
+  );
   const out = latency ? latencyOut() : nullOut();
   const agent = new Agent(config, { stdout: out, stdin: new PassThrough() }, log, undefined, {});
   if (latency) {
@@ -435,6 +454,8 @@ serve({
         latency: true,
       });
     if (args.mode === 'http-bare') return startBareHttp();
+    if (args.mode === 'http-spooled')
+      return startAgent({ podsFile: args.podsFile, sources: {}, extra: spooledSinks(args.spoolDir) });
     if (args.mode === 'grpc-pipeline')
       return startAgent({
         podsFile: args.podsFile,

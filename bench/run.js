@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Perch benchmarks: `npm run bench` (= `npm run build --silent && node bench/run.js`), or directly
-// `node bench/run.js [--json FILE] [--profile DIR] [--quick] [--only http,grpc,jsonl,latency,rss,metrics]`.
+// `node bench/run.js [--json FILE] [--profile DIR] [--quick] [--only http,spooled,grpc,jsonl,latency,rss,metrics]`.
 //
 // How it is put together (the simplest robust option):
 // - bench/ is plain ESM JavaScript importing the compiled agent from ../dist (hence the build first);
@@ -112,25 +112,30 @@ function describeRound(name, r) {
 const best = (rounds) => rounds.reduce((a, b) => (b.eps > a.eps ? b : a));
 
 /**
- * HTTP: 8 keep-alive connections, each posting one alert at a time, against the no-op server and the
- * agent (both warm), alternating for ROUNDS rounds; each side's best round is its figure.
- * eps = alerts answered and fully handled (shed ones excluded) / (last handled − first sent).
+ * HTTP: 8 keep-alive connections, each posting one alert at a time, against two servers (both warm),
+ * alternating for ROUNDS rounds; each side's best round is its figure. By default the no-op server
+ * (`bare`) against the agent (`pipeline`); the spooled scenario compares the agent with and without
+ * a spooled sink. eps = alerts answered and fully handled (shed ones excluded) / (last handled − first sent).
  */
-async function httpThroughput() {
-  const workers = { bare: agentWorker('http-bare'), pipeline: agentWorker('http-pipeline') };
+async function httpThroughput(modes = ['bare', 'pipeline']) {
+  const workers = Object.fromEntries(modes.map((mode) => [mode, agentWorker(`http-${mode}`)]));
   const load = startWorker('./load-worker.js', { cpu: LOAD_CPU });
-  const rounds = { bare: [], pipeline: [] };
+  const rounds = Object.fromEntries(modes.map((mode) => [mode, []]));
   try {
     const ports = {};
-    const handled = { bare: 0, pipeline: 0 };
-    for (const mode of ['bare', 'pipeline']) {
-      ({ port: ports[mode] } = await workers[mode].call('start', { mode: `http-${mode}`, podsFile }));
+    const handled = {};
+    for (const mode of modes) {
+      ({ port: ports[mode] } = await workers[mode].call('start', {
+        mode: `http-${mode}`,
+        podsFile,
+        spoolDir: mkdtempSync(join(dir, 'spool-')),
+      }));
       const warm = await load.call('httpSaturate', { port: ports[mode], durationMs: WARM_MS });
       handled[mode] = warm.ok;
       await workers[mode].call('waitProcessed', { total: handled[mode] });
     }
     for (let round = 0; round < ROUNDS; round++) {
-      for (const mode of ['bare', 'pipeline']) {
+      for (const mode of modes) {
         const agent = workers[mode];
         const before = await agent.call('waitProcessed', { total: handled[mode] });
         await agent.call('markCpu');
@@ -160,10 +165,7 @@ async function httpThroughput() {
       }
     }
     for (const w of Object.values(workers)) await w.call('stop');
-    return {
-      bare: { ...best(rounds.bare), rounds: rounds.bare },
-      pipeline: { ...best(rounds.pipeline), rounds: rounds.pipeline },
-    };
+    return Object.fromEntries(modes.map((mode) => [mode, { ...best(rounds[mode]), rounds: rounds[mode] }]));
   } finally {
     await Promise.all([...Object.values(workers).map((w) => w.stop()), load.stop()]);
   }
@@ -391,6 +393,23 @@ function table(r) {
     const perCpu = (x) => `${fmt(x.cpuUsPerAlert, 1)} µs (${fmt(1e6 / x.cpuUsPerAlert)}/CPU-s)`;
     rows.push([`  agent CPU per alert`, perCpu(pair.pipeline), `no-op ${perCpu(pair.bare)}`, '', '']);
   }
+  if (r.spooled) {
+    const { pipeline, spooled } = r.spooled;
+    rows.push([
+      'HTTP ingest with a spooled webhook sink (Warning+): alerts/s',
+      fmt(spooled.eps),
+      `without it ${fmt(pipeline.eps)}`,
+      '—',
+      '',
+    ]);
+    rows.push([
+      '  agent CPU per alert',
+      `${fmt(spooled.cpuUsPerAlert, 1)} µs`,
+      `without it ${fmt(pipeline.cpuUsPerAlert, 1)} µs`,
+      '',
+      '',
+    ]);
+  }
   if (r.latency) {
     for (const rate of [1000, 5000]) {
       const s = r.latency[rate];
@@ -463,6 +482,13 @@ function toJson(r, meta) {
   const json = {};
   if (r.http) json.http = pair(r.http);
   if (r.grpc) json.grpc = pair(r.grpc);
+  if (r.spooled)
+    json.http_spooled = {
+      spooled_eps: Math.round(r.spooled.spooled.eps),
+      unspooled_eps: Math.round(r.spooled.pipeline.eps),
+      spooled_cpu_us_per_alert: round(r.spooled.spooled.cpuUsPerAlert, 2),
+      unspooled_cpu_us_per_alert: round(r.spooled.pipeline.cpuUsPerAlert, 2),
+    };
   if (r.jsonl) json.jsonl = pair(r.jsonl);
   if (r.latency)
     json.latency_ms = Object.fromEntries(
@@ -500,6 +526,7 @@ async function main() {
   );
   const r = {};
   if (wanted('http')) r.http = await httpThroughput();
+  if (wanted('spooled')) r.spooled = await httpThroughput(['pipeline', 'spooled']);
   if (wanted('grpc')) r.grpc = await grpcThroughput();
   if (wanted('jsonl')) {
     const warmPath = join(dir, 'warm.jsonl');
@@ -524,7 +551,7 @@ async function main() {
   }
   if (profileDir) {
     // One summary per scenario, its measured rounds added up; the no-op profiles are kept for comparison.
-    for (const scenario of ['http-pipeline', 'grpc-pipeline', 'jsonl-pipeline']) {
+    for (const scenario of ['http-pipeline', 'http-spooled', 'grpc-pipeline', 'jsonl-pipeline']) {
       const files = profiles.filter((f) => f.includes(`${scenario}-round`));
       if (files.length === 0) continue;
       try {
