@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -94,6 +95,8 @@ export function loadPosition(positionFile: string): PositionLoad {
 export function savePosition(positionFile: string, position: SavedPosition): void {
   const temp = `${positionFile}.${process.pid}.tmp`;
   try {
+    // As the spool does: a state directory that does not exist yet is created, not a reason to lose the position.
+    mkdirSync(dirname(positionFile), { recursive: true });
     writeFileSync(temp, `${JSON.stringify(position)}\n`);
     renameSync(temp, positionFile);
   } catch (err) {
