@@ -93,12 +93,17 @@ describe('real Prometheus scraping Perch', () => {
         'perch_falco_events_total{rule="Linux Kernel Module Injection Detected",isolation="host",workload_kind="Host"}',
       ),
     ).toBe(1);
-    expect(await scalar('sum(perch_falco_events_total)')).toBe(22);
+    expect(
+      await scalar(
+        'perch_falco_events_total{rule="Unprivileged Delegation of Page Faults Handling to a Userspace Process",priority="Critical",isolation="sandbox"}',
+      ),
+    ).toBe(1);
+    expect(await scalar('sum(perch_falco_events_total)')).toBe(23);
   });
 
   it('sees where every event ended, digests and incidents', async () => {
     expect(await scalar('perch_events_total{outcome="digested"}')).toBe(14);
-    expect(await scalar('perch_events_total{outcome="delivered"}')).toBe(8);
+    expect(await scalar('perch_events_total{outcome="delivered"}')).toBe(9);
     expect(
       await scalar(
         'sum(perch_incidents_total{correlation="shell-then-credential-access",priority="Critical"})',
@@ -137,7 +142,7 @@ describe('real Prometheus scraping Perch', () => {
       k8s_pod_name: 'toolbox-6d8f9c7b5-x2x7q',
       tags: ',T1565,container,k8s,maturity_stable,mitre_discovery,network,',
     });
-    expect(await scalar('sum(falco_events{priority="2"})')).toBe(1);
+    expect(await scalar('sum(falco_events{priority="2"})')).toBe(2);
   });
 
   it('answers every query of the Grafana dashboard (valid PromQL over the metrics Perch exposes)', async () => {

@@ -288,13 +288,15 @@ rules:
       'falco-internal-events',
       'privileged-pod-on-runc',
       'host-process',
-      'sandboxed-pod',
+      'sandbox-contains-escape',
+      'sandbox-contains-escape-tagged',
     ]);
     expect(ruleSet.correlations.map((c) => c.name)).toEqual([
       'shell-then-credential-access',
       'same-rule-across-workload',
     ]);
-    // A shell in a privileged runc pod is raised; the same in a gVisor pod is lowered.
+    // A shell in a privileged runc pod is raised; in a gVisor pod it keeps Falco's priority, since the
+    // sandbox contains an escape to the node, not the compromise of the workload.
     const runc = ruleSet.apply(
       alert(
         {},
@@ -305,8 +307,8 @@ rules:
     expect(runc.alert.priority).toBe(Priority.Critical);
     expect(runc.alert.reasons[0]).toMatch(/runc isolation: raised to Critical/);
     const sandboxed = ruleSet.apply(alert(), NOW);
-    expect(sandboxed.alert.priority).toBe(Priority.Informational);
-    expect(sandboxed.alert.reasons[0]).toMatch(/gVisor sandbox or a VM.*: lowered to Informational/);
+    expect(sandboxed.alert.priority).toBe(Priority.Notice);
+    expect(sandboxed.alert.reasons).toEqual([]);
   });
 });
 
