@@ -135,11 +135,17 @@ export class PerchMetrics {
     registers: [this.registry],
   });
 
-  readonly spoolUp = new Gauge({
-    name: 'perch_spool_up',
-    help: 'Whether the delivery spool can be written (1) or alerts are kept in memory only (0: full disk, read-only volume).',
-    registers: [this.registry],
-  });
+  private spoolGauge?: Gauge;
+
+  /** perch_spool_up, registered only where a spool exists: a node without one must not look like one that is down. */
+  setSpoolUp(up: boolean): void {
+    this.spoolGauge ??= new Gauge({
+      name: 'perch_spool_up',
+      help: 'Whether the delivery spool can be written (1) or alerts are kept in memory only (0: full disk, read-only volume).',
+      registers: [this.registry],
+    });
+    this.spoolGauge.set(up ? 1 : 0);
+  }
 
   readonly unspooled = new Counter({
     name: 'perch_spool_write_failures_total',

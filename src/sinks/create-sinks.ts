@@ -39,10 +39,10 @@ export function createSinks(
           retryMs: config.delivery.spoolRetryInterval,
           groupCommit: true,
           log: log.child({ component: 'spool' }),
-          onStateChange: (up) => metrics.spoolUp.set(up ? 1 : 0),
+          onStateChange: (up) => metrics.setSpoolUp(up),
         })
       : undefined;
-  if (spool) metrics.spoolUp.set(spool.up ? 1 : 0);
+  if (spool) metrics.setSpoolUp(spool.up);
   const deps = { metrics, log, ...(spool ? { spool } : {}) };
   const sinks = Object.entries(config.sinks).map(([name, sink]): Sink => {
     switch (sink.type) {
