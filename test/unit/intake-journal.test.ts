@@ -86,7 +86,7 @@ describe('IntakeJournal', () => {
     const e = event(Priority.Critical);
     first.journal.admit([e]);
     await first.journal.committed();
-    opened.splice(0).forEach((db) => db.close());
+    for (const db of opened.splice(0)) db.close();
 
     const second = journal();
     const { events, unreadable } = second.journal.recover();
