@@ -8,7 +8,7 @@ export function needsExactRecovery(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value);
 }
 
-/** Number tokens of an alert's `output_fields` as written, by key. */
+/** Number tokens (and list values, `[…]`) of an alert's `output_fields` as written, by key. */
 export type NumberTexts = ReadonlyMap<string, string>;
 
 /**
@@ -26,7 +26,10 @@ export class RawNumberTexts {
     private readonly alert: Record<string, unknown>,
   ) {}
 
-  /** The number token written for output field `key`, or undefined when the text does not say. */
+  /**
+   * The number token written for output field `key` (for a list, the whole `[…]`), or undefined
+   * when the text does not say.
+   */
   get(key: string): string | undefined {
     // Without \u or \/ in the text, a key that JSON writes without escapes (evt.time) can be
     // written only that way. The member's key is one occurrence of that spelling, so when it is the
@@ -217,7 +220,11 @@ function scanAlert(s: string, i: number, scan: AlertScan, keepTime: boolean): nu
       if (s.charCodeAt(valueStart) !== LEFT_BRACE) return valueEnd(s, valueStart);
       return eachMember(s, valueStart, (fieldStart, fieldEnd, numberStart) => {
         const numberEnd = valueEnd(s, numberStart);
-        if (numberEnd > 0 && mayBeInexact(s, numberStart, numberEnd))
+        // A list can hold such numbers too; lists are rare enough to keep whole.
+        if (
+          numberEnd > 0 &&
+          (mayBeInexact(s, numberStart, numberEnd) || s.charCodeAt(numberStart) === LEFT_BRACKET)
+        )
           numbers.set(keyText(s, fieldStart, fieldEnd), s.slice(numberStart, numberEnd));
         return numberEnd;
       });
@@ -273,6 +280,18 @@ export function jsonArrayElements(raw: string): string[] | undefined {
   }
 }
 
+/** Whether `text`, a number or a list as written, is what `JSON.parse` read as `value`. */
+function readsAs(text: string, value: unknown): boolean {
+  if (text.charCodeAt(0) !== LEFT_BRACKET) return Number(text) === value;
+  const elements = jsonArrayElements(text);
+  return (
+    Array.isArray(value) &&
+    elements !== undefined &&
+    elements.length === value.length &&
+    elements.every((element, i) => typeof value[i] !== 'number' || Number(element) === value[i])
+  );
+}
+
 /** The element of an array of alerts that `alert` was parsed from, when the text tells it apart. */
 function pickElement(scans: AlertScan[], alert: Record<string, unknown>): NumberTexts | undefined {
   const fields = alert.output_fields as Record<string, unknown>;
@@ -281,7 +300,7 @@ function pickElement(scans: AlertScan[], alert: Record<string, unknown>): Number
       scan.time !== undefined &&
       scan.numbers !== undefined &&
       JSON.parse(scan.time) === alert.time &&
-      [...scan.numbers].every(([key, text]) => Object.hasOwn(fields, key) && Number(text) === fields[key]),
+      [...scan.numbers].every(([key, text]) => Object.hasOwn(fields, key) && readsAs(text, fields[key])),
   );
   const [first, ...others] = matches;
   if (!first) return undefined;

@@ -1,7 +1,8 @@
 import { EventParseError } from './event-parse-error.js';
 import { clip, describe, parseEventTime } from './event-time.js';
-import { needsExactRecovery, RawNumberTexts } from './exact-integers.js';
-import type { FalcoEvent, FieldValue } from './falco-event.js';
+import { jsonArrayElements, needsExactRecovery, RawNumberTexts } from './exact-integers.js';
+import type { FalcoEvent } from './falco-event.js';
+import type { FieldScalar, FieldValue } from './field-value.js';
 import { PRIORITY_NAMES, parsePriority } from './priority.js';
 import { setOwn } from './set-own.js';
 
@@ -47,30 +48,34 @@ export function normaliseFalcoAlert(document: unknown, raw?: string): FalcoEvent
   const time = alert.time;
   const timeNs = parseEventTime(time);
 
+  // What Falco left out stays undefined: writing the alert back must not invent a source, an empty
+  // tag list or an empty text. (One object shape for every alert, whatever it has.)
   return {
     time: time as string,
     timeNs,
     priority,
     rule: truncate(rule),
-    output: optionalString(alert, 'output', ''),
-    source: optionalString(alert, 'source', 'syscall') || 'syscall',
-    hostname: optionalString(alert, 'hostname', ''),
+    output: optionalString(alert, 'output'),
+    message: optionalString(alert, 'message'),
+    source: optionalString(alert, 'source'),
+    hostname: optionalString(alert, 'hostname'),
     tags: parseTags(alert.tags),
     outputFields: parseOutputFields(alert, raw),
   };
 }
 
-function optionalString(alert: Record<string, unknown>, key: string, fallback: string): string {
+/** A string Falco may leave out; JSON `null` counts as left out (no Falco writes it there). */
+function optionalString(alert: Record<string, unknown>, key: string): string | undefined {
   const value = alert[key];
-  if (value === undefined || value === null) return fallback;
+  if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') throw new EventParseError(key, `expected a string, got ${describe(value)}`);
   return truncate(value);
 }
 
 // The parsed document is Perch's own (nothing else holds it), so tags and output fields are checked
 // and fixed where they are instead of being copied: every alert passes here.
-function parseTags(value: unknown): string[] {
-  if (value === undefined || value === null) return [];
+function parseTags(value: unknown): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
   if (!Array.isArray(value))
     throw new EventParseError('tags', `expected an array of strings, got ${describe(value)}`);
   for (let i = 0; i < value.length; i++) {
@@ -85,9 +90,9 @@ function parseTags(value: unknown): string[] {
 function parseOutputFields(
   alert: Record<string, unknown>,
   raw: string | undefined,
-): Record<string, FieldValue> {
+): Record<string, FieldValue> | undefined {
   const value = alert.output_fields;
-  if (value === undefined || value === null) return {};
+  if (value === undefined || value === null) return undefined;
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw new EventParseError(
       'output_fields',
@@ -99,16 +104,23 @@ function parseOutputFields(
   let texts: RawNumberTexts | undefined;
   // Written back after the loop: RawNumberTexts compares the alert's numbers as JSON.parse read them.
   let changes: [string, FieldValue][] | undefined;
+  const written = (key: string) => {
+    if (raw !== undefined) texts ??= new RawNumberTexts(raw, alert);
+    return texts?.get(key);
+  };
   for (const key in fields) {
     const v = fields[key];
     let field: FieldValue;
     if (typeof v === 'number') {
       if (!needsExactRecovery(v) && Number.isFinite(v)) continue;
-      if (raw !== undefined) texts ??= new RawNumberTexts(raw, alert);
-      field = exactNumber(v, texts?.get(key));
+      field = exactNumber(v, written(key));
     } else if (v === null || typeof v === 'boolean') continue;
     else if (typeof v === 'string' && v.length <= MAX_FIELD_LENGTH) continue;
-    else field = fieldValue(key, v);
+    else if (Array.isArray(v)) {
+      const list = listValue(v, () => written(key));
+      if (list === v) continue;
+      field = list ?? fieldValue(key, v);
+    } else field = fieldValue(key, v);
     changes ??= [];
     changes.push([key, field]);
   }
@@ -127,6 +139,37 @@ function exactNumber(parsed: number, text: string | undefined): bigint | string 
   if (Number.isFinite(parsed))
     return written !== undefined && /^-?\d+$/.test(written) ? BigInt(written) : BigInt(parsed);
   return truncate(written ?? String(parsed));
+}
+
+/**
+ * A list field (libsinsp writes them as JSON arrays) as a list of scalars: the same array when
+ * nothing in it needs fixing, a fixed copy otherwise. Undefined when it holds objects or lists,
+ * which no list field does: such a value is carried as JSON text like any nested one.
+ */
+function listValue(values: unknown[], writtenList: () => string | undefined): FieldScalar[] | undefined {
+  let copy: FieldScalar[] | undefined;
+  // The texts of the elements as written, looked up once and only for a number JSON.parse changed.
+  let elementTexts: string[] | null | undefined;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    let element: FieldScalar;
+    if (typeof v === 'number') {
+      if (!needsExactRecovery(v) && Number.isFinite(v)) continue;
+      if (elementTexts === undefined) {
+        const text = writtenList();
+        const texts = text === undefined ? undefined : jsonArrayElements(text);
+        elementTexts = texts?.length === values.length ? texts : null;
+      }
+      element = exactNumber(v, elementTexts?.[i]);
+    } else if (v === null || typeof v === 'boolean') continue;
+    else if (typeof v === 'string') {
+      if (v.length <= MAX_FIELD_LENGTH) continue;
+      element = truncate(v);
+    } else return undefined;
+    copy ??= values.slice() as FieldScalar[];
+    copy[i] = element;
+  }
+  return copy ?? (values as FieldScalar[]);
 }
 
 function fieldValue(key: string, value: unknown): FieldValue {

@@ -7,17 +7,22 @@ export function toFalcoJson(event: FalcoEvent): string {
   return stringifyExact(toFalcoShape(event));
 }
 
+/**
+ * The alert as Falco wrote it: its keys in Falco's (alphabetical) order, and only those it wrote.
+ * Nothing Perch derives goes in here.
+ */
 export function toFalcoShape(event: FalcoEvent): Record<string, unknown> {
-  return {
-    hostname: event.hostname,
-    output: event.output,
-    output_fields: event.outputFields,
-    priority: priorityName(event.priority),
-    rule: event.rule,
-    source: event.source,
-    tags: event.tags,
-    time: event.time,
-  };
+  const shape: Record<string, unknown> = {};
+  if (event.hostname !== undefined) shape.hostname = event.hostname;
+  if (event.message !== undefined) shape.message = event.message;
+  if (event.output !== undefined) shape.output = event.output;
+  if (event.outputFields !== undefined) shape.output_fields = event.outputFields;
+  shape.priority = priorityName(event.priority);
+  shape.rule = event.rule;
+  if (event.source !== undefined) shape.source = event.source;
+  if (event.tags !== undefined) shape.tags = event.tags;
+  shape.time = event.time;
+  return shape;
 }
 
 // A placeholder no input can forge: it starts with NUL and carries a per-process random nonce.

@@ -1,6 +1,13 @@
 import { Counter, Histogram, type Registry, type RegistryContentType } from 'prom-client';
 import type { MetricsConfig } from '../config/schema.js';
-import { containerId, isHostEvent, namespaceName, podName } from '../events/falco-event.js';
+import {
+  containerId,
+  eventTags,
+  isHostEvent,
+  namespaceName,
+  podName,
+  sourceKind,
+} from '../events/falco-event.js';
 import { priorityName, toFalcoNumber } from '../events/priority.js';
 import type { Alert, EventAlert } from '../pipeline/alert.js';
 import { SeriesCap } from './series-cap.js';
@@ -125,12 +132,12 @@ export class EventMetrics {
     const values: Record<CompatLabel, string> = {
       rule: event.rule,
       priority: String(toFalcoNumber(event.priority)),
-      hostname: event.hostname,
-      source: event.source,
+      hostname: event.hostname ?? '',
+      source: sourceKind(event),
       k8s_ns_name: namespaceName(event) ?? '',
       k8s_pod_name: podName(event) ?? '',
       // falco-exporter's exact form: ",a,b,".
-      tags: `,${event.tags.join(',')},`,
+      tags: `,${eventTags(event).join(',')},`,
     };
     const key = COMPAT_LABELS.map((label) => values[label]).join(KEY_SEPARATOR);
     if (!compat.incKnown(key)) compat.incNew(key, values);
@@ -159,7 +166,7 @@ function eventLabel(alert: EventAlert, label: EventLabel): string {
     case 'priority':
       return priorityName(event.priority);
     case 'source':
-      return event.source;
+      return sourceKind(event);
     case 'namespace':
       return pod?.namespace ?? namespaceName(event) ?? '';
     case 'workload_kind':
@@ -171,7 +178,7 @@ function eventLabel(alert: EventAlert, label: EventLabel): string {
     case 'isolation':
       return isHostEvent(event) ? 'host' : (pod?.isolation ?? '');
     case 'node':
-      return pod?.node ?? enrichment.node ?? event.hostname;
+      return pod?.node ?? enrichment.node ?? event.hostname ?? '';
     case 'pod':
       return pod?.pod ?? podName(event) ?? '';
     case 'container':

@@ -90,7 +90,7 @@ function seenOf(alert: EventAlert, seq: number, atMs: number): Seen {
     rule: alert.event.rule,
     priority: alert.priority,
     pod: keyPart(alert, 'pod'),
-    hostname: alert.event.hostname,
+    hostname: alert.event.hostname ?? '',
     command: commandOf(alert),
   };
 }
@@ -103,7 +103,7 @@ function refill(seen: Seen, alert: EventAlert, seq: number, atMs: number): void 
   seen.rule = alert.event.rule;
   seen.priority = alert.priority;
   seen.pod = keyPart(alert, 'pod');
-  seen.hostname = alert.event.hostname;
+  seen.hostname = alert.event.hostname ?? '';
   seen.command = commandOf(alert);
 }
 

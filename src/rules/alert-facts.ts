@@ -1,15 +1,28 @@
-import { isHostEvent, namespaceName, podName } from '../events/falco-event.js';
+import {
+  eventTags,
+  fieldOf,
+  isHostEvent,
+  namespaceName,
+  outputFieldsOf,
+  outputText,
+  podName,
+  sourceKind,
+} from '../events/falco-event.js';
+import { type FieldValue, fieldValueText, NOT_AVAILABLE } from '../events/field-value.js';
 import { priorityName } from '../events/priority.js';
 import { setOwn } from '../events/set-own.js';
 import type { PodContext } from '../kube/pod-context.js';
 import type { EventAlert } from '../pipeline/alert.js';
 
-/** An output field as text, the way rules compare it; null when Falco could not resolve it. */
+/**
+ * An output field as text, the way rules compare it: as Falco's text prints it, a list as `(a,b)`;
+ * null when Falco could not resolve it.
+ */
 export function fieldText(alert: EventAlert, name: string): string | null | undefined {
-  const value = alert.event.outputFields[name];
+  const value = fieldOf(alert.event, name);
   if (value === undefined) return undefined;
-  if (value === null || value === '<NA>') return null;
-  return String(value);
+  const text = fieldValueText(value);
+  return text === NOT_AVAILABLE ? null : text;
 }
 
 export function alertNamespace(alert: EventAlert): string | undefined {
@@ -64,18 +77,18 @@ export function alertIsolation(alert: EventAlert): string | undefined {
 export function celContext(alert: EventAlert): Record<string, unknown> {
   const { event, enrichment } = alert;
   const fields: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(event.outputFields))
-    setOwn(fields, k, typeof v === 'bigint' ? v.toString() : v);
+  for (const [k, v] of Object.entries(outputFieldsOf(event))) setOwn(fields, k, celValue(v));
   const pod = enrichment.pod;
   return {
     event: {
       rule: event.rule,
       priority: priorityName(alert.priority),
       severity: alert.priority,
-      source: event.source,
-      hostname: event.hostname,
-      tags: event.tags,
-      output: event.output,
+      // Derived where Falco left them out: an expression reads every one without has().
+      source: sourceKind(event),
+      hostname: event.hostname ?? '',
+      tags: eventTags(event),
+      output: outputText(event),
       fields,
     },
     pod: pod
@@ -97,4 +110,11 @@ export function celContext(alert: EventAlert): Record<string, unknown> {
       : {},
     host: isHostEvent(event),
   };
+}
+
+/** CEL has no integers beyond 2^53: those become strings, in lists too. */
+function celValue(value: FieldValue): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (Array.isArray(value)) return value.map((v) => (typeof v === 'bigint' ? v.toString() : v));
+  return value;
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { containerId } from '../events/falco-event.js';
+import { containerId, sourceKind } from '../events/falco-event.js';
 import type { EventAlert } from '../pipeline/alert.js';
 import { alertNamespace, alertPod, alertWorkload, fieldText } from './alert-facts.js';
 
@@ -27,7 +27,7 @@ export function keyPart(alert: EventAlert, name: string): string | undefined {
     case 'priority':
       return String(alert.priority);
     case 'source':
-      return event.source;
+      return sourceKind(event);
     case 'namespace':
       return alertNamespace(alert);
     case 'pod':

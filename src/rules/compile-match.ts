@@ -1,5 +1,5 @@
 import { parse } from '@marcbachmann/cel-js';
-import { isHostEvent } from '../events/falco-event.js';
+import { eventTags, isHostEvent, sourceKind } from '../events/falco-event.js';
 import { Priority, parsePriority } from '../events/priority.js';
 import type { EventAlert } from '../pipeline/alert.js';
 import { alertIsolation, alertNamespace, alertWorkload, celContext, fieldText } from './alert-facts.js';
@@ -45,11 +45,11 @@ export function compileMatch(
   if (block.priority) tests.push(compilePriority(block.priority, `${path}.priority`, notes));
   if (block.tags) {
     const wanted = block.tags;
-    tests.push((a) => wanted.every((t) => a.event.tags.includes(t)));
+    tests.push((a) => wanted.every((t) => eventTags(a.event).includes(t)));
   }
   if (block.source) {
     const test = anyOf(block.source);
-    tests.push((a) => test(a.event.source));
+    tests.push((a) => test(sourceKind(a.event)));
   }
   for (const [name, pattern] of Object.entries(block.fields ?? {})) {
     if (pattern === null) {

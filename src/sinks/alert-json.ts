@@ -1,14 +1,17 @@
+import { sourceKind } from '../events/falco-event.js';
 import { priorityName } from '../events/priority.js';
 import { stringifyExact, toFalcoShape } from '../events/serialize-event.js';
 import type { Alert, EventAlert } from '../pipeline/alert.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+// `event` is Falco's alert as Falco wrote it; what Perch derives sits beside it, never inside.
 function eventJson(alert: EventAlert): Record<string, unknown> {
   return {
     kind: 'event',
     id: alert.id,
     priority: priorityName(alert.priority),
+    source: sourceKind(alert.event),
     reasons: alert.reasons,
     ...(alert.routes ? { routes: alert.routes } : {}),
     enrichment: alert.enrichment,

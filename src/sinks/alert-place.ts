@@ -3,7 +3,14 @@
  * console line and every chat message derive it here, so they name the same node, pod, workload
  * and container, and list the same failing checks.
  */
-import { containerId, type FalcoEvent, isHostEvent, namespaceName, podName } from '../events/falco-event.js';
+import {
+  containerId,
+  type FalcoEvent,
+  isHostEvent,
+  namespaceName,
+  podName,
+  resolvedFieldText,
+} from '../events/falco-event.js';
 import type { PodContext } from '../kube/pod-context.js';
 import type { EventAlert } from '../pipeline/alert.js';
 
@@ -47,10 +54,7 @@ export function alertPlace({ event, enrichment }: EventAlert): AlertPlace {
 
 /** A field Falco resolved, as text; undefined for missing, null, empty or `<NA>`. */
 export function fieldText(event: FalcoEvent, name: string): string | undefined {
-  const value = event.outputFields[name];
-  if (value === null || value === undefined) return undefined;
-  const text = String(value);
-  return text === '' || text === '<NA>' ? undefined : text;
+  return resolvedFieldText(event, name);
 }
 
 /** The checks that keep the pod below the next level up: baseline checks for a privileged pod. */

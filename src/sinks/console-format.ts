@@ -1,4 +1,4 @@
-import type { FalcoEvent } from '../events/falco-event.js';
+import { type FalcoEvent, outputText, sourceKind } from '../events/falco-event.js';
 import { Priority, priorityName } from '../events/priority.js';
 import type { Alert, DigestAlert, EventAlert, IncidentAlert } from '../pipeline/alert.js';
 import { digestSummary } from '../pipeline/digest-summary.js';
@@ -82,7 +82,7 @@ function incidentLine(alert: IncidentAlert, paint: Paint): string {
 
 function eventMessage(event: FalcoEvent): string {
   return clipText(
-    escapeControlChars(event.output.replace(OUTPUT_PREFIX, '').replace(CONTAINER_SUFFIX, '')),
+    escapeControlChars(outputText(event).replace(OUTPUT_PREFIX, '').replace(CONTAINER_SUFFIX, '')),
     MAX_OUTPUT,
   );
 }
@@ -118,7 +118,8 @@ function where(alert: EventAlert): string {
   // Without the cluster's view of the pod, the id is what to look the container up by (crictl inspect).
   if (!place.workload && place.containerId && place.containerId !== place.container)
     bits.push(place.containerId);
-  if (alert.event.source !== 'syscall') bits.push(`source ${alert.event.source}`);
+  const source = sourceKind(alert.event);
+  if (source !== 'syscall') bits.push(`source ${source}`);
   if (place.deleted) bits.push('(pod deleted)');
   if (place.unresolved) bits.push('(pod not found in the cluster)');
   return bits.join(' ');

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Gauge } from 'prom-client';
 import type { GrpcBridgeSinkConfig } from '../config/schema.js';
+import { sourceKind } from '../events/falco-event.js';
 import { toGrpcResponse } from '../events/grpc-response.js';
 import { type Priority, priorityName } from '../events/priority.js';
 import { type FalcoResponse, type FalcoVersionResponse, loadFalcoProto } from '../grpc/falco-proto.js';
@@ -273,6 +274,8 @@ function perchFields(alert: EventAlert): Record<string, string> {
     'perch.enrichment': alert.enrichment.outcome,
     'perch.priority': alert.priority !== alert.event.priority ? priorityName(alert.priority) : undefined,
     'perch.reasons': alert.reasons.length > 0 ? alert.reasons.join('; ') : undefined,
+    // `source` stays what Falco wrote (nothing, before 0.30); the kind Perch infers goes beside it.
+    'perch.source': alert.event.source ? undefined : sourceKind(alert.event),
   };
   const present: Record<string, string> = {};
   for (const [key, value] of Object.entries(fields)) if (value) present[key] = value;

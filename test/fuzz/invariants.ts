@@ -43,26 +43,38 @@ export function assertFalcoEvent(event: FalcoEvent, options: EventShapeOptions =
     fail(`priority ${String(event.priority)} is not 0..7`);
   checkString(event.rule, 'rule', max);
   if (event.rule === '') fail('rule is empty');
-  checkString(event.output, 'output', max);
-  checkString(event.source, 'source', max);
-  if (event.source === '') fail('source is empty');
-  checkString(event.hostname, 'hostname', max);
-  if (!Array.isArray(event.tags)) fail('tags is not an array');
-  event.tags.forEach((tag, i) => {
-    checkString(tag, `tags[${i}]`, max);
-  });
+  // What Falco left out stays absent (undefined), never a made-up default.
+  if (event.output !== undefined) checkString(event.output, 'output', max);
+  if (event.source !== undefined) checkString(event.source, 'source', max);
+  if (event.hostname !== undefined) checkString(event.hostname, 'hostname', max);
+  if (event.tags !== undefined) {
+    if (!Array.isArray(event.tags)) fail('tags is not an array');
+    event.tags.forEach((tag, i) => {
+      checkString(tag, `tags[${i}]`, max);
+    });
+  }
   const fields = event.outputFields;
+  if (fields === undefined) return;
   if (typeof fields !== 'object' || fields === null || Array.isArray(fields))
     fail('outputFields is not an object');
   for (const [key, value] of Object.entries(fields)) {
     const where = `outputFields[${JSON.stringify(key.slice(0, 40))}]`;
-    if (value === null || typeof value === 'boolean' || typeof value === 'bigint') continue;
-    if (typeof value === 'number') {
-      if (Number.isNaN(value)) fail(`${where} is NaN`);
-      continue;
-    }
-    checkString(value, where, max);
+    // A list field holds scalars only; anything nested deeper is carried as JSON text.
+    if (Array.isArray(value)) {
+      value.forEach((element, i) => {
+        checkScalar(element, `${where}[${i}]`, max);
+      });
+    } else checkScalar(value, where, max);
   }
+}
+
+function checkScalar(value: unknown, where: string, max: number): void {
+  if (value === null || typeof value === 'boolean' || typeof value === 'bigint') return;
+  if (typeof value === 'number') {
+    if (Number.isNaN(value)) fail(`${where} is NaN`);
+    return;
+  }
+  checkString(value, where, max);
 }
 
 /** Throws unless `err` is an EventParseError with a path and a message. */

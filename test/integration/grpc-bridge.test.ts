@@ -281,7 +281,7 @@ describe('gRPC bridge: Falco’s outputs API served from Perch’s alerts', () =
     await until(() => sub.received.length === 1, 'the alert');
     const fields = sub.received[0]?.output_fields ?? {};
     expect(Object.keys(fields).filter((k) => k.startsWith('perch.'))).toEqual([]);
-    expect(Object.keys(fields)).toHaveLength(Object.keys(alert.event.outputFields).length);
+    expect(Object.keys(fields)).toHaveLength(Object.keys(alert.event.outputFields ?? {}).length);
     expect(sub.received[0]?.priority).toBe('NOTICE');
   });
 

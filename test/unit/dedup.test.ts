@@ -63,7 +63,7 @@ function alert(spec: Spec): EventAlert {
 
 /** `a1` for an event alert labelled a1, `digest(key×count)` for a digest. */
 function label(out: Out): string {
-  if (out.kind === 'event') return out.event.output;
+  if (out.kind === 'event') return out.event.output ?? '';
   return `digest(${out.fingerprint}×${out.count})`;
 }
 
@@ -81,7 +81,7 @@ function recorder(overrides: Partial<DedupOptions> = {}): Recorder {
     sizes: [],
     options: {
       maxKeys: 100,
-      onOutcome: (outcome, a) => r.outcomes.push([outcome, a.event.output]),
+      onOutcome: (outcome, a) => r.outcomes.push([outcome, a.event.output ?? '']),
       onEvicted: (key) => r.evicted.push(key),
       onState: (size) => r.sizes.push(size),
       ...overrides,
@@ -582,7 +582,7 @@ describe('dedup', () => {
       seen.push(label(out));
       // Each delivered alert comes back at once: it must count as a repeat of the window that was
       // opened before the alert went out, not as a second first occurrence.
-      if (out.kind === 'event' && !out.event.output.startsWith('echo')) {
+      if (out.kind === 'event' && !out.event.output?.startsWith('echo')) {
         input.next(alert({ label: `echo-${out.event.output}`, key: 'k', windowMs: 10 }));
       }
       // A digest goes out after its key was forgotten: what it triggers opens a new window.

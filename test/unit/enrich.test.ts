@@ -36,7 +36,7 @@ class FakeResolver implements Resolver {
 
   resolve(event: FalcoEvent): Enrichment | undefined {
     this.calls += 1;
-    const id = event.outputFields['container.id'];
+    const id = event.outputFields?.['container.id'];
     return typeof id === 'string' ? this.known.get(id) : undefined;
   }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { sourceKind } from '../../src/events/falco-event.js';
 import { fromGrpcResponse, toGrpcResponse } from '../../src/events/grpc-response.js';
 import { parseFalcoJson } from '../../src/events/parse-falco-json.js';
 import { Priority } from '../../src/events/priority.js';
@@ -28,15 +29,18 @@ describe('gRPC responses ⇄ FalcoEvent', () => {
     expect(event.tags).toEqual(['container', 'shell']);
   });
 
-  it('treats a missing priority as EMERGENCY (proto3 zero value) and a missing source as syscall', () => {
+  it('treats a missing priority as EMERGENCY (proto3 zero value) and leaves a missing source missing', () => {
     const event = fromGrpcResponse({
       time: { seconds: '1', nanos: 0 },
       rule: 'R',
       source_deprecated: 'K8S_AUDIT',
     });
     expect(event.priority).toBe(Priority.Emergency);
-    expect(event.source).toBe('syscall');
-    expect(event.hostname).toBe('');
+    expect(event.source).toBeUndefined();
+    expect(sourceKind(event)).toBe('syscall');
+    expect(event.hostname).toBeUndefined();
+    expect(event.tags).toBeUndefined();
+    expect(event.outputFields).toBeUndefined();
   });
 
   it('rejects responses without a rule or a time', () => {
@@ -58,5 +62,24 @@ describe('gRPC responses ⇄ FalcoEvent', () => {
     const emergency = toGrpcResponse({ ...event, priority: Priority.Emergency, outputFields: { a: null } });
     expect(emergency.priority).toBeUndefined();
     expect(emergency.output_fields).toEqual({ a: '<NA>' });
+  });
+
+  it('writes a list as Falco’s text prints it, (a,b), and nothing for what is empty or absent', () => {
+    const event = parseFalcoJson(
+      '{"hostname":"","output":"","output_fields":{"k8s.pod.labels":["app:web","tier:db"],"none":[],"mixed":[1,null,true]},"priority":"Notice","rule":"R","source":"","tags":[],"time":"2026-01-01T00:00:00.000000001Z"}',
+    );
+    const response = toGrpcResponse(event);
+    expect(response.output_fields).toEqual({
+      'k8s.pod.labels': '(app:web,tier:db)',
+      none: '()',
+      mixed: '(1,<NA>,true)',
+    });
+    // proto3: Falco never wrote an empty string or list on the wire.
+    expect([response.hostname, response.output, response.source, response.tags]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
   });
 });

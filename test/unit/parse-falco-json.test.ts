@@ -10,8 +10,9 @@ import {
   isInternalEvent,
   namespaceName,
   podName,
+  sourceKind,
 } from '../../src/events/falco-event.js';
-import { MAX_FIELD_LENGTH, parseFalcoJson } from '../../src/events/parse-falco-json.js';
+import { MAX_FIELD_LENGTH, normaliseFalcoAlert, parseFalcoJson } from '../../src/events/parse-falco-json.js';
 import { parseNdjson } from '../../src/events/parse-ndjson.js';
 import { Priority } from '../../src/events/priority.js';
 import { toFalcoJson } from '../../src/events/serialize-event.js';
@@ -46,9 +47,9 @@ describe('parseFalcoJson on every documented shape', () => {
     expect(e.source).toBe('syscall');
     expect(e.hostname).toBe('worker-2');
     expect(e.tags).toEqual(['T1565', 'container', 'k8s', 'maturity_stable', 'mitre_discovery', 'network']);
-    expect(e.outputFields['evt.time']).toBe(1767258902123456789n);
-    expect(e.outputFields['fd.rport']).toBe(443);
-    expect(e.outputFields['user.loginuid']).toBe(-1);
+    expect(e.outputFields?.['evt.time']).toBe(1767258902123456789n);
+    expect(e.outputFields?.['fd.rport']).toBe(443);
+    expect(e.outputFields?.['user.loginuid']).toBe(-1);
     expect(e.timeNs).toBe(1767258902123456789n);
     expect(eventTimeMs(e)).toBe(1767258902123);
     expect(containerId(e)).toBe('4b1d2c3e5f60');
@@ -62,27 +63,28 @@ describe('parseFalcoJson on every documented shape', () => {
     expect(toFalcoJson(parseFalcoJson(CURRENT_ALERT))).toContain('"evt.time":1767258902123456789');
   });
 
-  it('accepts alerts from Falco before 0.30 (no source, tags, hostname; null fields)', () => {
+  it('accepts alerts from Falco before 0.30 (no source, tags, hostname; null fields), inventing none', () => {
     const e = parseFalcoJson(PRE_030_ALERT);
-    expect(e.source).toBe('syscall');
-    expect(e.tags).toEqual([]);
-    expect(e.hostname).toBe('');
-    expect(e.outputFields['proc.pname']).toBeNull();
-    expect(e.outputFields['evt.time']).toBe(1598896926470112310n);
+    expect(e.source).toBeUndefined();
+    expect(sourceKind(e)).toBe('syscall');
+    expect(e.tags).toBeUndefined();
+    expect(e.hostname).toBeUndefined();
+    expect(e.outputFields?.['proc.pname']).toBeNull();
+    expect(e.outputFields?.['evt.time']).toBe(1598896926470112310n);
     expect(namespaceName(e)).toBeUndefined();
   });
 
   it('accepts alerts from Falco 0.30-0.32 (no hostname)', () => {
     const e = parseFalcoJson(PRE_033_ALERT);
     expect(e.tags).toEqual(['filesystem', 'mitre_credential_access']);
-    expect(e.hostname).toBe('');
+    expect(e.hostname).toBeUndefined();
   });
 
   it('recognises internal events, which carry no tags', () => {
     const e = parseFalcoJson(INTERNAL_DROP_ALERT);
     expect(isInternalEvent(e)).toBe(true);
     expect(e.priority).toBe(Priority.Debug);
-    expect(e.outputFields.n_drops).toBe('1342');
+    expect(e.outputFields?.n_drops).toBe('1342');
   });
 
   it('recognises host events and treats <NA>/null pod fields as absent', () => {
@@ -95,7 +97,7 @@ describe('parseFalcoJson on every documented shape', () => {
 
   it('accepts alerts without the output property and from other sources', () => {
     const e = parseFalcoJson(AUDIT_ALERT_WITHOUT_OUTPUT);
-    expect(e.output).toBe('');
+    expect(e.output).toBeUndefined();
     expect(e.source).toBe('k8s_audit');
     expect(containerId(e)).toBeUndefined();
   });
@@ -103,8 +105,8 @@ describe('parseFalcoJson on every documented shape', () => {
   it('keeps a nested field value as JSON text instead of losing the alert', () => {
     const e = parseFalcoJson(ISO_TIME_ALERT);
     expect(e.priority).toBe(Priority.Critical);
-    expect(e.outputFields['fd.rport']).toBe('{"port":443}');
-    expect(e.outputFields['evt.time.iso8601']).toBe('2026-01-01T00:00:00.000000000Z');
+    expect(e.outputFields?.['fd.rport']).toBe('{"port":443}');
+    expect(e.outputFields?.['evt.time.iso8601']).toBe('2026-01-01T00:00:00.000000000Z');
   });
 
   it('reads priorities in any case and in Falco numeric encoding', () => {
@@ -127,7 +129,7 @@ describe('parseFalcoJson on every documented shape', () => {
     const e = parseFalcoJson(
       minimal({ output_fields: { 'proc.cmdline': 'A'.repeat(MAX_FIELD_LENGTH + 100) } }),
     );
-    const cmd = e.outputFields['proc.cmdline'] as string;
+    const cmd = e.outputFields?.['proc.cmdline'] as string;
     expect(cmd.length).toBeLessThan(MAX_FIELD_LENGTH + 20);
     expect(cmd.endsWith('…[truncated]')).toBe(true);
   });
@@ -135,7 +137,7 @@ describe('parseFalcoJson on every documented shape', () => {
   it('does not mistake a key quoted inside a string value for the field', () => {
     const raw =
       '{"rule":"R","priority":"Notice","time":"2026-01-01T00:00:00Z","output_fields":{"proc.cmdline":"echo \\"evt.time\\":1","evt.time":1767258902123456789}}';
-    expect(parseFalcoJson(raw).outputFields['evt.time']).toBe(1767258902123456789n);
+    expect(parseFalcoJson(raw).outputFields?.['evt.time']).toBe(1767258902123456789n);
   });
 });
 
@@ -219,6 +221,79 @@ describe('exact integers in an alert with many of them', () => {
     const event = parseFalcoJson(
       `{"rule":"r","priority":"Warning","time":"2026-01-01T00:00:00Z","output_fields":{"note":"\\"f3\\":1",${fields}}}`,
     );
-    expect(values.map((_, i) => event.outputFields[`f${i}`])).toEqual(values);
+    expect(values.map((_, i) => event.outputFields?.[`f${i}`])).toEqual(values);
+  });
+});
+
+describe('list fields (libsinsp writes them as JSON arrays)', () => {
+  const withFields = (fields: string) =>
+    `{"rule":"r","priority":"Warning","time":"2026-01-01T00:00:00Z","output_fields":{${fields}}}`;
+
+  it('keeps a list of scalars as a list of the same values and types, written back as the same array', () => {
+    const text = withFields(
+      '"k8s.pod.labels":["app:web","tier:db"],"flags":[true,false,null],"ports":[80,-1,0.5],"none":[]',
+    );
+    const event = parseFalcoJson(text);
+    expect(event.outputFields).toEqual({
+      'k8s.pod.labels': ['app:web', 'tier:db'],
+      flags: [true, false, null],
+      ports: [80, -1, 0.5],
+      none: [],
+    });
+    expect(toFalcoJson(event)).toContain(
+      '"output_fields":{"k8s.pod.labels":["app:web","tier:db"],"flags":[true,false,null],"ports":[80,-1,0.5],"none":[]}',
+    );
+  });
+
+  it('keeps integers beyond 2^53 inside a list exact, digit for digit', () => {
+    const text = withFields('"ts":[1767258902123456789,1,-9007199254740993],"evt.time":1767258902123456789');
+    const event = parseFalcoJson(text);
+    expect(event.outputFields?.ts).toEqual([1767258902123456789n, 1, -9007199254740993n]);
+    expect(toFalcoJson(event)).toContain('"ts":[1767258902123456789,1,-9007199254740993]');
+    // The same from a JSON array of alerts: each alert's list is read from its own text, told
+    // apart from a twin of the same time by the values JSON.parse did keep.
+    const twin = withFields('"ts":[1767258902123456788,2,-9007199254740993],"evt.time":1767258902123456789');
+    const batch = `[${twin},${text}]`;
+    const [first, second] = JSON.parse(batch) as unknown[];
+    expect(normaliseFalcoAlert(first, batch).outputFields?.ts).toEqual([
+      1767258902123456788n,
+      2,
+      -9007199254740993n,
+    ]);
+    expect(normaliseFalcoAlert(second, batch).outputFields?.ts).toEqual([
+      1767258902123456789n,
+      1,
+      -9007199254740993n,
+    ]);
+  });
+
+  it('cuts an oversized string in a list like any other, and carries a list of objects as JSON text', () => {
+    const long = 'A'.repeat(MAX_FIELD_LENGTH + 5);
+    const event = parseFalcoJson(withFields(`"l":["${long}","b"],"nested":[{"a":1}],"deep":[[1]]`));
+    expect(event.outputFields?.l).toEqual([`${long.slice(0, MAX_FIELD_LENGTH)}…[truncated]`, 'b']);
+    expect(event.outputFields?.nested).toBe('[{"a":1}]');
+    expect(event.outputFields?.deep).toBe('[[1]]');
+  });
+});
+
+describe('what Falco left out stays out', () => {
+  it('writes back only the keys the alert had, in Falco’s order, empty ones included', () => {
+    const bare =
+      '{"priority":"Debug","rule":"Falco internal: syscall event drop","time":"2019-01-01T00:00:00.000000000Z"}';
+    const event = parseFalcoJson(bare);
+    expect(toFalcoJson(event)).toBe(bare);
+    expect(sourceKind(event)).toBe('internal');
+    const empty =
+      '{"hostname":"","message":"","output":"","output_fields":{},"priority":"Notice","rule":"r","source":"","tags":[],"time":"2026-01-01T00:00:00.000000000Z"}';
+    expect(toFalcoJson(parseFalcoJson(empty))).toBe(empty);
+    expect(sourceKind(parseFalcoJson(empty))).toBe('syscall');
+  });
+
+  it('keeps json_include_message_property’s message', () => {
+    const event = parseFalcoJson(
+      minimal({ message: 'A shell was spawned', output: '00:00:00.000000000: Notice A shell was spawned' }),
+    );
+    expect(event.message).toBe('A shell was spawned');
+    expect(toFalcoJson(event)).toContain('"message":"A shell was spawned","output":');
   });
 });

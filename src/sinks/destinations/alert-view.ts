@@ -4,7 +4,16 @@
  * names, reasons that quote rule names, correlation titles) is marked untrusted; only Perch's own words
  * (labels, severity names, counts, PSS check ids, times) are plain strings.
  */
-import { eventTimeMs, type FalcoEvent, isHostEvent } from '../../events/falco-event.js';
+import {
+  eventTags,
+  eventTimeMs,
+  type FalcoEvent,
+  isHostEvent,
+  outputFieldsOf,
+  outputText,
+  sourceKind,
+} from '../../events/falco-event.js';
+import { fieldValueText, NOT_AVAILABLE } from '../../events/field-value.js';
 import { Priority, priorityName } from '../../events/priority.js';
 import type { PodContext } from '../../kube/pod-context.js';
 import type { Alert, DigestAlert, EventAlert, IncidentAlert } from '../../pipeline/alert.js';
@@ -150,11 +159,11 @@ function postureFacts(pod: PodContext | undefined): Fact[] {
 }
 
 function eventOutput(event: FalcoEvent): Text | undefined {
-  const output = event.output.replace(OUTPUT_PREFIX, '').replace(CONTAINER_SUFFIX, '').trim();
+  const output = outputText(event).replace(OUTPUT_PREFIX, '').replace(CONTAINER_SUFFIX, '').trim();
   if (output) return u(output);
   // json_include_output_property: false leaves only the fields.
-  const fields = Object.entries(event.outputFields)
-    .map(([name, value]) => `${name}=${value === null ? '<NA>' : String(value)}`)
+  const fields = Object.entries(outputFieldsOf(event))
+    .map(([name, value]) => `${name}=${fieldValueText(value) ?? NOT_AVAILABLE}`)
     .join(' ');
   return fields ? u(fields) : undefined;
 }
@@ -268,7 +277,7 @@ export function alertView(alert: Alert): AlertView {
   const output = eventOutput(parts.sample.event);
   const time = parts.time ?? iso(parts.timeMs);
   const checks = pod ? failingChecks(pod) : [];
-  const tags = parts.sample.event.tags;
+  const tags = eventTags(parts.sample.event);
   const listedTags = tags.slice(0, MAX_LISTED_TAGS).join(', ') + (tags.length > MAX_LISTED_TAGS ? ', …' : '');
   return {
     kind: alert.kind,
@@ -310,7 +319,7 @@ export function alertView(alert: Alert): AlertView {
       timeline: joinText(parts.timeline, '\n'),
       time: [time],
       id: [alert.id],
-      source: u(parts.sample.event.source),
+      source: u(sourceKind(parts.sample.event)),
       tags: listedTags ? u(listedTags) : [],
     },
   };

@@ -48,7 +48,14 @@ import type {
   RenderedRequest,
 } from '../../delivery/destination.js';
 import { formatEventTime } from '../../events/event-time.js';
-import { eventTimeMs, isHostEvent, podName } from '../../events/falco-event.js';
+import {
+  eventTags,
+  eventTimeMs,
+  isHostEvent,
+  outputText,
+  podName,
+  sourceKind,
+} from '../../events/falco-event.js';
 import { Priority, priorityName } from '../../events/priority.js';
 import type { Alert, DigestAlert, EventAlert, IncidentAlert } from '../../pipeline/alert.js';
 import { digestSummary } from '../../pipeline/digest-summary.js';
@@ -132,7 +139,7 @@ function eventLabels(alert: EventAlert): Record<string, string | undefined> {
   return {
     alertname: event.rule,
     perch_kind: 'event',
-    falco_source: event.source,
+    falco_source: sourceKind(event),
     node: nodeOf(alert),
     namespace: alertNamespace(alert),
     workload,
@@ -153,7 +160,7 @@ function digestLabels(alert: DigestAlert): Record<string, string | undefined> {
   return {
     alertname: alert.rule,
     perch_kind: 'digest',
-    falco_source: alert.sample.event.source,
+    falco_source: sourceKind(alert.sample.event),
     node: nodeOf(alert.sample),
     namespace: alert.namespace,
     workload: alert.workload ? workloadRef(alert.workload) : undefined,
@@ -299,7 +306,7 @@ function eventSummary(alert: EventAlert): string {
 function eventDetails(alert: EventAlert): string[] {
   const { event, enrichment } = alert;
   const lines: string[] = [];
-  const output = event.output.replace(OUTPUT_PREFIX, '');
+  const output = outputText(event).replace(OUTPUT_PREFIX, '');
   if (output) lines.push(output);
   if (alert.reasons.length > 0) lines.push(`Why: ${alert.reasons.join('; ')}`);
   const pod = enrichment.pod;
@@ -334,8 +341,10 @@ function eventDetails(alert: EventAlert): string[] {
   } else if (enrichment.outcome === 'unresolved') {
     lines.push('Pod: not found in the cluster cache; no Kubernetes context');
   }
-  const tags = event.tags.length > 0 ? `, tags ${event.tags.join(',')}` : '';
-  lines.push(`Falco: rule "${event.rule}", ${priorityName(event.priority)}, source ${event.source}${tags}`);
+  const tags = eventTags(event).length > 0 ? `, tags ${eventTags(event).join(',')}` : '';
+  lines.push(
+    `Falco: rule "${event.rule}", ${priorityName(event.priority)}, source ${sourceKind(event)}${tags}`,
+  );
   return lines;
 }
 
