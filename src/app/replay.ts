@@ -112,6 +112,7 @@ export async function replayFile(
     accounting,
     dedupMaxKeys: config.rules.dedup.maxKeys,
     correlationMaxGroups: config.pipeline.maxCorrelationGroups,
+    allowedLatenessMs: config.pipeline.allowedLateness,
     // Offline, the dump is all there will ever be: an alert it cannot place is unresolved at once.
     enrich: {
       pendingTimeoutMs: 0,
