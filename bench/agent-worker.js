@@ -317,6 +317,7 @@ async function rss({ podsFile, events, keys, maxKeys }) {
     intake: { capacity: config.pipeline.bufferSize },
     dedupMaxKeys: config.rules.dedup.maxKeys,
     correlationMaxGroups: config.pipeline.maxCorrelationGroups,
+    allowedLatenessMs: config.pipeline.allowedLateness,
     onRuleOutcome: (disposition, rule) => metrics.ruleDispositions.inc({ disposition, rule }),
     onEvent: (alert) => eventMetrics.observeEvent(alert),
     onSent: (alert) => eventMetrics.observeSent(alert, Date.now()),

@@ -121,6 +121,7 @@ export class Agent {
       intake: { capacity: this.config.pipeline.bufferSize },
       dedupMaxKeys: this.config.rules.dedup.maxKeys,
       correlationMaxGroups: this.config.pipeline.maxCorrelationGroups,
+      allowedLatenessMs: this.config.pipeline.allowedLateness,
       onRuleOutcome: (disposition, rule) => this.metrics.ruleDispositions.inc({ disposition, rule }),
       onEvent: (alert) => this.eventMetrics.observeEvent(alert),
       onSent: (alert) => this.eventMetrics.observeSent(alert, Date.now()),

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { filter, lastValueFrom, map, type Observable, tap } from 'rxjs';
+import { from, lastValueFrom, map, type Observable, tap } from 'rxjs';
 import type { PerchConfig } from '../config/schema.js';
 import { EventParseError } from '../events/event-parse-error.js';
 import { eventTimeMs, type FalcoEvent } from '../events/falco-event.js';
@@ -17,6 +17,7 @@ import { loadRules } from '../rules/load-rules.js';
 import { RulesError } from '../rules/rules-holder.js';
 import { ConsoleSink } from '../sinks/console-sink.js';
 import { type FollowRecord, readLinesOnce } from '../sources/file-follower.js';
+import { TimeSortedLines } from './time-sorted-lines.js';
 
 export interface ReplaySummary {
   lines: number;
@@ -32,6 +33,7 @@ export interface ReplaySummary {
   byPriority: Record<string, number>;
   enrichment: Record<string, number>;
   warnings: string[];
+  /** The earliest and the latest alert time in the file. */
   firstTime?: string;
   lastTime?: string;
 }
@@ -40,8 +42,10 @@ const MAX_REPORTED_REJECTIONS = 20;
 
 /**
  * `perch replay FILE`: the same pipeline as `perch run` (rules, enrichment from a dump, dedup,
- * correlation), offline over a JSON-lines file. The clock is the alerts' own timestamps, so a
- * recorded hour gives the same digests and incidents on every run, in seconds.
+ * correlation), offline over a JSON-lines file. The alerts go through in the order of their own
+ * times, which are also the clock, so a recorded hour gives the same digests and incidents on
+ * every run, in seconds, and a file of several nodes' logs one after the other gives the same as
+ * those logs merged in time order.
  */
 export async function replayFile(
   path: string,
@@ -80,61 +84,102 @@ export async function replayFile(
     : undefined;
   if (cluster && podsFile) loadClusterDump(podsFile, cluster);
 
-  const events$: Observable<FalcoEvent> = readLinesOnce(path).pipe(
-    map((record: FollowRecord) => {
-      if (record.kind === 'problem') {
-        reject(summary.lines + 1, `${record.reason}: ${record.detail}`);
-        return undefined;
-      }
-      summary.lines = record.line.lineNumber;
-      try {
-        const event = parseFalcoJson(record.line.text);
-        summary.events += 1;
-        summary.firstTime ??= event.time;
-        summary.lastTime = event.time;
-        // Windows that closed before this alert fire first, exactly as they would have live.
-        scheduler.advanceTo(eventTimeMs(event));
-        return event;
-      } catch (err) {
-        reject(record.line.lineNumber, err instanceof EventParseError ? err.message : String(err));
-        return undefined;
-      }
-    }),
-    filter((event): event is FalcoEvent => event !== undefined),
-  );
-  const accounting = new Accounting();
-  const alerts$ = buildPipeline(events$, {
-    sinks: [sink],
-    log: options.log,
-    now: () => scheduler.now(),
-    scheduler,
-    rules: () => rules.ruleSet,
-    accounting,
-    dedupMaxKeys: config.rules.dedup.maxKeys,
-    correlationMaxGroups: config.pipeline.maxCorrelationGroups,
-    // Offline, the dump is all there will ever be: an alert it cannot place is unresolved at once.
-    enrich: {
-      pendingTimeoutMs: 0,
-      maxPending: 1,
-      onOutcome: (outcome) => {
-        summary.enrichment[outcome] = (summary.enrichment[outcome] ?? 0) + 1;
+  // First the whole file is read and checked (rejections keep their line numbers), then its alerts
+  // go through in time order: a later line may hold an earlier alert.
+  const sorted = await readInTimeOrder(path, summary, reject);
+  try {
+    const events$: Observable<FalcoEvent> = from(sorted.lines()).pipe(
+      map((text) => parseFalcoJson(text)),
+      // Windows that closed before this alert fire first, exactly as they would have live.
+      tap((event) => scheduler.advanceTo(eventTimeMs(event))),
+    );
+    const accounting = new Accounting();
+    const alerts$ = buildPipeline(events$, {
+      sinks: [sink],
+      log: options.log,
+      now: () => scheduler.now(),
+      scheduler,
+      rules: () => rules.ruleSet,
+      accounting,
+      dedupMaxKeys: config.rules.dedup.maxKeys,
+      correlationMaxGroups: config.pipeline.maxCorrelationGroups,
+      allowedLatenessMs: config.pipeline.allowedLateness,
+      // Offline, the dump is all there will ever be: an alert it cannot place is unresolved at once.
+      enrich: {
+        pendingTimeoutMs: 0,
+        maxPending: 1,
+        onOutcome: (outcome) => {
+          summary.enrichment[outcome] = (summary.enrichment[outcome] ?? 0) + 1;
+        },
       },
-    },
-    ...(cluster ? { resolver: cluster } : {}),
-  });
-  await lastValueFrom(
-    alerts$.pipe(
-      tap((alert) => {
-        summary.sent[alert.kind] = (summary.sent[alert.kind] ?? 0) + 1;
-        const name = priorityName(alert.priority);
-        summary.byPriority[name] = (summary.byPriority[name] ?? 0) + 1;
-      }),
-    ),
-    { defaultValue: undefined },
-  );
-  await sink.flush();
-  summary.outcomes = { ...accounting.counts };
-  return summary;
+      ...(cluster ? { resolver: cluster } : {}),
+    });
+    await lastValueFrom(
+      alerts$.pipe(
+        tap((alert) => {
+          summary.sent[alert.kind] = (summary.sent[alert.kind] ?? 0) + 1;
+          const name = priorityName(alert.priority);
+          summary.byPriority[name] = (summary.byPriority[name] ?? 0) + 1;
+        }),
+      ),
+      { defaultValue: undefined },
+    );
+    await sink.flush();
+    summary.outcomes = { ...accounting.counts };
+    return summary;
+  } finally {
+    sorted.dispose();
+  }
+}
+
+/**
+ * Reads the file once, counting its lines and events, rejecting what is not an alert, and noting
+ * the earliest and latest alert time; what it returns gives back the alerts' lines in time order.
+ */
+async function readInTimeOrder(
+  path: string,
+  summary: ReplaySummary,
+  reject: (line: number, error: string) => void,
+): Promise<TimeSortedLines> {
+  const sorted = new TimeSortedLines();
+  let earliestNs: bigint | undefined;
+  let latestNs: bigint | undefined;
+  try {
+    await lastValueFrom(
+      readLinesOnce(path).pipe(
+        tap((record: FollowRecord) => {
+          if (record.kind === 'problem') {
+            reject(summary.lines + 1, `${record.reason}: ${record.detail}`);
+            return;
+          }
+          summary.lines = record.line.lineNumber;
+          let event: FalcoEvent;
+          try {
+            event = parseFalcoJson(record.line.text);
+          } catch (err) {
+            reject(record.line.lineNumber, err instanceof EventParseError ? err.message : String(err));
+            return;
+          }
+          summary.events += 1;
+          if (earliestNs === undefined || event.timeNs < earliestNs) {
+            earliestNs = event.timeNs;
+            summary.firstTime = event.time;
+          }
+          if (latestNs === undefined || event.timeNs >= latestNs) {
+            latestNs = event.timeNs;
+            summary.lastTime = event.time;
+          }
+          // Only the line is kept, not the parsed alert, which takes several times its memory.
+          sorted.add(record.line.text, event.timeNs);
+        }),
+      ),
+      { defaultValue: undefined },
+    );
+  } catch (err) {
+    sorted.dispose();
+    throw err;
+  }
+  return sorted;
 }
 
 export function formatReplaySummary(path: string, s: ReplaySummary): string {

@@ -286,6 +286,12 @@ export const configSchema = z.strictObject({
       bufferSize: z.int().positive().default(20_000),
       /** Groups tracked across all correlation rules; the least recently updated are evicted beyond it. */
       maxCorrelationGroups: z.int().positive().default(20_000),
+      /**
+       * How long dedup windows and correlation groups stay open past their end for alerts that
+       * arrive late (windows are measured on Falco's time of each alert); an alert's time counts as
+       * at most this far past when Perch received it, so a clock running ahead cannot skew windows.
+       */
+      allowedLateness: duration.default(30_000),
     })
     .prefault({}),
   rules: z
@@ -308,7 +314,10 @@ export const configSchema = z.strictObject({
           key: z.array(z.string().min(1)).min(1).default(['rule', 'workload']),
           /** Repeats inside this window become one digest; `0s` turns deduplication off. */
           window: duration.default(300_000),
-          /** Most fingerprints tracked at once; beyond it the oldest digest is sent early. */
+          /**
+           * Most dedup windows open at once (one per fingerprint, a few more while a fingerprint's
+           * alerts arrive out of time order); beyond it the window that ends soonest is closed early.
+           */
           maxKeys: z.int().positive().default(10_000),
         })
         .prefault({}),

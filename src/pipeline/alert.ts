@@ -36,7 +36,7 @@ export interface EventAlert extends AlertBase {
  */
 export interface Escalation {
   priority: Priority;
-  /** When it was taken in, by the pipeline's clock (the same clock as `firstSeenMs`). */
+  /** The alert's own time (Falco's, see alert-time.ts), the same clock as `firstSeenMs`. */
   atMs: number;
 }
 
@@ -47,7 +47,9 @@ export interface DigestAlert extends AlertBase {
   rule: string;
   /** Repeats collapsed into this digest (the first occurrence was sent on its own). */
   count: number;
+  /** The earliest alert time in the window (its first occurrence's, or a late one's before it). */
   firstSeenMs: number;
+  /** The latest time among the repeats, whatever order they arrived in. */
   lastSeenMs: number;
   windowMs: number;
   /** Distinct pods the repeats came from (at most a few names; podCount has the total). */
@@ -58,13 +60,15 @@ export interface DigestAlert extends AlertBase {
   /** An example: the first repeat at the digest's priority (whose reasons and routes it carries). */
   sample: EventAlert;
   /**
-   * The window's escalations, oldest first; absent when there were none. Each is more severe than
-   * the last, so there are at most seven. They are not in `count`: each was delivered on its own.
+   * The window's escalations, in the order they were sent; absent when there were none. Each is
+   * more severe than the last, so there are at most seven. They are not in `count`: each was
+   * delivered on its own.
    */
   escalations?: Escalation[];
 }
 
 export interface TimelineEntry {
+  /** The event's own time (Falco's, see alert-time.ts). */
   timeMs: number;
   rule: string;
   priority: Priority;
@@ -80,9 +84,10 @@ export interface IncidentAlert extends AlertBase {
   title: string;
   /** The group-by values that tie the events together, e.g. { pod: 'payments/api-1' }. */
   group: Record<string, string>;
-  /** The events that made the incident, oldest first (bounded; eventCount has the total). */
+  /** The events that made the incident, in the order of their own times (bounded; eventCount has the total). */
   timeline: TimelineEntry[];
   eventCount: number;
+  /** The earliest and the latest of its events' own times: the timeline lies between them. */
   firstSeenMs: number;
   lastSeenMs: number;
   /** Context of the last event, for where it happened. */

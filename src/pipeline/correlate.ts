@@ -8,6 +8,7 @@ import {
 import type { CompiledCorrelation } from '../rules/compile-correlation.js';
 import type { Predicate } from '../rules/compile-match.js';
 import { type EventAlert, type IncidentAlert, nextAlertId } from './alert.js';
+import { alertTimeMs, checkAllowedLateness } from './alert-time.js';
 import { MAX_GROUP_ENTRIES, newWindow, timelineEntry, type Window } from './correlation-windows.js';
 
 // Part of this operator's contract (tests and docs name it); the windows enforce it.
@@ -20,6 +21,11 @@ export interface CorrelateOptions {
   scheduler?: SchedulerLike;
   /** Groups tracked across all correlations; beyond it the least recently updated one is evicted. */
   maxGroups: number;
+  /**
+   * How long, by the scheduler's clock, a group is kept past its timespan for events that arrive
+   * late; also how far past its receipt an event's own time may lie (default 0).
+   */
+  allowedLatenessMs?: number;
   /** Entries kept in an incident's timeline (default 20): the first ones and the last; eventCount has the total. */
   maxTimeline?: number;
   /** Called with the correlation's name whenever one of its groups is evicted to stay within maxGroups. */
@@ -38,8 +44,13 @@ interface Group {
   key: string;
   labels: Record<string, string>;
   owner: CorrelationState;
-  /** Time of the newest entry: nothing in the group outlives lastUpdateMs + timespan. */
+  /**
+   * Scheduler time of the last event taken in: the group is forgotten at lastUpdateMs + timespan +
+   * allowedLateness, and evicted least recently updated first.
+   */
   lastUpdateMs: number;
+  /** The latest event time the group has taken in: its window reaches back one timespan from here. */
+  latestMs: number;
   window: Window;
   /** Set once the group fired: events before this time are absorbed, then the group starts afresh. */
   quietUntilMs?: number;
@@ -47,23 +58,28 @@ interface Group {
 
 /**
  * EventAlert → IncidentAlert: Sigma-style correlations (event_count, value_count, temporal,
- * temporal_ordered) over a sliding window of each correlation's timespan, by scheduler time at
- * arrival, separately for each group-by value.
+ * temporal_ordered) over a sliding window of each correlation's timespan, separately for each
+ * group-by value.
  *
+ * - Time: the window is measured on each event's own time (alertTimeMs), not on when it arrived:
+ *   a group's window holds the events of the timespan up to the latest event it has taken in. A
+ *   late event is placed in time order; one older than that whole timespan is not within the
+ *   window and does not count for the group. Timelines, firstSeen and lastSeen are the events' own
+ *   times, so an incident never reads earlier than its first event.
  * - The correlations are read through the getter on every event, so a rules reload applies at
  *   once. State is keyed by correlation name + group key; a correlation that disappeared loses
  *   its state, and so does one whose type or number of rules changed (its windows mean something
  *   else now). Names are assumed unique: of two correlations with one name, the later is ignored
  *   so that they never share windows.
- * - When the condition holds, ONE incident goes out and the group goes quiet for one timespan:
- *   further matching events of that group are absorbed, then the group starts afresh. A burst of
- *   50 shells with `gte: 5` inside the timespan makes one incident, not 10 or 46: a responder
- *   wants one page per group per timespan, with the first incident's timeline.
+ * - When the condition holds, ONE incident goes out and the group goes quiet for one timespan of
+ *   event time: further matching events of that group are absorbed, then the group starts
+ *   afresh. A burst of 50 shells with `gte: 5` inside the timespan makes one incident, not 10 or
+ *   46: a responder wants one page per group per timespan, with the first incident's timeline.
  * - Memory: at most maxGroups groups in all (least recently updated evicted), each bounded by
- *   MAX_GROUP_ENTRIES; a group whose window has passed is deleted by one sweep timer for the
- *   earliest expiry of all groups (never one timer per group). No alerts are retained, only
- *   timeline entries (their times, like first/lastSeenMs, are scheduler time at arrival: in
- *   replay the alerts' own clock, live the moment Perch took them in).
+ *   MAX_GROUP_ENTRIES; a group is deleted one timespan plus allowedLateness after its last event
+ *   arrived (by the scheduler's clock, so that groups end in real time however old their events
+ *   are) by one sweep timer for the earliest expiry of all groups (never one timer per group). No
+ *   alerts are retained, only timeline entries.
  * - Completion needs no flush: incidents only exist once a condition holds; open windows are dropped.
  */
 export function correlate(
@@ -71,6 +87,7 @@ export function correlate(
   options: CorrelateOptions,
 ): OperatorFunction<EventAlert, IncidentAlert> {
   const scheduler = options.scheduler ?? asyncScheduler;
+  const lateness = checkAllowedLateness('correlate', options.allowedLatenessMs ?? 0);
   // The group that was just added must survive its own admission.
   const maxGroups = Math.max(1, options.maxGroups);
   const maxTimeline = Math.max(1, options.maxTimeline ?? DEFAULT_MAX_TIMELINE);
@@ -131,7 +148,7 @@ export function correlate(
         let at = Number.POSITIVE_INFINITY;
         for (const state of active) {
           for (const group of state.groups.values()) {
-            at = Math.min(at, group.lastUpdateMs + state.compiled.timespanMs);
+            at = Math.min(at, group.lastUpdateMs + state.compiled.timespanMs + lateness);
             break;
           }
         }
@@ -144,7 +161,7 @@ export function correlate(
         timer = undefined;
         const now = scheduler.now();
         for (const state of active) {
-          const span = state.compiled.timespanMs;
+          const span = state.compiled.timespanMs + lateness;
           for (const group of state.groups.values()) {
             if (group.lastUpdateMs + span > now) break;
             remove(group);
@@ -210,6 +227,7 @@ export function correlate(
         if (list !== known && !sameItems(list, known)) reconcile(list);
         known = list;
         const now = scheduler.now();
+        const timeMs = alertTimeMs(alert, lateness);
         const incidents: IncidentAlert[] = [];
         seq += 1;
         for (const state of active) {
@@ -225,13 +243,16 @@ export function correlate(
           }
           let group = state.groups.get(key);
           if (group?.quietUntilMs !== undefined) {
-            if (now < group.quietUntilMs) continue;
+            if (timeMs < group.quietUntilMs) continue;
             remove(group);
             group = undefined;
           }
-          group?.window.prune(now - compiled.timespanMs);
+          // Older than the whole window: it would have left the window before the latest event came.
+          if (group && timeMs <= group.latestMs - compiled.timespanMs) continue;
+          const latestMs = Math.max(group?.latestMs ?? timeMs, timeMs);
+          group?.window.prune(latestMs - compiled.timespanMs);
           const window = group?.window ?? newWindow(compiled);
-          if (!window.add(alert, seq, now, steps, value)) {
+          if (!window.add(alert, seq, timeMs, steps, value)) {
             if (group && window.isEmpty()) remove(group);
             continue;
           }
@@ -241,21 +262,24 @@ export function correlate(
               labels: compiled.groupLabels(alert),
               owner: state,
               lastUpdateMs: now,
+              latestMs,
               window,
             };
           }
+          group.latestMs = latestMs;
           touch(group, now);
           const count = window.count();
+          const expiry = now + compiled.timespanMs + lateness;
           if (compiled.satisfied(count)) {
-            incidents.push(incident(compiled, group, alert, now, count, maxTimeline));
+            incidents.push(incident(compiled, group, alert, count, maxTimeline));
             // One incident per group per timespan: the group stays, empty and quiet, until then.
-            group.quietUntilMs = now + compiled.timespanMs;
+            group.quietUntilMs = latestMs + compiled.timespanMs;
             group.window = newWindow(compiled);
-            ensureTimer(now + compiled.timespanMs);
+            ensureTimer(expiry);
             continue;
           }
           evictOverflow();
-          ensureTimer(now + compiled.timespanMs);
+          ensureTimer(expiry);
         }
         report();
         // State is settled before anything goes out: a downstream that feeds back into the
@@ -336,7 +360,6 @@ function incident(
   compiled: CompiledCorrelation,
   group: Group,
   alert: EventAlert,
-  now: number,
   count: number,
   maxTimeline: number,
 ): IncidentAlert {
@@ -354,7 +377,7 @@ function incident(
     timeline: boundTimeline(snapshot.contributors, maxTimeline).map(timelineEntry),
     eventCount: snapshot.eventCount,
     firstSeenMs: snapshot.firstSeenMs,
-    lastSeenMs: now,
+    lastSeenMs: snapshot.lastSeenMs,
     sample: alert,
     priority: compiled.severity ?? snapshot.priority,
     reasons: [

@@ -22,9 +22,9 @@ export const MAX_GROUP_ENTRIES = 10_000;
  * correlation takes in every event and almost none of them end in an incident.
  */
 export interface Seen {
-  /** Arrival order: ties in scheduler time are still ordered. */
+  /** Arrival order: orders events of the same time. */
   seq: number;
-  /** Scheduler time at arrival: what windows are measured in, and the timeline entry's time. */
+  /** The alert's own time (alertTimeMs): what windows are measured in, and the timeline entry's time. */
   atMs: number;
   receivedAtMs: number;
   rule: string;
@@ -35,21 +35,25 @@ export interface Seen {
 }
 
 export interface Snapshot {
-  /** Oldest first. */
+  /** Oldest first, by their own time. */
   contributors: Seen[];
   eventCount: number;
   firstSeenMs: number;
+  /** The time of the latest contributor: never earlier than any entry of the timeline. */
+  lastSeenMs: number;
   priority: Priority;
 }
 
 /** A group's sliding window for one correlation type. */
 export interface Window {
-  /** Forgets everything at or before `cutoffMs` (= now − timespan). */
+  /** Forgets everything at or before `cutoffMs` (= the group's latest time − timespan). */
   prune(cutoffMs: number): void;
   isEmpty(): boolean;
   /**
-   * Takes the event in (arrival `seq`, at scheduler time `atMs`); false when it contributes
-   * nothing (temporal_ordered step out of order). Each window keeps what it needs of the event.
+   * Takes the event in (arrival `seq`, at its own time `atMs`, which may be earlier than events
+   * already held: it is placed in time order); false when it contributes nothing (a
+   * temporal_ordered step with no earlier step to follow, or a step already seen later). Each
+   * window keeps what it needs of the event.
    */
   add(
     alert: EventAlert,
@@ -127,22 +131,29 @@ export function timelineEntry(seen: Seen): TimelineEntry {
   };
 }
 
+/** Whether `a` happened before `b`: by time, and by arrival for the same time. */
+function comesBefore(a: Seen, b: Seen): boolean {
+  return a.atMs < b.atMs || (a.atMs === b.atMs && a.seq < b.seq);
+}
+
 function maxPriority(seen: readonly Seen[]): Priority {
   let highest = seen[0]?.priority ?? (0 as Priority);
   for (const s of seen) if (s.priority > highest) highest = s.priority;
   return highest;
 }
 
+/** A snapshot of contributors already in time order. */
 function plainSnapshot(contributors: Seen[]): Snapshot {
   return {
     contributors,
     eventCount: contributors.length,
     firstSeenMs: contributors[0]?.atMs ?? 0,
+    lastSeenMs: contributors.at(-1)?.atMs ?? 0,
     priority: maxPriority(contributors),
   };
 }
 
-/** event_count: every matching event, oldest first. */
+/** event_count: every matching event, in time order. */
 class EventCountWindow implements Window {
   private seen: Seen[] = [];
   // Pruned entries are skipped by index and compacted in bulk, as Array.shift is O(n).
@@ -156,7 +167,10 @@ class EventCountWindow implements Window {
     return this.head >= this.seen.length;
   }
   add(alert: EventAlert, seq: number, atMs: number): boolean {
-    this.seen.push(seenOf(alert, seq, atMs));
+    const seen = seenOf(alert, seq, atMs);
+    const last = this.seen[this.seen.length - 1];
+    if (!last || !comesBefore(seen, last)) this.seen.push(seen);
+    else this.seen.splice(this.insertionPoint(seen), 0, seen);
     if (this.count() > MAX_GROUP_ENTRIES) this.head += 1;
     this.compact();
     return true;
@@ -169,6 +183,17 @@ class EventCountWindow implements Window {
   }
   describe(count: number): { what: string } {
     return { what: `${count} event${count === 1 ? '' : 's'}` };
+  }
+  /** Where a late event goes among the held ones (all after the pruned head, as it is inside the window). */
+  private insertionPoint(seen: Seen): number {
+    let low = this.head;
+    let high = this.seen.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (comesBefore(seen, this.seen[mid] as Seen)) high = mid;
+      else low = mid + 1;
+    }
+    return low;
   }
   private compact(): void {
     if (this.head === this.seen.length) {
@@ -190,14 +215,16 @@ interface ValueSeen extends Seen {
 }
 
 /**
- * value_count: the latest event per distinct value, in order of latest occurrence. Keeping one
- * entry per value (not every event) makes the distinct count exact and means a flood of repeats
+ * value_count: the latest event per distinct value, in time order of those latest events. Keeping
+ * one entry per value (not every event) makes the distinct count exact and means a flood of repeats
  * cannot push a rare value out of the bounded window.
  */
 class ValueCountWindow implements Window {
   constructor(private readonly field = 'value') {}
 
   private values = new Map<string, ValueSeen>();
+  /** The time of the last entry (the latest of all), so that an in-order event is appended without a search. */
+  private latestMs = Number.NEGATIVE_INFINITY;
 
   prune(cutoffMs: number): void {
     // Runs for every event of the group, and the first value is usually still inside the window.
@@ -205,6 +232,7 @@ class ValueCountWindow implements Window {
       if (seen.atMs > cutoffMs) break;
       this.values.delete(seen.value);
     }
+    if (this.values.size === 0) this.latestMs = Number.NEGATIVE_INFINITY;
   }
   isEmpty(): boolean {
     return this.values.size === 0;
@@ -219,17 +247,20 @@ class ValueCountWindow implements Window {
     if (value === undefined) return false;
     const before = this.values.get(value);
     if (before) {
-      // A catch-all correlation sees every event, mostly repeats: they allocate nothing.
-      refill(before, alert, seq, atMs);
       before.events += 1;
       if (alert.priority > before.maxPriority) before.maxPriority = alert.priority;
-      // Moved to the end: the Map stays in order of latest occurrence, which prune relies on.
+      if (atMs < before.firstMs) before.firstMs = atMs;
+      // A late repeat older than the value's latest event only adds to its count.
+      if (atMs < before.atMs) return true;
+      // A catch-all correlation sees every event, mostly repeats: they allocate nothing.
+      refill(before, alert, seq, atMs);
+      // Moved to its place in time: the Map stays in time order, which prune relies on.
       this.values.delete(value);
-      this.values.set(value, before);
+      this.place(before);
       return true;
     }
     const seen = seenOf(alert, seq, atMs);
-    this.values.set(value, { ...seen, value, firstMs: atMs, events: 1, maxPriority: seen.priority });
+    this.place({ ...seen, value, firstMs: atMs, events: 1, maxPriority: seen.priority });
     if (this.values.size > MAX_GROUP_ENTRIES) {
       for (const oldest of this.values.keys()) {
         this.values.delete(oldest);
@@ -256,7 +287,20 @@ class ValueCountWindow implements Window {
       firstSeenMs = Math.min(firstSeenMs, v.firstMs);
       if (v.maxPriority > priority) priority = v.maxPriority;
     }
-    return { contributors: values, eventCount, firstSeenMs, priority };
+    return { contributors: values, eventCount, firstSeenMs, lastSeenMs: values.at(-1)?.atMs ?? 0, priority };
+  }
+  /** Adds an entry (not in the Map) where its time puts it; it arrived last, so it goes after its equals. */
+  private place(entry: ValueSeen): void {
+    if (entry.atMs >= this.latestMs) {
+      this.values.set(entry.value, entry);
+      this.latestMs = entry.atMs;
+      return;
+    }
+    // Out of order, which is rare: the Map is rebuilt with the entry in its place.
+    const entries = [...this.values.values()];
+    const at = entries.findIndex((other) => comesBefore(entry, other));
+    entries.splice(at === -1 ? entries.length : at, 0, entry);
+    this.values = new Map(entries.map((e) => [e.value, e]));
   }
   describe(count: number): { what: string; detail: string } {
     const names = [...this.values.keys()].slice(0, 3).map((v) => clip(v, 60));
@@ -268,7 +312,7 @@ class ValueCountWindow implements Window {
   }
 }
 
-/** temporal: the latest event of each step; a step counts while that event is inside the window. */
+/** temporal: the latest event (by time) of each step; a step counts while that event is inside the window. */
 class TemporalWindow implements Window {
   private latest: (Seen | undefined)[];
 
@@ -282,10 +326,16 @@ class TemporalWindow implements Window {
     return this.latest.every((s) => s === undefined);
   }
   add(alert: EventAlert, seq: number, atMs: number, steps: readonly number[]): boolean {
-    if (steps.length === 0) return false;
+    let added = false;
     const seen = seenOf(alert, seq, atMs);
-    for (const i of steps) this.latest[i] = seen;
-    return true;
+    for (const i of steps) {
+      const held = this.latest[i];
+      // A late event does not displace a later one of the same step: that one stays inside longer.
+      if (held && comesBefore(seen, held)) continue;
+      this.latest[i] = seen;
+      added = true;
+    }
+    return added;
   }
   count(): number {
     return this.latest.filter((s) => s !== undefined).length;
@@ -293,7 +343,7 @@ class TemporalWindow implements Window {
   snapshot(): Snapshot {
     // One event may stand for several steps; it appears once.
     const unique = [...new Set(this.latest.filter((s): s is Seen => s !== undefined))];
-    return plainSnapshot(unique.sort((a, b) => a.seq - b.seq));
+    return plainSnapshot(unique.sort((a, b) => (comesBefore(a, b) ? -1 : 1)));
   }
   describe(count: number): { what: string; detail: string } {
     const rules = [...new Set(this.snapshot().contributors.map((s) => clip(s.rule, 60)))];
@@ -309,9 +359,16 @@ interface Chain {
   length: number;
 }
 
+/** The better of two runs to the same step: the one that stays inside the window longer. */
+function startsLater(run: Chain, held: Chain): boolean {
+  return run.startMs > held.startMs || (run.startMs === held.startMs && comesBefore(held.seen, run.seen));
+}
+
 /**
  * temporal_ordered: for each step i, the run completing steps 0..i that started latest (so it
- * stays inside the window longest). A step extends only a run that an earlier event built.
+ * stays inside the window longest). Order is the events' own time: a step extends only a run whose
+ * last step happened before it. A late event can start or extend a run, but only the best run of
+ * each step is kept, so it cannot slip in between steps already joined.
  */
 class OrderedWindow implements Window {
   private chains: (Chain | undefined)[];
@@ -331,14 +388,17 @@ class OrderedWindow implements Window {
     // Highest step first: an event matching steps 1 and 2 must not extend a run it just extended.
     for (let k = steps.length - 1; k >= 0; k -= 1) {
       const i = steps[k] ?? 0;
+      let run: Chain;
       if (i === 0) {
-        this.chains[0] = { startMs: seen.atMs, seen, prev: undefined, length: 1 };
-        added = true;
-        continue;
+        run = { startMs: seen.atMs, seen, prev: undefined, length: 1 };
+      } else {
+        const prev = this.chains[i - 1];
+        if (!prev || !comesBefore(prev.seen, seen)) continue;
+        run = { startMs: prev.startMs, seen, prev, length: prev.length + 1 };
       }
-      const prev = this.chains[i - 1];
-      if (!prev) continue;
-      this.chains[i] = { startMs: prev.startMs, seen, prev, length: prev.length + 1 };
+      const held = this.chains[i];
+      if (held && !startsLater(run, held)) continue;
+      this.chains[i] = run;
       added = true;
     }
     return added;

@@ -10,12 +10,21 @@ import type { Priority } from '../events/priority.js';
 import type { PodContext } from '../kube/pod-context.js';
 import { alertPod } from '../rules/alert-facts.js';
 import { type DigestAlert, type Escalation, type EventAlert, nextAlertId } from './alert.js';
+import { alertTimeMs, checkAllowedLateness } from './alert-time.js';
 
 export interface DedupOptions {
   /** Default asyncScheduler; tests use a TestScheduler, replay a VirtualTimeScheduler advanced by event time. */
   scheduler?: SchedulerLike;
-  /** Most fingerprints tracked at once; beyond it the window that ends soonest is closed early. */
+  /**
+   * Most windows open at once (one per fingerprint, a few more while a fingerprint's alerts arrive
+   * out of time order); beyond it the window that ends soonest is closed early.
+   */
   maxKeys: number;
+  /**
+   * How long, by the scheduler's clock, a window stays open after its end for alerts that arrive
+   * late; also how far past its receipt an alert's own time may lie (default 0).
+   */
+  allowedLatenessMs?: number;
   /** Pod names kept in `DigestAlert.pods` (default 5); `podCount` counts them all. */
   maxPodsListed?: number;
   /** Called exactly once per input alert, when it is taken in. */
@@ -95,6 +104,7 @@ function fnv1a(text: string): number {
 /** What the repeats of a window add up to; only allocated once a repeat arrives. */
 interface Repeats {
   count: number;
+  /** The latest alert time among the repeats, whatever order they arrived in. */
   lastSeenMs: number;
   priority: Priority;
   /**
@@ -117,7 +127,11 @@ interface Window {
   seq: number;
   rule: string;
   windowMs: number;
-  firstSeenMs: number;
+  /** The earliest alert time in the window: it covers [startMs, startMs + windowMs) (firstSeenMs). */
+  startMs: number;
+  /** The latest alert time in the window, of any alert in it (opener, escalations, repeats). */
+  latestMs: number;
+  /** When the window closes, by the scheduler's clock. */
   deadline: number;
   namespace?: string;
   workload?: PodContext['workload'];
@@ -184,43 +198,84 @@ class DeadlineHeap {
   }
 }
 
+/** Index of the last window starting at or before `timeMs` in a key's windows (ordered by start), or -1. */
+function lastStartingBy(windows: readonly Window[], timeMs: number): number {
+  let low = 0;
+  let high = windows.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if ((windows[mid] as Window).startMs <= timeMs) low = mid + 1;
+    else high = mid;
+  }
+  return low - 1;
+}
+
+/**
+ * The window of its key an alert at `timeMs` belongs to, if one is open. A key's windows split its
+ * timeline at their starts: an alert belongs to the last window starting at or before it, if it lies
+ * inside that window. An alert earlier than the next window's start joins that one instead when the
+ * window, moved to start at the alert, still holds every alert it has: it is where the alert would
+ * have opened the window had it arrived in time order. Otherwise the alert is in no open window.
+ */
+function windowToJoin(windows: readonly Window[], timeMs: number): Window | undefined {
+  const i = lastStartingBy(windows, timeMs);
+  const before = windows[i];
+  if (before && timeMs < before.startMs + before.windowMs) return before;
+  const after = windows[i + 1];
+  if (after && after.latestMs < timeMs + after.windowMs) {
+    after.startMs = timeMs;
+    return after;
+  }
+  return undefined;
+}
+
 /**
  * Collapses repeats: the first alert of a dedup key goes out at once and opens a window of
- * `windowMs`; repeats of the key inside the window are counted, and when the window ends they go
- * out as one DigestAlert (nothing when there were none), after which the key is forgotten. Alerts
- * without a dedup setting pass straight through.
+ * `windowMs`; repeats of the key inside the window are counted, and when the window closes they go
+ * out as one DigestAlert (nothing when there were none). Alerts without a dedup setting pass
+ * straight through.
  *
- * Escalation: an alert of a higher priority than any yet sent for its key in the window is not a
- * repeat: it goes out at once ('delivered') and becomes the priority to beat. The window keeps its
- * first-seen time and deadline. The digest counts only the repeats (its priority is theirs) and
- * lists the escalations; a window whose only later alerts were escalations sends no digest, as
- * everything in it was already sent.
+ * Time: windows are measured on each alert's own time (Falco's, see alertTimeMs), so what a digest
+ * counts and its first/last-seen times do not depend on when or in what order the alerts arrived.
+ * A window covers [first, first + windowMs) of alert time, never more: an alert outside every open
+ * window of its key opens a new one (and is delivered), so alerts months apart are never merged. A
+ * key may have several windows open while its alerts arrive out of order (one per stretch of time).
+ * A window closes by the scheduler's clock, `allowedLatenessMs` after its end, or after windowMs +
+ * allowedLatenessMs from when it opened if its alerts are older than the clock: late alerts still
+ * find it, and a digest never waits for the next alert of its key.
  *
- * Windows are half-open: a repeat at exactly `first + windowMs` starts a new window (the old one's
- * digest goes out first), whether the timer or the alert is processed first at that instant.
+ * Escalation: an alert of a higher priority than any yet sent in its window is not a repeat: it goes
+ * out at once ('delivered') and becomes the priority to beat. The window keeps its extent and
+ * deadline. The digest counts only the repeats (its priority is theirs) and lists the escalations
+ * in the order they were sent; a window whose only later alerts were escalations sends no digest,
+ * as everything in it was already sent.
  *
- * Memory is bounded by `maxKeys` open windows: when a new key finds the table full, the window
- * that ends soonest is closed early (its digest sent, so no count is lost). Windows are kept in a
- * Map for lookup (its insertion order is the order windows opened, used when flushing) and in a
- * deadline heap, so keys with different `windowMs` still close and get evicted by their own
- * deadline. Only ONE scheduler action exists at a time, for the earliest deadline: a storm of
- * 100k keys must not create 100k timers.
+ * Windows are half-open: a repeat at exactly `first + windowMs` starts a new window.
  *
- * On completion or error every open window is flushed (oldest first) before the notification; on
- * unsubscribe no timer is left and nothing is emitted.
+ * Memory is bounded by `maxKeys` open windows: when a new window finds the table full, the window
+ * that ends soonest is closed early (its digest sent, so no count is lost). Windows are kept by key
+ * (ordered by start) for lookup and in a deadline heap, so windows of different lengths still close
+ * and get evicted by their own deadline. Only ONE scheduler action exists at a time, for the
+ * earliest deadline: a storm of 100k keys must not create 100k timers.
+ *
+ * On completion or error every open window is flushed (in the order they opened) before the
+ * notification; on unsubscribe no timer is left and nothing is emitted.
  */
 export function dedup(options: DedupOptions): OperatorFunction<EventAlert, EventAlert | DigestAlert> {
   const scheduler = options.scheduler ?? asyncScheduler;
   const { maxKeys, onOutcome, onEvicted, onState } = options;
   const maxPodsListed = options.maxPodsListed ?? 5;
+  const lateness = checkAllowedLateness('dedup', options.allowedLatenessMs ?? 0);
   if (!Number.isInteger(maxKeys) || maxKeys < 1) {
     throw new RangeError(`dedup: maxKeys must be a positive integer, got ${maxKeys}`);
   }
 
   return (source) =>
     new Observable<EventAlert | DigestAlert>((subscriber) => {
-      const table = new Map<string, Window>();
+      /** Each key's open windows, ordered by start. */
+      const table = new Map<string, Window[]>();
       const deadlines = new DeadlineHeap();
+      let size = 0;
       let seq = 0;
       let timer: Subscription | undefined;
       let timerDue = Number.POSITIVE_INFINITY;
@@ -233,7 +288,7 @@ export function dedup(options: DedupOptions): OperatorFunction<EventAlert, Event
           fingerprint: window.key,
           rule: window.rule,
           count: repeats.count,
-          firstSeenMs: window.firstSeenMs,
+          firstSeenMs: window.startMs,
           lastSeenMs: repeats.lastSeenMs,
           windowMs: window.windowMs,
           pods: repeats.pods.first(maxPodsListed),
@@ -249,11 +304,19 @@ export function dedup(options: DedupOptions): OperatorFunction<EventAlert, Event
         };
       };
 
+      const forget = (window: Window) => {
+        const windows = table.get(window.key);
+        if (!windows) return;
+        if (windows.length === 1) table.delete(window.key);
+        else windows.splice(windows.indexOf(window), 1);
+        size -= 1;
+      };
+
       /** Forgets the window that ends soonest; its digest, if any, is appended to `out`. */
       const closeFirst = (out: (EventAlert | DigestAlert)[]): Window | undefined => {
         const window = deadlines.pop();
         if (!window) return undefined;
-        table.delete(window.key);
+        forget(window);
         if (window.repeats) out.push(digestOf(window, window.repeats));
         return window;
       };
@@ -300,21 +363,57 @@ export function dedup(options: DedupOptions): OperatorFunction<EventAlert, Event
         const out: DigestAlert[] = [];
         closeDue(scheduler.now(), out);
         arm();
-        onState?.(table.size);
+        onState?.(size);
         emitAll(out);
       };
 
       const flushAll = (): DigestAlert[] => {
+        const open: Window[] = [];
+        for (const windows of table.values()) open.push(...windows);
+        // The oldest digest goes out first.
+        open.sort((a, b) => a.seq - b.seq);
         const out: DigestAlert[] = [];
-        // Map order is the order the windows opened: the oldest digest goes out first.
-        for (const window of table.values()) {
+        for (const window of open) {
           if (window.repeats) out.push(digestOf(window, window.repeats));
         }
         table.clear();
         deadlines.clear();
+        size = 0;
         cancelTimer();
         onState?.(0);
         return out;
+      };
+
+      const escalate = (open: Window, alert: EventAlert, timeMs: number) => {
+        // Holding a more severe alert until the window ends would hide it behind the milder one
+        // that opened the window; the window itself goes on, so a storm at the new level is still
+        // one digest.
+        open.sentPriority = alert.priority;
+        const escalation = { priority: alert.priority, atMs: timeMs };
+        if (open.escalations) open.escalations.push(escalation);
+        else open.escalations = [escalation];
+      };
+
+      const repeat = (open: Window, alert: EventAlert, timeMs: number) => {
+        const pod = alertPod(alert);
+        let repeats = open.repeats;
+        if (!repeats) {
+          repeats = {
+            count: 0,
+            lastSeenMs: timeMs,
+            priority: alert.priority,
+            sample: alert,
+            pods: new PodTally(),
+          };
+          open.repeats = repeats;
+        }
+        repeats.count += 1;
+        if (timeMs > repeats.lastSeenMs) repeats.lastSeenMs = timeMs;
+        if (alert.priority > repeats.priority) {
+          repeats.priority = alert.priority;
+          repeats.sample = alert;
+        }
+        if (pod !== undefined) repeats.pods.add(pod);
       };
 
       const take = (alert: EventAlert) => {
@@ -326,57 +425,30 @@ export function dedup(options: DedupOptions): OperatorFunction<EventAlert, Event
         const setting = alert.dedup;
         if (!setting || !(setting.windowMs > 0)) {
           arm();
-          onState?.(table.size);
+          onState?.(size);
           onOutcome('delivered', alert);
           out.push(alert);
           return emitAll(out);
         }
 
-        const open = table.get(setting.key);
-        if (open && alert.priority > open.sentPriority) {
-          // Holding a more severe alert until the window ends would hide it behind the milder one
-          // that opened the window; the window itself goes on, so a storm at the new level is still
-          // one digest.
-          open.sentPriority = alert.priority;
-          const escalation = { priority: alert.priority, atMs: now };
-          if (open.escalations) open.escalations.push(escalation);
-          else open.escalations = [escalation];
-          fillPlace(open, alert);
-          arm();
-          onState?.(table.size);
-          onOutcome('delivered', alert);
-          out.push(alert);
-          return emitAll(out);
-        }
+        const timeMs = alertTimeMs(alert, lateness);
+        const keyWindows = table.get(setting.key);
+        const open = keyWindows && windowToJoin(keyWindows, timeMs);
         if (open) {
-          const pod = alertPod(alert);
-          let repeats = open.repeats;
-          if (!repeats) {
-            repeats = {
-              count: 0,
-              lastSeenMs: now,
-              priority: alert.priority,
-              sample: alert,
-              pods: new PodTally(),
-            };
-            open.repeats = repeats;
-          }
-          repeats.count += 1;
-          repeats.lastSeenMs = now;
-          if (alert.priority > repeats.priority) {
-            repeats.priority = alert.priority;
-            repeats.sample = alert;
-          }
-          if (pod !== undefined) repeats.pods.add(pod);
+          if (timeMs > open.latestMs) open.latestMs = timeMs;
+          const escalated = alert.priority > open.sentPriority;
+          if (escalated) escalate(open, alert, timeMs);
+          else repeat(open, alert, timeMs);
           fillPlace(open, alert);
           arm();
-          onState?.(table.size);
-          onOutcome('digested', alert);
+          onState?.(size);
+          onOutcome(escalated ? 'delivered' : 'digested', alert);
+          if (escalated) out.push(alert);
           return emitAll(out);
         }
 
         const evicted: string[] = [];
-        while (table.size >= maxKeys) {
+        while (size >= maxKeys) {
           const window = closeFirst(out);
           if (!window) break;
           evicted.push(window.key);
@@ -388,15 +460,22 @@ export function dedup(options: DedupOptions): OperatorFunction<EventAlert, Event
           seq: seq++,
           rule: alert.event.rule,
           windowMs: setting.windowMs,
-          firstSeenMs: now,
-          deadline: now + setting.windowMs,
+          startMs: timeMs,
+          latestMs: timeMs,
+          // Alerts older than the clock (a lagging node, a backlog) still get a whole window's time
+          // to arrive, so that a late stretch is collapsed like a live one.
+          deadline: Math.max(timeMs, now) + setting.windowMs + lateness,
           namespace: context?.namespace ?? namespaceName(alert.event),
           workload: context?.workload,
         };
-        table.set(window.key, window);
+        // Looked up again: eviction may have closed windows of this very key.
+        const windows = table.get(setting.key);
+        if (windows) windows.splice(lastStartingBy(windows, timeMs) + 1, 0, window);
+        else table.set(setting.key, [window]);
+        size += 1;
         deadlines.push(window);
         arm();
-        onState?.(table.size);
+        onState?.(size);
         for (const key of evicted) onEvicted?.(key);
         onOutcome('delivered', alert);
         out.push(alert);
@@ -420,6 +499,7 @@ export function dedup(options: DedupOptions): OperatorFunction<EventAlert, Event
         cancelTimer();
         table.clear();
         deadlines.clear();
+        size = 0;
       };
     });
 }

@@ -17,7 +17,10 @@ export interface PipelineDeps {
   log: Logger;
   /** Receipt clock; replay passes the alerts' own clock. */
   now: () => number;
-  /** Clock for windows and timeouts (dedup, correlation, enrichment waits); default: real time. */
+  /**
+   * Clock for the timers that close windows and end waits (dedup, correlation, enrichment);
+   * default: real time. What a window holds is decided by the alerts' own time (alert-time.ts).
+   */
   scheduler?: SchedulerLike;
   /** The cluster cache; without one, alerts carry no Kubernetes context (`disabled`). */
   resolver?: Resolver;
@@ -29,6 +32,11 @@ export interface PipelineDeps {
   intake?: { capacity: number };
   dedupMaxKeys: number;
   correlationMaxGroups: number;
+  /**
+   * How long dedup windows and correlation groups wait past their end for alerts that arrive late,
+   * and how far past its receipt an alert's own time may lie (`pipeline.allowedLateness`).
+   */
+  allowedLatenessMs: number;
   onRuleOutcome?: (disposition: 'silenced' | 'dropped', rule: string) => void;
   /** Every event as it enters the policy stage, with its context (event metrics). */
   onEvent?: (alert: EventAlert) => void;
@@ -105,6 +113,7 @@ export function buildPipeline(events$: Observable<FalcoEvent>, deps: PipelineDep
         alerts$.pipe(
           dedup({
             maxKeys: deps.dedupMaxKeys,
+            allowedLatenessMs: deps.allowedLatenessMs,
             ...(scheduler ? { scheduler } : {}),
             onOutcome: (outcome, alert) => {
               accounting.record(outcome);
@@ -115,6 +124,7 @@ export function buildPipeline(events$: Observable<FalcoEvent>, deps: PipelineDep
         alerts$.pipe(
           correlate(() => deps.rules().correlations, {
             maxGroups: deps.correlationMaxGroups,
+            allowedLatenessMs: deps.allowedLatenessMs,
             ...(scheduler ? { scheduler } : {}),
           }),
         ),

@@ -49,9 +49,12 @@ function head(timeMs: number, priority: Priority, paint: Paint): string[] {
   ];
 }
 
+// Digests and incidents are headed by the time of their latest alert, on Falco's clock like an
+// event's line: never by when Perch sent them, which may be earlier than the alerts themselves when a
+// node's clock runs ahead.
 function digestLine(alert: DigestAlert, paint: Paint): string {
   const parts = [
-    ...head(alert.receivedAtMs, alert.priority, paint),
+    ...head(alert.lastSeenMs, alert.priority, paint),
     paint(DIM, 'DIGEST'),
     escapeControlChars(digestSummary(alert)),
   ];
@@ -65,7 +68,7 @@ function incidentLine(alert: IncidentAlert, paint: Paint): string {
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
   const parts = [
-    ...head(alert.receivedAtMs, alert.priority, paint),
+    ...head(alert.lastSeenMs, alert.priority, paint),
     paint(COLOURS[alert.priority], 'INCIDENT'),
     escapeControlChars(alert.title),
     paint(DIM, `[${escapeControlChars(group)}] ${alert.eventCount} events`),

@@ -184,7 +184,7 @@ const SECTION_KEYS: Record<string, readonly string[]> = {
   ],
   metrics: ['eventLabels', 'maxSeries', 'falcoExporterCompat'],
   delivery: ['spoolPath', 'spoolMaxEntries'],
-  pipeline: ['bufferSize', 'maxCorrelationGroups'],
+  pipeline: ['bufferSize', 'maxCorrelationGroups', 'allowedLateness'],
   rules: ['defaults', 'files', 'watch', 'dedup', 'key', 'window', 'maxKeys'],
   sources: [
     'http',

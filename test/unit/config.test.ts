@@ -77,6 +77,17 @@ sinks: {"Bad Name": {type: console}, s: {type: carrier-pigeon}, c: {type: consol
     ]);
   });
 
+  it('reads pipeline.allowedLateness as a duration: 30 s unless set, 0s allowed', () => {
+    const lateness = (yaml?: string) =>
+      loadConfig({ ...(yaml ? { path: yamlFile(yaml) } : {}), env: {} }).pipeline.allowedLateness;
+    expect(lateness()).toBe(30_000);
+    expect(lateness('pipeline: {allowedLateness: 2m}')).toBe(120_000);
+    expect(lateness('pipeline: {allowedLateness: 0s}')).toBe(0);
+    expect(problemsOf(() => lateness('pipeline: {allowedLateness: 30}'))).toEqual([
+      'pipeline.allowedLateness: expected a duration with a unit such as 500ms, 10s, 2m or 1h, got 30',
+    ]);
+  });
+
   it('reports YAML syntax errors with their position', () => {
     const problems = problemsOf(() => loadConfig({ path: yamlFile('server: {listen: [\n'), env: {} }));
     expect(problems[0]).toMatch(/YAML syntax: .*line \d+, column \d+/);

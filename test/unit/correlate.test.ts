@@ -14,6 +14,7 @@ import {
 import { type CompiledCorrelation, compileCorrelation } from '../../src/rules/compile-correlation.js';
 import type { CorrelationSpec } from '../../src/rules/rule-schema.js';
 import { podContext } from '../fixtures/pod-context.js';
+import { timeAlert } from '../helpers/alert-time.js';
 
 const SHELL = 'Terminal shell in container';
 const READ = 'Read sensitive file untrusted';
@@ -49,7 +50,7 @@ function alert(rule: string, pod: string | undefined, options: AlertOptions = {}
       rule,
       source: 'syscall',
       tags: ['container'],
-      time: '2026-01-01T00:00:00.000000000Z',
+      time: '1970-01-01T00:00:00.000000000Z',
     }),
   );
   return alertFromEvent(
@@ -137,9 +138,19 @@ class Run {
     this.virtual.frame = timeMs;
   }
 
+  /**
+   * Alerts that happened at `timeMs` and arrive then (or were taken in later, when the test set a
+   * later receipt time).
+   */
   at(timeMs: number, ...alerts: EventAlert[]): void {
     this.advanceTo(timeMs);
-    for (const a of alerts) this.input.next(a);
+    for (const a of alerts) this.input.next(timeAlert(a, timeMs, Math.max(a.receivedAtMs, timeMs)));
+  }
+
+  /** An alert that arrives at `nowMs` but happened at `eventTimeMs` (late, or from a clock ahead). */
+  arrive(nowMs: number, a: EventAlert, eventTimeMs: number): void {
+    this.advanceTo(nowMs);
+    this.input.next(timeAlert(a, eventTimeMs, nowMs));
   }
 
   get groups(): number {
@@ -633,6 +644,123 @@ describe('correlate: incident content', () => {
       formatSpan(90_000),
       formatSpan(1500),
     ]).toEqual(['10m', '90m', '2h', '90s', '1500ms']);
+  });
+});
+
+describe('correlate: each event on its own time', () => {
+  const LATENESS = 30_000;
+  const DAY = 86_400_000;
+
+  it('places a late event in time order: the timeline and first/last seen are the events’ times', () => {
+    const run = new Run(() => [shells()], { allowedLatenessMs: LATENESS });
+    run.at(0, alert(SHELL, 'api-1'));
+    run.at(20_000, alert(SHELL, 'api-1'));
+    run.arrive(25_000, alert(SHELL, 'api-1'), 10_000);
+    const incident = run.only();
+    expect(incident.timeline.map((t) => t.timeMs)).toEqual([0, 10_000, 20_000]);
+    expect([incident.firstSeenMs, incident.lastSeenMs]).toEqual([0, 20_000]);
+  });
+
+  it('does not count a burst of old events that were spread wider than the timespan', () => {
+    // A backlog (a restarted reader, a lagging node) arriving all at once: by their own times
+    // they are 90 s apart, so no 2 m window holds three of them.
+    const run = new Run(() => [shells()], { allowedLatenessMs: LATENESS });
+    run.arrive(600_000, alert(SHELL, 'api-1'), 0);
+    run.arrive(600_000, alert(SHELL, 'api-1'), 90_000);
+    run.arrive(600_000, alert(SHELL, 'api-1'), 180_000);
+    expect(run.incidents).toHaveLength(0);
+    run.arrive(600_000, alert(SHELL, 'api-1'), 200_000);
+    expect(run.only().timeline.map((t) => t.timeMs)).toEqual([90_000, 180_000, 200_000]);
+  });
+
+  it('correlates a lagging node’s events by when they happened, and keeps the group while they arrive', () => {
+    const run = new Run(() => [shells()], { allowedLatenessMs: LATENESS });
+    const lag = 3_600_000;
+    for (const t of [0, 60_000, 110_000]) run.arrive(t + lag, alert(SHELL, 'api-1'), t);
+    const incident = run.only();
+    expect(incident.timeline.map((t) => t.timeMs)).toEqual([0, 60_000, 110_000]);
+    expect(incident.lastSeenMs).toBe(110_000);
+  });
+
+  it('ignores an event older than the group’s whole window instead of merging it', () => {
+    const run = new Run(() => [shells({ gte: 2 })], { allowedLatenessMs: LATENESS });
+    run.at(90 * DAY, alert(SHELL, 'api-1'));
+    // From three months earlier (two nodes' logs merged out of order): not within 2 m of anything.
+    run.arrive(90 * DAY + 1000, alert(SHELL, 'api-1'), 0);
+    run.arrive(90 * DAY + 2000, alert(SHELL, 'api-1'), 3000);
+    expect(run.incidents).toHaveLength(0);
+    run.at(90 * DAY + 3000, alert(SHELL, 'api-1'));
+    expect(run.only().timeline.map((t) => t.timeMs)).toEqual([90 * DAY, 90 * DAY + 3000]);
+  });
+
+  it('orders temporal_ordered steps by when they happened, not by when they arrived', () => {
+    const sequence = correlation({ name: 'sequence', type: 'temporal_ordered', rules: [SHELL, READ] });
+    const run = new Run(() => [sequence], { allowedLatenessMs: LATENESS });
+    run.at(2000, alert(SHELL, 'api-1'));
+    // Arrives after the shell but happened before it: not "shell, then read".
+    run.arrive(2500, alert(READ, 'api-1'), 1000);
+    expect(run.incidents).toHaveLength(0);
+    run.arrive(4000, alert(READ, 'api-1'), 3000);
+    expect(run.only().timeline.map((t) => [t.timeMs, t.rule])).toEqual([
+      [2000, SHELL],
+      [3000, READ],
+    ]);
+  });
+
+  it('keeps the latest event of a temporal step when an older one arrives late', () => {
+    const pair = correlation({ name: 'pair', type: 'temporal', rules: [SHELL, READ] });
+    const run = new Run(() => [pair], { allowedLatenessMs: LATENESS });
+    run.at(100_000, alert(READ, 'api-1'));
+    run.arrive(101_000, alert(READ, 'api-1'), 50_000);
+    // 2 m after the late read but not after the latest one: the pair still holds.
+    run.at(210_000, alert(SHELL, 'api-1'));
+    expect(run.only().timeline.map((t) => [t.timeMs, t.rule])).toEqual([
+      [100_000, READ],
+      [210_000, SHELL],
+    ]);
+  });
+
+  it('places a late value in time order, so that it leaves the window in turn', () => {
+    const sweep = correlation({
+      name: 'pod-sweep',
+      type: 'value_count',
+      rules: [SHELL],
+      'group-by': ['namespace'],
+      timespan: 120_000,
+      condition: { field: 'pod', gte: 3 },
+    });
+    const run = new Run(() => [sweep], { allowedLatenessMs: LATENESS });
+    run.at(100_000, alert(SHELL, 'api-1'));
+    run.arrive(101_000, alert(SHELL, 'api-2'), 10_000);
+    // api-2 happened at 10 s: by 140 s it has left the 2 m window, api-1 (100 s) has not.
+    run.at(140_000, alert(SHELL, 'api-3'));
+    expect(run.incidents).toHaveLength(0);
+    run.at(150_000, alert(SHELL, 'api-4'));
+    expect(run.only().timeline.map((t) => [t.timeMs, t.pod])).toEqual([
+      [100_000, 'payments/api-1'],
+      [140_000, 'payments/api-3'],
+      [150_000, 'payments/api-4'],
+    ]);
+  });
+
+  it('bounds an event from a clock running ahead to its receipt plus allowedLateness', () => {
+    const run = new Run(() => [shells({ gte: 2 })], { allowedLatenessMs: LATENESS });
+    run.arrive(0, alert(SHELL, 'api-1'), 365 * DAY);
+    run.at(10_000, alert(SHELL, 'api-1'));
+    // Taken as 30 s, not a year ahead: it does not shut out the events of the present.
+    expect(run.only().timeline.map((t) => t.timeMs)).toEqual([10_000, LATENESS]);
+  });
+
+  it('keeps a group allowedLateness past its timespan for late events, then forgets it', () => {
+    const run = new Run(() => [shells({ gte: 2 })], { allowedLatenessMs: LATENESS });
+    run.at(0, alert(SHELL, 'api-1'));
+    run.advanceTo(120_000 + LATENESS - 1);
+    expect(run.groups).toBe(1);
+    run.arrive(120_000 + LATENESS - 1, alert(SHELL, 'api-1'), 100_000);
+    expect(run.incidents).toHaveLength(1);
+    run.advanceTo(2 * (120_000 + LATENESS));
+    expect(run.groups).toBe(0);
+    expect(run.scheduler.pending).toBe(0);
   });
 });
 

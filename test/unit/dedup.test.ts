@@ -1,5 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
-import { from, type Observable, Subject, type Subscription, throwError, VirtualTimeScheduler } from 'rxjs';
+import {
+  from,
+  map,
+  type Observable,
+  Subject,
+  type Subscription,
+  throwError,
+  VirtualTimeScheduler,
+} from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { parseFalcoJson } from '../../src/events/parse-falco-json.js';
 import { Priority } from '../../src/events/priority.js';
@@ -9,6 +17,7 @@ import { type DedupOptions, dedup, EXACT_PODS_PER_WINDOW } from '../../src/pipel
 import { digestSummary, formatDuration } from '../../src/pipeline/digest-summary.js';
 import { EventTimeScheduler } from '../../src/pipeline/event-time-scheduler.js';
 import { podContext } from '../fixtures/pod-context.js';
+import { timeAlert } from '../helpers/alert-time.js';
 
 type Out = EventAlert | DigestAlert;
 
@@ -23,6 +32,16 @@ interface Spec {
   rule?: string;
   /** Put the pod in the enrichment (as the enrich stage does) instead of only in Falco's fields. */
   context?: boolean;
+  /** Falco's time for the alert; by default, the frame it arrives at (an alert on time). */
+  timeMs?: number;
+}
+
+/** Alerts whose own time the spec set: they keep it whenever they arrive. */
+const ownTimes = new WeakMap<EventAlert, number>();
+
+/** The alert as it reaches dedup at `nowMs`: received then, and seen by Falco then unless its spec says when. */
+function arriving(alert: EventAlert, nowMs: number): EventAlert {
+  return timeAlert(alert, ownTimes.get(alert) ?? nowMs, nowMs);
 }
 
 /** An EventAlert built the way the pipeline builds it: parsed Falco JSON, then alertFromEvent, then a dedup setting. */
@@ -42,7 +61,7 @@ function alert(spec: Spec): EventAlert {
       rule: spec.rule ?? 'Terminal shell in container',
       source: 'syscall',
       tags: ['container'],
-      time: '2026-01-01T09:15:02.000000000Z',
+      time: new Date(spec.timeMs ?? 0).toISOString(),
     }),
   );
   const enrichment: Enrichment =
@@ -58,6 +77,7 @@ function alert(spec: Spec): EventAlert {
       : { outcome: 'unresolved' };
   const result = alertFromEvent({ event, enrichment }, 0);
   if (spec.key !== undefined) result.dedup = { key: spec.key, windowMs: spec.windowMs ?? 10 };
+  if (spec.timeMs !== undefined) ownTimes.set(result, spec.timeMs);
   return result;
 }
 
@@ -110,7 +130,9 @@ function runMarbles(
   const scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
   const run: Run = { timeline: [], outputs: [] };
   scheduler.run(({ cold }) => {
-    const source: Observable<EventAlert> = cold(marbles, values, error);
+    const source: Observable<EventAlert> = cold(marbles, values, error).pipe(
+      map((a) => arriving(a, scheduler.now())),
+    );
     let sub: Subscription | undefined;
     sub = source.pipe(dedup({ ...r.options, scheduler })).subscribe({
       next: (out) => {
@@ -726,6 +748,210 @@ describe('dedup', () => {
 
   it('rejects a maxKeys below 1', () => {
     expect(() => dedup({ maxKeys: 0, onOutcome: () => {} })).toThrow(RangeError);
+  });
+});
+
+/**
+ * Dedup driven like the live agent: the scheduler is the wall clock, and each alert arrives at some
+ * moment carrying Falco's own time, which may be earlier (late), later (a clock running ahead), or
+ * out of order with the alerts before it.
+ */
+class Clocked {
+  readonly clock = new EventTimeScheduler();
+  readonly input = new Subject<EventAlert>();
+  /** [wall-clock time, label] of everything emitted. */
+  readonly timeline: [number, string][] = [];
+  readonly outputs: Out[] = [];
+  readonly r: Recorder;
+
+  constructor(overrides: Partial<DedupOptions> = {}) {
+    this.r = recorder({ scheduler: this.clock, ...overrides });
+    this.input.pipe(dedup(this.r.options)).subscribe({
+      next: (out) => {
+        this.timeline.push([this.clock.now(), label(out)]);
+        this.outputs.push(out);
+      },
+      complete: () => this.timeline.push([this.clock.now(), '|']),
+    });
+  }
+
+  /** At wall-clock time `nowMs`, an alert that Falco saw at `eventTimeMs` (on time by default). */
+  arrive(nowMs: number, a: EventAlert, eventTimeMs = nowMs): void {
+    this.clock.advanceTo(nowMs);
+    this.input.next(timeAlert(a, eventTimeMs, nowMs));
+  }
+
+  digests(): DigestAlert[] {
+    return this.outputs.filter((o): o is DigestAlert => o.kind === 'digest');
+  }
+}
+
+describe('dedup on each alert’s own time', () => {
+  const T = Date.UTC(2026, 5, 1, 12, 0, 0);
+  const FIVE_MINUTES = 300_000;
+  const LATENESS = 30_000;
+  const DAY = 86_400_000;
+  const shell = (label: string, priority = 'Warning') =>
+    alert({ label, key: 'k', windowMs: FIVE_MINUTES, priority });
+
+  it('measures a window on the alerts’ times, however late they arrive', () => {
+    // A node whose Falco runs a minute behind: every alert arrives 60 s after it happened.
+    const run = new Clocked({ allowedLatenessMs: LATENESS });
+    const lag = 60_000;
+    for (let i = 0; i < 12; i += 1) run.arrive(T + i * 30_000 + lag, shell(`s${i}`), T + i * 30_000);
+    run.clock.finish();
+    // 0 s…270 s is one window, 300 s…330 s the next: by Falco's time, not by arrival.
+    expect(run.digests().map((d) => [d.count, d.firstSeenMs - T, d.lastSeenMs - T])).toEqual([
+      [9, 0, 270_000],
+      [1, 300_000, 330_000],
+    ]);
+    expect(run.r.outcomes.filter(([o]) => o === 'delivered').map(([, l]) => l)).toEqual(['s0', 's10']);
+  });
+
+  it('gives first and last seen as the earliest and latest alert times, not the order of arrival', () => {
+    const run = new Clocked({ allowedLatenessMs: LATENESS });
+    run.arrive(T, shell('first'));
+    run.arrive(T + 2000, shell('later'), T + 1500);
+    run.arrive(T + 2500, shell('earlier'), T + 500);
+    run.clock.finish();
+    expect(run.digests().map((d) => [d.count, d.firstSeenMs - T, d.lastSeenMs - T])).toEqual([[2, 0, 1500]]);
+  });
+
+  it('lets an alert a little earlier than its window’s first join it, which then starts there', () => {
+    // Two nodes, one 2 s behind the other: the later node's alert arrived first and opened the window.
+    const run = new Clocked({ allowedLatenessMs: LATENESS });
+    run.arrive(T, shell('fast node'));
+    run.arrive(T + 1000, shell('slow node'), T - 2000);
+    // The window now covers T − 2 s … T + 4 m 58 s: an alert at T + 4 m 59 s is a new first occurrence.
+    run.arrive(T + FIVE_MINUTES - 1000, shell('next window'));
+    run.clock.finish();
+    expect(run.r.outcomes).toEqual([
+      ['delivered', 'fast node'],
+      ['digested', 'slow node'],
+      ['delivered', 'next window'],
+    ]);
+    expect(run.digests().map((d) => [d.count, d.firstSeenMs - T, d.lastSeenMs - T])).toEqual([
+      [1, -2000, -2000],
+    ]);
+  });
+
+  it('never merges alerts months apart: each stretch of time gets its own window', () => {
+    // Two nodes' logs merged out of order: today's alerts and some from three months ago, interleaved.
+    const run = new Clocked({ allowedLatenessMs: LATENESS });
+    const old = T - 90 * DAY;
+    run.arrive(T, shell('today'));
+    run.arrive(T + 10, shell('months ago'), old);
+    run.arrive(T + 20, shell('today again'), T + 1000);
+    run.arrive(T + 30, shell('months ago again'), old + 1000);
+    run.clock.finish();
+    expect(run.r.outcomes).toEqual([
+      ['delivered', 'today'],
+      ['delivered', 'months ago'],
+      ['digested', 'today again'],
+      ['digested', 'months ago again'],
+    ]);
+    const windows = run.digests().map((d) => [d.count, d.firstSeenMs, d.lastSeenMs]);
+    expect(windows).toEqual([
+      [1, T, T + 1000],
+      [1, old, old + 1000],
+    ]);
+    for (const d of run.digests()) expect(d.lastSeenMs - d.firstSeenMs).toBeLessThan(FIVE_MINUTES);
+  });
+
+  it('holds a window open for late alerts until allowedLateness after its end, on the wall clock', () => {
+    const run = new Clocked({ allowedLatenessMs: LATENESS });
+    run.arrive(T, shell('first'));
+    run.arrive(T + 1000, shell('repeat'));
+    // Happened inside the window, arrived after its end but within the lateness: still counted.
+    run.arrive(T + FIVE_MINUTES + 20_000, shell('late'), T + FIVE_MINUTES - 1000);
+    // Nothing else comes: the digest goes out by the clock, not with the next alert of its key.
+    run.clock.advanceTo(T + 3_600_000);
+    expect(run.timeline).toEqual([
+      [T, 'first'],
+      [T + FIVE_MINUTES + LATENESS, 'digest(k×2)'],
+    ]);
+    expect(run.digests()[0]?.lastSeenMs).toBe(T + FIVE_MINUTES - 1000);
+  });
+
+  it('starts a new window for an alert that arrives after its window closed, instead of merging it', () => {
+    const run = new Clocked({ allowedLatenessMs: LATENESS });
+    run.arrive(T, shell('first'));
+    run.arrive(T + 1000, shell('repeat'));
+    // It happened inside the first window, but that window closed at 5 m 30 s.
+    run.arrive(T + FIVE_MINUTES + LATENESS + 1, shell('too late'), T + 2000);
+    run.arrive(T + FIVE_MINUTES + LATENESS + 2, shell('repeat of too late'), T + 3000);
+    run.clock.finish();
+    expect(run.r.outcomes.map(([o, l]) => `${o} ${l}`)).toEqual([
+      'delivered first',
+      'digested repeat',
+      'delivered too late',
+      'digested repeat of too late',
+    ]);
+    expect(run.digests().map((d) => [d.count, d.firstSeenMs - T, d.lastSeenMs - T])).toEqual([
+      [1, 0, 1000],
+      [1, 2000, 3000],
+    ]);
+  });
+
+  it('bounds an alert from the future to its receipt plus allowedLateness, so it cannot hold the key', () => {
+    // A node whose clock is a year ahead.
+    const run = new Clocked({ allowedLatenessMs: LATENESS });
+    run.arrive(T, shell('from the future'), T + 365 * DAY);
+    run.arrive(T + 60_000, shell('repeat'));
+    // The skewed alert counts as T + 30 s: its window ends at T + 5 m 30 s, not a year from now.
+    run.arrive(T + FIVE_MINUTES + LATENESS, shell('after the window'));
+    run.clock.finish();
+    expect(run.r.outcomes.map(([o, l]) => `${o} ${l}`)).toEqual([
+      'delivered from the future',
+      'digested repeat',
+      'delivered after the window',
+    ]);
+    const [digest] = run.digests();
+    expect(digest?.firstSeenMs).toBe(T + LATENESS);
+    expect(digest?.lastSeenMs).toBe(T + 60_000);
+  });
+
+  it('dates an escalation by the alert’s own time', () => {
+    const run = new Clocked({ allowedLatenessMs: LATENESS });
+    run.arrive(T, shell('notice', 'Notice'));
+    run.arrive(T + 5000, shell('critical', 'Critical'), T + 1000);
+    run.arrive(T + 6000, shell('notice again', 'Notice'));
+    run.clock.finish();
+    expect(run.r.outcomes.map(([o]) => o)).toEqual(['delivered', 'delivered', 'digested']);
+    expect(run.digests()[0]?.escalations).toEqual([{ priority: Priority.Critical, atMs: T + 1000 }]);
+  });
+
+  it('counts every open window of a key against maxKeys', () => {
+    const run = new Clocked({ allowedLatenessMs: LATENESS, maxKeys: 2 });
+    run.arrive(T, shell('today'));
+    run.arrive(T, shell('today again'));
+    run.arrive(T + 10, shell('a month ago'), T - 30 * DAY);
+    // A third stretch of time for the same key: the window that ends soonest is closed early.
+    run.arrive(T + 20, shell('two months ago'), T - 60 * DAY);
+    expect(Math.max(...run.r.sizes)).toBe(2);
+    expect(run.r.evicted).toEqual(['k']);
+    expect(run.timeline.map(([, l]) => l)).toEqual(['today', 'a month ago', 'digest(k×1)', 'two months ago']);
+  });
+
+  it('gives the same digests for alerts out of order as for the same alerts in order, within the lateness', () => {
+    // Two nodes, one 19 s behind (within allowedLateness), their alerts interleaved every 9 s: the
+    // slow node's alert is often overtaken, the first of a window included.
+    const times = Array.from({ length: 60 }, (_, i) => T + i * 9000);
+    const jitter = (i: number) => (i % 2 === 0 ? 19_000 : 0);
+    const shape = (run: Clocked) => run.digests().map((d) => [d.count, d.firstSeenMs, d.lastSeenMs]);
+
+    const inOrder = new Clocked({ allowedLatenessMs: LATENESS });
+    for (const [i, t] of times.entries()) inOrder.arrive(t, shell(`s${i}`));
+    inOrder.clock.finish();
+
+    const jittered = new Clocked({ allowedLatenessMs: LATENESS });
+    const arrivals = times.map((t, i) => ({ t, at: t + jitter(i), i })).sort((a, b) => a.at - b.at);
+    expect(arrivals.map((a) => a.i)).not.toEqual(times.map((_, i) => i));
+    for (const { t, at, i } of arrivals) jittered.arrive(at, shell(`s${i}`), t);
+    jittered.clock.finish();
+
+    expect(shape(jittered)).toEqual(shape(inOrder));
+    expect(shape(inOrder).length).toBeGreaterThan(1);
   });
 });
 

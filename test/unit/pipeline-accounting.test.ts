@@ -96,6 +96,7 @@ async function run(
       accounting,
       dedupMaxKeys: 1000,
       correlationMaxGroups: 1000,
+      allowedLatenessMs: config.pipeline.allowedLateness,
     }).pipe(toArray()),
   );
   for (const event of events) {
@@ -199,6 +200,7 @@ describe('pipeline accounting', () => {
         accounting,
         dedupMaxKeys: 100,
         correlationMaxGroups: 100,
+        allowedLatenessMs: config.pipeline.allowedLateness,
       }).pipe(
         map((a) => (a.kind === 'digest' ? `digest×${a.count}` : a.kind)),
         toArray(),

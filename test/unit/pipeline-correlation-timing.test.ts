@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import { map } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { validateConfig } from '../../src/config/load-config.js';
 import type { FalcoEvent } from '../../src/events/falco-event.js';
@@ -12,6 +13,7 @@ import type { Alert } from '../../src/pipeline/alert.js';
 import { buildPipeline } from '../../src/pipeline/pipeline.js';
 import { loadRules } from '../../src/rules/load-rules.js';
 import type { AlertSink } from '../../src/sinks/sink.js';
+import { eventAt } from '../helpers/alert-time.js';
 
 const SHELL = 'Terminal shell in container';
 const READ = 'Read sensitive file untrusted';
@@ -70,7 +72,7 @@ function describeAlert(alert: Alert): string {
 
 /**
  * Runs marble-timed Falco events through the whole pipeline on a TestScheduler (1 frame = 1 ms) and
- * records when each alert reached the alert sink.
+ * records when each alert reached the alert sink. Each event happened at the frame it arrives at.
  */
 function sentAt(marbles: string, events: Record<string, FalcoEvent>): [number, string][] {
   const scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
@@ -83,7 +85,8 @@ function sentAt(marbles: string, events: Record<string, FalcoEvent>): [number, s
     flush: async () => {},
   };
   scheduler.run(({ hot }) => {
-    buildPipeline(hot(marbles, events), {
+    const arriving = hot(marbles, events).pipe(map((event) => eventAt(event, scheduler.now())));
+    buildPipeline(arriving, {
       sinks: [sink],
       log,
       now: () => scheduler.now(),
@@ -92,6 +95,7 @@ function sentAt(marbles: string, events: Record<string, FalcoEvent>): [number, s
       accounting: new Accounting(),
       dedupMaxKeys: 100,
       correlationMaxGroups: 100,
+      allowedLatenessMs: config.pipeline.allowedLateness,
     }).subscribe();
   });
   return sent;
@@ -114,8 +118,9 @@ describe('correlation does not delay the events it joins', () => {
 
   it('sends escalating events of one dedup key at once while they build an incident', () => {
     // One rule in one pod: one dedup key. Each event is more severe than the last, so dedup sends
-    // each at once; the fourth is a repeat and waits for the digest, as any repeat does.
-    const sent = sentAt('n 4999ms w 4999ms c 4999ms C 5m |', {
+    // each at once; the fourth is a repeat and waits for the digest, as any repeat does: the window
+    // ends at 5 m and waits pipeline.allowedLateness (30 s by default) for late alerts.
+    const sent = sentAt('n 4999ms w 4999ms c 4999ms C 6m |', {
       n: falcoEvent(PKG, 'Notice'),
       w: falcoEvent(PKG, 'Warning'),
       c: falcoEvent(PKG, 'Critical'),
@@ -126,7 +131,7 @@ describe('correlation does not delay the events it joins', () => {
       [5_000, `event ${PKG} (Warning)`],
       [10_000, `event ${PKG} (Critical)`],
       [10_000, 'incident package-burst of 3'],
-      [300_000, `digest ${PKG} ×1`],
+      [330_000, `digest ${PKG} ×1`],
     ]);
   });
 });
