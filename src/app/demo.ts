@@ -58,7 +58,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const { clean } = await agent.stop('demo finished');
   const counts = agent.accounting.counts;
   out.write(
-    `\n${accepted}/${lines.length} alerts accepted. Where they ended: ${counts.delivered} delivered, ${counts.digested} collapsed into digests, ` +
+    `\n${accepted}/${lines.length} alerts accepted. Where they ended: ${counts.routed} routed to the sinks, ${counts.digested} collapsed into digests, ` +
       `${counts.silenced} silenced, ${counts.dropped} dropped by rules, ${counts.shed} shed.\n` +
       `While running, metrics were served at http://127.0.0.1:${port}/metrics, among them:\n`,
   );

@@ -57,7 +57,7 @@ export async function replayFile(
     events: 0,
     rejected: 0,
     rejections: [],
-    outcomes: { delivered: 0, digested: 0, silenced: 0, dropped: 0, shed: 0 },
+    outcomes: { routed: 0, digested: 0, silenced: 0, dropped: 0, shed: 0 },
     sent: {},
     byPriority: {},
     enrichment: {},

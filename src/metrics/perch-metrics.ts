@@ -109,7 +109,7 @@ export class PerchMetrics {
 
   private readonly eventOutcomes = new TallyCounter({
     name: 'perch_events_total',
-    help: 'Input events by where they ended: delivered, digested, silenced, dropped (by a rule) or shed (overload). Every event ends in exactly one.',
+    help: 'Input events by where the pipeline left them: routed (handed to the sinks, whose own counters say whether each delivered it), digested, silenced, dropped (by a rule) or shed (overload). Every event ends in exactly one.',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });

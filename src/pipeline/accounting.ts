@@ -1,18 +1,12 @@
 /** Where an input event ended: exactly one of these, for every event Perch takes in. */
-export type EventOutcome = 'delivered' | 'digested' | 'silenced' | 'dropped' | 'shed';
+export type EventOutcome = 'routed' | 'digested' | 'silenced' | 'dropped' | 'shed';
 
-export const EVENT_OUTCOMES: readonly EventOutcome[] = [
-  'delivered',
-  'digested',
-  'silenced',
-  'dropped',
-  'shed',
-];
+export const EVENT_OUTCOMES: readonly EventOutcome[] = ['routed', 'digested', 'silenced', 'dropped', 'shed'];
 
 /** Counts of outcomes, for metrics and `perch replay`'s summary. */
 export class Accounting {
   readonly counts: Record<EventOutcome, number> = {
-    delivered: 0,
+    routed: 0,
     digested: 0,
     silenced: 0,
     dropped: 0,

@@ -28,7 +28,7 @@ export interface DedupOptions {
   /** Pod names kept in `DigestAlert.pods` (default 5); `podCount` counts them all. */
   maxPodsListed?: number;
   /** Called exactly once per input alert, when it is taken in. */
-  onOutcome: (outcome: 'delivered' | 'digested', alert: EventAlert) => void;
+  onOutcome: (outcome: 'routed' | 'digested', alert: EventAlert) => void;
   /** A key whose window was closed early because the table was full. */
   onEvicted?: (key: string) => void;
   /**
@@ -245,7 +245,7 @@ function windowToJoin(windows: readonly Window[], timeMs: number): Window | unde
  * find it, and a digest never waits for the next alert of its key.
  *
  * Escalation: an alert of a higher priority than any yet sent in its window is not a repeat: it goes
- * out at once ('delivered') and becomes the priority to beat. The window keeps its extent and
+ * out at once ('routed') and becomes the priority to beat. The window keeps its extent and
  * deadline. The digest counts only the repeats (its priority is theirs) and lists the escalations
  * in the order they were sent; a window whose only later alerts were escalations sends no digest,
  * as everything in it was already sent.
@@ -426,7 +426,7 @@ export function dedup(options: DedupOptions): OperatorFunction<EventAlert, Event
         if (!setting || !(setting.windowMs > 0)) {
           arm();
           onState?.(size);
-          onOutcome('delivered', alert);
+          onOutcome('routed', alert);
           out.push(alert);
           return emitAll(out);
         }
@@ -442,7 +442,7 @@ export function dedup(options: DedupOptions): OperatorFunction<EventAlert, Event
           fillPlace(open, alert);
           arm();
           onState?.(size);
-          onOutcome(escalated ? 'delivered' : 'digested', alert);
+          onOutcome(escalated ? 'routed' : 'digested', alert);
           if (escalated) out.push(alert);
           return emitAll(out);
         }
@@ -477,7 +477,7 @@ export function dedup(options: DedupOptions): OperatorFunction<EventAlert, Event
         arm();
         onState?.(size);
         for (const key of evicted) onEvicted?.(key);
-        onOutcome('delivered', alert);
+        onOutcome('routed', alert);
         out.push(alert);
         emitAll(out);
       };

@@ -58,7 +58,8 @@ export interface PipelineDeps {
  *     → dedup (first occurrence now, repeats as one digest)  ┐
  *     → correlate (Sigma-style incidents)                    ┴→ route to alert sinks
  *
- * Every input event ends in exactly one of delivered, digested, silenced, dropped or shed.
+ * Every input event ends in exactly one of routed (handed to the sinks), digested, silenced, dropped
+ * or shed. What each sink then does with it is its own account (perch_sink_deliveries_total, discards).
  */
 export function buildPipeline(events$: Observable<FalcoEvent>, deps: PipelineDeps): Observable<Alert> {
   const { accounting, log } = deps;

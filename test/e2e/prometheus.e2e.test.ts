@@ -103,7 +103,7 @@ describe('real Prometheus scraping Perch', () => {
 
   it('sees where every event ended, digests and incidents', async () => {
     expect(await scalar('perch_events_total{outcome="digested"}')).toBe(14);
-    expect(await scalar('perch_events_total{outcome="delivered"}')).toBe(9);
+    expect(await scalar('perch_events_total{outcome="routed"}')).toBe(9);
     expect(
       await scalar(
         'sum(perch_incidents_total{correlation="shell-then-credential-access",priority="Critical"})',

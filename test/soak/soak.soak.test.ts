@@ -475,12 +475,12 @@ describe('soak', () => {
       expect(counts.dropped).toBe(byFate('dropped'));
       expect(counts.silenced).toBe(byFate('silenced'));
       expect(counts.shed).toBe(0);
-      expect(counts.delivered + counts.digested).toBe(byFate('deduplicated') + byFate('each'));
+      expect(counts.routed + counts.digested).toBe(byFate('deduplicated') + byFate('each'));
       expect(outcomeMetric).toEqual(counts);
 
       // Nothing lost at the console: every delivered event shown, digests add up to `digested`, rule by rule.
       expect(consoleOut.malformed).toBe(0);
-      expect(consoleOut.eventLines).toBe(counts.delivered);
+      expect(consoleOut.eventLines).toBe(counts.routed);
       expect(consoleOut.digestedTotal).toBe(counts.digested);
       for (const c of CATEGORIES) {
         const shown = (consoleOut.events.get(c.rule) ?? 0) + (consoleOut.digestCounts.get(c.rule) ?? 0);

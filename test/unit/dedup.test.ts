@@ -200,7 +200,7 @@ describe('dedup', () => {
     expect(digest).not.toHaveProperty('escalations');
     expect(digest?.id).toMatch(/^dig-/);
     expect(r.outcomes).toEqual([
-      ['delivered', 'a1'],
+      ['routed', 'a1'],
       ['digested', 'a2'],
       ['digested', 'a3'],
       ['digested', 'a4'],
@@ -302,7 +302,7 @@ describe('dedup', () => {
     expect(digests(run).some((d) => d.escalations !== undefined)).toBe(true);
     expect(r.outcomes).toHaveLength(30);
     expect(new Set(r.outcomes.map(([, l]) => l)).size).toBe(30);
-    const delivered = r.outcomes.filter(([o]) => o === 'delivered').length;
+    const delivered = r.outcomes.filter(([o]) => o === 'routed').length;
     const digested = r.outcomes.filter(([o]) => o === 'digested').length;
     expect(delivered + digested).toBe(30);
     expect(run.outputs.filter((o) => o.kind === 'event')).toHaveLength(delivered);
@@ -326,8 +326,8 @@ describe('dedup', () => {
         [301_001, '|'],
       ]);
       expect(r.outcomes).toEqual([
-        ['delivered', 'notice'],
-        ['delivered', 'emergency'],
+        ['routed', 'notice'],
+        ['routed', 'emergency'],
       ]);
     });
 
@@ -347,8 +347,8 @@ describe('dedup', () => {
         [603_001, '|'],
       ]);
       expect(r.outcomes).toEqual([
-        ['delivered', 'n1'],
-        ['delivered', 'e1'],
+        ['routed', 'n1'],
+        ['routed', 'e1'],
         ['digested', 'e2'],
         ['digested', 'n2'],
       ]);
@@ -376,7 +376,7 @@ describe('dedup', () => {
         [301_001, '|'],
       ]);
       expect(r.outcomes).toEqual([
-        ['delivered', 'emergency'],
+        ['routed', 'emergency'],
         ['digested', 'notice'],
       ]);
       const [digest] = digests(run);
@@ -402,9 +402,9 @@ describe('dedup', () => {
         [25, '|'],
       ]);
       expect(r.outcomes).toEqual([
-        ['delivered', 'n1'],
-        ['delivered', 'w1'],
-        ['delivered', 'c1'],
+        ['routed', 'n1'],
+        ['routed', 'w1'],
+        ['routed', 'c1'],
         ['digested', 'n2'],
         ['digested', 'w2'],
       ]);
@@ -455,7 +455,7 @@ describe('dedup', () => {
       input.next(alert({ label: 'escalated', key: 'k', windowMs: 10, priority: 'Critical' }));
       scheduler.flush();
       expect(seen).toEqual(['first', 'escalated', 'digest(k×1)']);
-      expect(r.outcomes.map(([o]) => o)).toEqual(['delivered', 'delivered', 'digested']);
+      expect(r.outcomes.map(([o]) => o)).toEqual(['routed', 'routed', 'digested']);
     });
   });
 
@@ -618,9 +618,9 @@ describe('dedup', () => {
     scheduler.flush();
     expect(seen).toEqual(['first', 'digest(k×1)', 'after-digest', 'digest(k×1)']);
     expect(r.outcomes).toEqual([
-      ['delivered', 'first'],
+      ['routed', 'first'],
       ['digested', 'echo-first'],
-      ['delivered', 'after-digest'],
+      ['routed', 'after-digest'],
       ['digested', 'echo-after-digest'],
     ]);
   });
@@ -653,7 +653,7 @@ describe('dedup', () => {
   it('keeps the table within maxKeys for 100k distinct keys and accounts for every input', () => {
     const scheduler = new VirtualTimeScheduler();
     let maxSize = 0;
-    const counts = { delivered: 0, digested: 0, evicted: 0 };
+    const counts = { routed: 0, digested: 0, evicted: 0 };
     const options: DedupOptions = {
       scheduler,
       maxKeys: 1000,
@@ -693,11 +693,11 @@ describe('dedup', () => {
       });
     expect(completed).toBe(true);
     expect(maxSize).toBe(1000);
-    expect(counts.delivered + counts.digested).toBe(100_000);
+    expect(counts.routed + counts.digested).toBe(100_000);
     expect(counts.digested).toBe(10_000);
     expect(digested).toBe(counts.digested);
-    expect(events).toBe(counts.delivered);
-    expect(counts.evicted).toBe(counts.delivered - 1000);
+    expect(events).toBe(counts.routed);
+    expect(counts.evicted).toBe(counts.routed - 1000);
     expect(scheduler.actions).toHaveLength(0);
   });
 
@@ -805,7 +805,7 @@ describe('dedup on each alert’s own time', () => {
       [9, 0, 270_000],
       [1, 300_000, 330_000],
     ]);
-    expect(run.r.outcomes.filter(([o]) => o === 'delivered').map(([, l]) => l)).toEqual(['s0', 's10']);
+    expect(run.r.outcomes.filter(([o]) => o === 'routed').map(([, l]) => l)).toEqual(['s0', 's10']);
   });
 
   it('gives first and last seen as the earliest and latest alert times, not the order of arrival', () => {
@@ -826,9 +826,9 @@ describe('dedup on each alert’s own time', () => {
     run.arrive(T + FIVE_MINUTES - 1000, shell('next window'));
     run.clock.finish();
     expect(run.r.outcomes).toEqual([
-      ['delivered', 'fast node'],
+      ['routed', 'fast node'],
       ['digested', 'slow node'],
-      ['delivered', 'next window'],
+      ['routed', 'next window'],
     ]);
     expect(run.digests().map((d) => [d.count, d.firstSeenMs - T, d.lastSeenMs - T])).toEqual([
       [1, -2000, -2000],
@@ -845,8 +845,8 @@ describe('dedup on each alert’s own time', () => {
     run.arrive(T + 30, shell('months ago again'), old + 1000);
     run.clock.finish();
     expect(run.r.outcomes).toEqual([
-      ['delivered', 'today'],
-      ['delivered', 'months ago'],
+      ['routed', 'today'],
+      ['routed', 'months ago'],
       ['digested', 'today again'],
       ['digested', 'months ago again'],
     ]);
@@ -882,9 +882,9 @@ describe('dedup on each alert’s own time', () => {
     run.arrive(T + FIVE_MINUTES + LATENESS + 2, shell('repeat of too late'), T + 3000);
     run.clock.finish();
     expect(run.r.outcomes.map(([o, l]) => `${o} ${l}`)).toEqual([
-      'delivered first',
+      'routed first',
       'digested repeat',
-      'delivered too late',
+      'routed too late',
       'digested repeat of too late',
     ]);
     expect(run.digests().map((d) => [d.count, d.firstSeenMs - T, d.lastSeenMs - T])).toEqual([
@@ -902,9 +902,9 @@ describe('dedup on each alert’s own time', () => {
     run.arrive(T + FIVE_MINUTES + LATENESS, shell('after the window'));
     run.clock.finish();
     expect(run.r.outcomes.map(([o, l]) => `${o} ${l}`)).toEqual([
-      'delivered from the future',
+      'routed from the future',
       'digested repeat',
-      'delivered after the window',
+      'routed after the window',
     ]);
     const [digest] = run.digests();
     expect(digest?.firstSeenMs).toBe(T + LATENESS);
@@ -917,7 +917,7 @@ describe('dedup on each alert’s own time', () => {
     run.arrive(T + 5000, shell('critical', 'Critical'), T + 1000);
     run.arrive(T + 6000, shell('notice again', 'Notice'));
     run.clock.finish();
-    expect(run.r.outcomes.map(([o]) => o)).toEqual(['delivered', 'delivered', 'digested']);
+    expect(run.r.outcomes.map(([o]) => o)).toEqual(['routed', 'routed', 'digested']);
     expect(run.digests()[0]?.escalations).toEqual([{ priority: Priority.Critical, atMs: T + 1000 }]);
   });
 

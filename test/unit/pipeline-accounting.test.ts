@@ -148,7 +148,7 @@ describe('pipeline accounting', () => {
         const c = accounting.counts;
         expect(accounting.total).toBe(events.length);
         // What went out matches the books: one event alert per delivered, digests carry the digested.
-        expect(sent.filter((a) => a.kind === 'event')).toHaveLength(c.delivered);
+        expect(sent.filter((a) => a.kind === 'event')).toHaveLength(c.routed);
         const digested = sent.reduce((n, a) => n + (a.kind === 'digest' ? a.count : 0), 0);
         expect(digested).toBe(c.digested);
         expect(c.dropped).toBe(events.filter((e) => e.priority === 0).length);
@@ -219,7 +219,7 @@ describe('pipeline accounting', () => {
     kinds.push(...(await done));
     // One first occurrence, then the three repeats in one digest, across the reload.
     expect(kinds.filter((k) => k !== 'incident')).toEqual(['event', 'digest×3']);
-    expect(accounting.counts).toMatchObject({ delivered: 1, digested: 3 });
+    expect(accounting.counts).toMatchObject({ routed: 1, digested: 3 });
     holder.close();
   });
 });
