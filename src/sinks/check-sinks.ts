@@ -1,5 +1,5 @@
 import type { PerchConfig } from '../config/schema.js';
-import { type MessageSinkConfig, validateTemplate } from './destinations/index.js';
+import { type MessageSinkConfig, templateProblems } from './destinations/index.js';
 
 const MESSAGE_TYPES = new Set([
   'slack',
@@ -16,9 +16,10 @@ export function sinkTemplateProblems(config: PerchConfig): string[] {
   const problems: string[] = [];
   for (const [name, sink] of Object.entries(config.sinks)) {
     if (!MESSAGE_TYPES.has(sink.type)) continue;
-    const template = (sink as MessageSinkConfig).template;
+    const { type, template } = sink as MessageSinkConfig;
     if (template === undefined) continue;
-    for (const problem of validateTemplate(template)) problems.push(`sinks.${name}.template: ${problem}`);
+    for (const problem of templateProblems(type, template))
+      problems.push(`sinks.${name}.template: ${problem}`);
   }
   return problems;
 }

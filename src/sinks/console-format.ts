@@ -19,6 +19,14 @@ const COLOURS: Record<Priority, string> = {
 const RESET = '\x1b[0m';
 const DIM = '\x1b[2m';
 const MAX_OUTPUT = 400;
+/** What an attacker-chosen name (rule, pod, incident title) may take of a line. */
+const MAX_NAME = 200;
+
+/**
+ * Untrusted text as the terminal gets it: cut first, on a character boundary (so no escape is cut in
+ * half), then with control and invisible characters as visible escapes.
+ */
+const shown = (text: string, max = MAX_NAME) => escapeControlChars(clipText(text, max));
 
 // Falco's text output starts with "HH:MM:SS.nnnnnnnnn: Priority "; the line already shows both.
 const OUTPUT_PREFIX = /^\d{2}:\d{2}:\d{2}\.\d+: \w+ /;
@@ -56,7 +64,7 @@ function digestLine(alert: DigestAlert, paint: Paint): string {
   const parts = [
     ...head(alert.lastSeenMs, alert.priority, paint),
     paint(DIM, 'DIGEST'),
-    escapeControlChars(digestSummary(alert)),
+    shown(digestSummary(alert), MAX_OUTPUT),
   ];
   // The sample is the first repeat at the digest's priority, not necessarily the latest one.
   return `${parts.join(' ')}
@@ -70,24 +78,21 @@ function incidentLine(alert: IncidentAlert, paint: Paint): string {
   const parts = [
     ...head(alert.lastSeenMs, alert.priority, paint),
     paint(COLOURS[alert.priority], 'INCIDENT'),
-    escapeControlChars(alert.title),
-    paint(DIM, `[${escapeControlChars(group)}] ${alert.eventCount} events`),
+    shown(alert.title),
+    paint(DIM, `[${shown(group)}] ${alert.eventCount} events`),
   ];
-  if (alert.reasons.length > 0) parts.push(paint(DIM, `(${escapeControlChars(alert.reasons.join('; '))})`));
-  const shown = alert.timeline.slice(-MAX_TIMELINE_LINES);
-  const lines = shown.map(
+  if (alert.reasons.length > 0) parts.push(paint(DIM, `(${shown(alert.reasons.join('; '), MAX_OUTPUT)})`));
+  const listed = alert.timeline.slice(-MAX_TIMELINE_LINES);
+  const lines = listed.map(
     (t) =>
-      `    ${new Date(t.timeMs).toISOString().slice(11, 23)} ${priorityName(t.priority).padEnd(13)} ${escapeControlChars(t.summary)}`,
+      `    ${new Date(t.timeMs).toISOString().slice(11, 23)} ${priorityName(t.priority).padEnd(13)} ${shown(t.summary, MAX_OUTPUT)}`,
   );
-  if (alert.eventCount > shown.length) lines.unshift(`    … ${earlier(alert.eventCount - shown.length)}`);
+  if (alert.eventCount > listed.length) lines.unshift(`    … ${earlier(alert.eventCount - listed.length)}`);
   return [parts.join(' '), ...lines].join('\n');
 }
 
 function eventMessage(event: FalcoEvent): string {
-  return clipText(
-    escapeControlChars(outputText(event).replace(OUTPUT_PREFIX, '').replace(CONTAINER_SUFFIX, '')),
-    MAX_OUTPUT,
-  );
+  return shown(outputText(event).replace(OUTPUT_PREFIX, '').replace(CONTAINER_SUFFIX, ''), MAX_OUTPUT);
 }
 
 function eventLine(alert: EventAlert, paint: Paint): string {
@@ -98,15 +103,19 @@ function eventLine(alert: EventAlert, paint: Paint): string {
   const parts = [
     paint(DIM, time),
     paint(COLOURS[alert.priority], level),
-    escapeControlChars(event.rule),
-    paint(DIM, `[${escapeControlChars(where(alert))}]`),
+    shown(event.rule),
+    paint(DIM, `[${shown(where(alert), MAX_OUTPUT)}]`),
   ];
   const risk = clusterRisk(alert);
   if (risk)
     parts.push(
-      paint(alert.enrichment.pod?.posture.level === 'privileged' ? COLOURS[Priority.Warning] : DIM, risk),
+      paint(
+        alert.enrichment.pod?.posture.level === 'privileged' ? COLOURS[Priority.Warning] : DIM,
+        // A missing RuntimeClass is shown by the name the pod asked for: anyone creating pods chooses it.
+        shown(risk, MAX_OUTPUT),
+      ),
     );
-  if (alert.reasons.length > 0) parts.push(paint(DIM, `(${escapeControlChars(alert.reasons.join('; '))})`));
+  if (alert.reasons.length > 0) parts.push(paint(DIM, `(${shown(alert.reasons.join('; '), MAX_OUTPUT)})`));
   return `${parts.join(' ')}\n    ${message}`;
 }
 

@@ -1,11 +1,18 @@
 /**
  * Falco output fields carry attacker-controlled strings (command lines, file names). On a terminal
- * an escape sequence in one could rewrite the screen or the title, so control characters are shown
- * as visible escapes instead of being written raw.
+ * an escape sequence in one could rewrite the screen or the title, and a right-to-left override
+ * could make `exe.txt` read as `txt.exe`, so control and invisible characters are shown as visible
+ * escapes instead of being written raw.
  */
+
+// Bidi controls, zero-width spaces and other invisible format characters: they can disguise text.
+// U+200D (zero-width joiner) stays: emoji sequences need it and it forms nothing on its own.
+const INVISIBLE =
+  '\\u00ad\\u061c\\u180e\\u200b\\u200c\\u200e\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ufeff';
+const UNSAFE = new RegExp(`[\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029${INVISIBLE}]`, 'g');
+
 export function escapeControlChars(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (ch) => {
+  return text.replace(UNSAFE, (ch) => {
     if (ch === '\n') return '\\n';
     if (ch === '\t') return '\\t';
     if (ch === '\r') return '\\r';
@@ -13,6 +20,22 @@ export function escapeControlChars(text: string): string {
   });
 }
 
+const GRAPHEMES = new Intl.Segmenter('en', { granularity: 'grapheme' });
+
+/**
+ * Where the user-perceived character (grapheme) holding UTF-16 index `index` starts: cutting there
+ * never leaves half an emoji sequence, a dangling zero-width joiner or a letter without its accents.
+ */
+export function graphemeStart(text: string, index: number): number {
+  if (index <= 0) return 0;
+  if (index >= text.length) return text.length;
+  // `containing` looks only around `index`: segmenting a 10 KB value from its start would be slow.
+  return GRAPHEMES.segment(text).containing(index)?.index ?? index;
+}
+
+/** At most `max` UTF-16 units of `text`, cut between characters, with `…` when something was left out. */
 export function clipText(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+  if (text.length <= max) return text;
+  if (max <= 1) return max === 1 ? '…' : '';
+  return `${text.slice(0, graphemeStart(text, max - 1))}…`;
 }

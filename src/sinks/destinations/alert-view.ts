@@ -76,18 +76,14 @@ const MAX_LISTED_TAGS = 12;
 const OUTPUT_PREFIX = /^\d{2}:\d{2}:\d{2}\.\d+: \w+ /;
 // Falco ≥ 0.41 appends the container plugin's fields to every output; the fields show them already.
 const CONTAINER_SUFFIX = /\s+container_id=\S*( container_name=.*)? k8s_pod_name=\S* k8s_ns_name=\S*$/;
-// Invisible characters that can disguise text (bidi overrides, zero-width spaces): shown as escapes.
-// U+200D (zero-width joiner) stays: emoji sequences need it and it forms no markup on its own.
-const INVISIBLE =
-  /[\u00ad\u061c\u180e\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
-/** An untrusted value made visible: control and invisible characters as escapes, no half characters. */
+/**
+ * An untrusted value made visible: control characters and invisible ones that can disguise text (bidi
+ * overrides, zero-width spaces) as escapes, no half characters.
+ */
 function u(raw: string): Text {
-  const visible = escapeControlChars(raw)
-    .replace(INVISIBLE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`)
-    .replace(LONE_SURROGATE, '\ufffd');
-  return [untrusted(visible)];
+  return [untrusted(escapeControlChars(raw).replace(LONE_SURROGATE, '\ufffd'))];
 }
 
 const present = (value: string | undefined): value is string => value !== undefined && value.trim() !== '';

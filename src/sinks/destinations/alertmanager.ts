@@ -60,7 +60,7 @@ import { Priority, priorityName } from '../../events/priority.js';
 import type { Alert, DigestAlert, EventAlert, IncidentAlert } from '../../pipeline/alert.js';
 import { digestSummary } from '../../pipeline/digest-summary.js';
 import { alertIsolation, alertNamespace, alertWorkload, workloadRef } from '../../rules/alert-facts.js';
-import { escapeControlChars } from '../untrusted-text.js';
+import { escapeControlChars, graphemeStart } from '../untrusted-text.js';
 
 /** What the destination reads of the sink's config (the whole config satisfies it). */
 export type AlertmanagerOptions = Pick<
@@ -101,11 +101,16 @@ export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 /** The `endsAt` of a firing incident is this many re-send intervals ahead (Prometheus uses 4). */
 export const RESEND_SLACK = 3;
 
-/** Cuts at a code point boundary, so that no half of a surrogate pair is sent. */
+/**
+ * At most `max` code points, cut between characters (never inside an emoji sequence or between a
+ * letter and its accents), ending with `…` when something was left out.
+ */
 function clipCodePoints(text: string, max: number): string {
   if (text.length <= max) return text;
   const points = Array.from(text);
-  return points.length <= max ? text : `${points.slice(0, max - 1).join('')}…`;
+  if (points.length <= max) return text;
+  const end = points.slice(0, max - 1).join('').length;
+  return `${text.slice(0, graphemeStart(text, end))}…`;
 }
 
 function labelValue(value: string): string {

@@ -5,8 +5,11 @@
  * the text says. Markdown in untrusted values is escaped with a backslash before every character
  * Discord's Markdown gives a meaning (`* _ ~ \` | > # - [ ] ( ) < : @ !` and the backslash itself):
  * that keeps `[x](https://evil)` from becoming a masked link, `<@123>` from rendering as a mention,
- * and, with `:` escaped, `https://…` from being auto-linked or `:emoji:` from being drawn.
+ * and, with `:` escaped, `https://…` from being auto-linked or `:emoji:` from being drawn; bare domains
+ * and e-mail addresses get an invisible word joiner after each dot. A value a template sets in code is
+ * a code span, with any backtick in it shown as the look-alike `ˋ` (U+02CB) so the span stays closed.
  */
+import type { APIEmbed, RESTPostAPIWebhookWithTokenJSONBody } from 'discord-api-types/v10';
 import type { SinkConfig } from '../../config/schema.js';
 import { defaultClassify } from '../../delivery/classify.js';
 import type {
@@ -19,6 +22,7 @@ import type { Alert } from '../../pipeline/alert.js';
 import { type AlertView, alertView, allFacts } from './alert-view.js';
 import { jsonRequest, parseJsonObject } from './http.js';
 import { compileTemplate, renderTemplate } from './template.js';
+import { placeValues } from './template-markup.js';
 import {
   escapeWithin,
   fitWithin,
@@ -27,6 +31,8 @@ import {
   renderLines,
   renderText,
   scaled,
+  unlink,
+  wrapWithin,
 } from './text.js';
 
 export type DiscordConfig = Pick<Extract<SinkConfig, { type: 'discord' }>, 'url' | 'template'>;
@@ -62,8 +68,11 @@ const MARKDOWN = new Set([
   '!',
 ]);
 
-export const discordInline: InlineMarkup = (raw, max) =>
-  escapeWithin(raw, (ch) => (MARKDOWN.has(ch) ? `\\${ch}` : ch), max);
+const escapeMarkdown = (ch: string) => (MARKDOWN.has(ch) ? `\\${ch}` : ch);
+const codeChar = (ch: string) => (ch === '`' ? '\u02cb' : ch);
+
+export const discordInline: InlineMarkup = (raw, max, piece) =>
+  piece.code ? wrapWithin(raw, codeChar, max, '`', '`') : escapeWithin(unlink(raw), escapeMarkdown, max);
 
 interface Field {
   name: string;
@@ -85,7 +94,10 @@ function defaultMain(view: AlertView, scale: number): string {
   return lines.join('\n');
 }
 
-function embed(view: AlertView, description: string, scale: number) {
+/** Perch's embed: always with a title, fields and a footer (what embedLength counts). */
+type Embed = APIEmbed & Required<Pick<APIEmbed, 'title' | 'fields' | 'footer'>>;
+
+function embed(view: AlertView, description: string, scale: number): Embed {
   const fields: Field[] = allFacts(view).map((f) => ({
     name: f.label,
     value: renderText(f.value, discordInline, scaled(300, scale)),
@@ -106,7 +118,7 @@ function embed(view: AlertView, description: string, scale: number) {
   };
 }
 
-function embedLength(e: ReturnType<typeof embed>): number {
+function embedLength(e: Embed): number {
   return (
     e.title.length +
     (e.description?.length ?? 0) +
@@ -116,7 +128,7 @@ function embedLength(e: ReturnType<typeof embed>): number {
 }
 
 export function discordDestination(config: DiscordConfig): Destination {
-  const template = config.template ? compileTemplate(config.template) : undefined;
+  const template = config.template ? placeValues(compileTemplate(config.template), 'commonmark') : undefined;
   return {
     kind: 'discord',
     // Discord publishes no fixed webhook rate (per-route buckets); its 429 answers say how long to wait.
@@ -136,7 +148,8 @@ export function discordDestination(config: DiscordConfig): Destination {
         },
         (candidate) => embedLength(candidate) <= DISCORD_LIMITS.embedsTotal,
       );
-      return jsonRequest(config.url.reveal(), { allowed_mentions: { parse: [] }, embeds: [e] });
+      const payload: RESTPostAPIWebhookWithTokenJSONBody = { allowed_mentions: { parse: [] }, embeds: [e] };
+      return jsonRequest(config.url.reveal(), payload);
     },
     classify(response: DestinationResponse): DeliveryVerdict {
       if (response.status === 429) {

@@ -5,16 +5,19 @@
  * get `&`, `<`, `>` and `"` as entities — exact, and no tag or link can form. The `text` line uses Chat's
  * own markup (`*bold*`, `_italic_`, `~strike~`, `` `mono` ``, `<url|label>`, `<users/all>`), which has no
  * escape character: there `< > * _ ~ \` [ ]` in untrusted values are replaced by look-alikes
- * (‹ › ∗ ＿ ∼ ˋ ［ ］); the card below shows the exact value. In both, `://` and `www.` get an invisible word joiner so no
- * untrusted URL is auto-linked.
+ * (‹ › ∗ ＿ ∼ ˋ ［ ］); the card below shows the exact value. In both, `://` and every dot of a domain
+ * or e-mail address get an invisible word joiner so no untrusted link is formed. A template value
+ * inside a tag (an `href`) is URL-encoded.
  */
 import type { SinkConfig } from '../../config/schema.js';
 import { defaultClassify, responseDetail } from '../../delivery/classify.js';
 import type { Destination, DestinationResponse, RenderedRequest } from '../../delivery/destination.js';
 import type { Alert } from '../../pipeline/alert.js';
 import { type AlertView, alertView, allFacts } from './alert-view.js';
+import { finishHtml } from './html-tags.js';
 import { jsonRequest, parseJsonObject } from './http.js';
 import { compileTemplate, renderTemplate } from './template.js';
+import { placeValues } from './template-markup.js';
 import {
   escapeWithin,
   fitWithin,
@@ -24,6 +27,7 @@ import {
   renderText,
   scaled,
   unlink,
+  urlComponentChar,
   utf8Length,
 } from './text.js';
 
@@ -41,7 +45,8 @@ function htmlChar(ch: string): string {
 }
 
 /** Untrusted values in card text (HTML subset). */
-export const googleChatInline: InlineMarkup = (raw, max) => escapeWithin(unlink(raw), htmlChar, max);
+export const googleChatInline: InlineMarkup = (raw, max, piece) =>
+  piece.attribute ? escapeWithin(raw, urlComponentChar, max) : escapeWithin(unlink(raw), htmlChar, max);
 
 const LOOK_ALIKES: Record<string, string> = {
   '<': '\u2039',
@@ -109,7 +114,7 @@ function message(view: AlertView, main: string, scale: number) {
 }
 
 export function googleChatDestination(config: GoogleChatConfig): Destination {
-  const template = config.template ? compileTemplate(config.template) : undefined;
+  const template = config.template ? placeValues(compileTemplate(config.template), 'googlechat') : undefined;
   return {
     kind: 'googlechat',
     // Writes are limited per space (60 a minute, shared by every app in it).
@@ -119,12 +124,10 @@ export function googleChatDestination(config: GoogleChatConfig): Destination {
       return fitWithin(
         (scale) => {
           const main = template
-            ? renderText(
-                renderTemplate(template, view.variables),
-                googleChatInline,
-                scaled(12_000, scale),
-                (s) => s.replace(/\n/g, '<br>'),
-              )
+            ? renderText(renderTemplate(template, view.variables), googleChatInline, scaled(12_000, scale), {
+                trusted: (s) => s.replace(/\n/g, '<br>'),
+                finish: finishHtml,
+              })
             : defaultMain(view, scale);
           return jsonRequest(config.url.reveal(), message(view, main, scale));
         },

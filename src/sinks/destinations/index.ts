@@ -7,6 +7,8 @@ import { mattermostDestination } from './mattermost.js';
 import { slackDestination } from './slack.js';
 import { teamsDestination } from './teams.js';
 import { telegramDestination } from './telegram.js';
+import { compileTemplate, validateTemplate } from './template.js';
+import { type TemplateMarkup, templateMarkupProblems } from './template-markup.js';
 import { webhookDestination } from './webhook.js';
 
 export { discordDestination } from './discord.js';
@@ -22,6 +24,24 @@ export type MessageSinkConfig = Extract<
   SinkConfig,
   { type: 'slack' | 'mattermost' | 'teams' | 'discord' | 'googlechat' | 'telegram' | 'webhook' }
 >;
+
+/** The markup each sink type reads its template in. */
+const TEMPLATE_MARKUP: Readonly<Record<MessageSinkConfig['type'], TemplateMarkup>> = {
+  slack: 'slack',
+  mattermost: 'commonmark',
+  discord: 'commonmark',
+  teams: 'teams',
+  googlechat: 'googlechat',
+  telegram: 'telegram',
+  webhook: 'plain',
+};
+
+/** Problems with a sink's template, empty when the sink will take it: for `perch check`. */
+export function templateProblems(type: MessageSinkConfig['type'], template: string): string[] {
+  const problems = validateTemplate(template);
+  if (problems.length > 0) return problems;
+  return templateMarkupProblems(compileTemplate(template), TEMPLATE_MARKUP[type]);
+}
 
 /** Throws TemplateError when the sink's template is invalid (so `perch check` can report it). */
 export function messageDestination(config: MessageSinkConfig): Destination {

@@ -6,7 +6,8 @@
  * translates Slack's `<!channel>` and `<https://x|y>`. Every untrusted value is therefore set in a
  * CommonMark code span (fenced with more backticks than the value contains), where neither mentions,
  * links, autolinks nor emphasis are recognised. Where Markdown does not apply (the notification
- * fallback), `@` and `<` are followed by a zero-width joiner so no mention or Slack token can form.
+ * fallback), `@` and `<` are followed by a zero-width joiner so no mention or Slack token can form,
+ * and links are broken.
  */
 import type { SinkConfig } from '../../config/schema.js';
 import { defaultClassify } from '../../delivery/classify.js';
@@ -15,6 +16,7 @@ import type { Alert } from '../../pipeline/alert.js';
 import { type AlertView, alertView, allFacts } from './alert-view.js';
 import { jsonRequest } from './http.js';
 import { compileTemplate, renderTemplate } from './template.js';
+import { placeValues } from './template-markup.js';
 import {
   type Clipped,
   escapeWithin,
@@ -24,6 +26,7 @@ import {
   renderLines,
   renderText,
   scaled,
+  unlink,
   wrapWithin,
 } from './text.js';
 
@@ -48,7 +51,7 @@ export const mattermostInline: InlineMarkup = (raw, max): Clipped => {
 const ZWJ = '\u200d';
 /** For plain-text places (notification fallback): break every `@mention` and Slack `<token>`. */
 const mattermostPlain: InlineMarkup = (raw, max) =>
-  escapeWithin(raw, (ch) => (ch === '@' || ch === '<' ? ch + ZWJ : ch), max);
+  escapeWithin(unlink(raw), (ch) => (ch === '@' || ch === '<' ? ch + ZWJ : ch), max);
 
 function defaultMain(view: AlertView, scale: number): string {
   const lines: string[] = [];
@@ -99,7 +102,7 @@ function renderedLength(p: ReturnType<typeof payload>): number {
 }
 
 export function mattermostDestination(config: MattermostConfig): Destination {
-  const template = config.template ? compileTemplate(config.template) : undefined;
+  const template = config.template ? placeValues(compileTemplate(config.template), 'commonmark') : undefined;
   return {
     kind: 'mattermost',
     // Server rate limiting is off by default; when on, 10 requests a second per client.

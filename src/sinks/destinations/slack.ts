@@ -5,8 +5,10 @@
  * literal `<`, so `&`, `<` and `>` become entities in every untrusted value. Untrusted values are also
  * set in code spans so `*bold*`, `_x_` and `~x~` stay literal; Slack has no escape for a backtick, so a
  * backtick inside a value is shown as the look-alike `ˋ` (U+02CB) to keep the span closed. Every mrkdwn
- * object is `verbatim`, which stops Slack from turning bare URLs and names into links.
+ * object is `verbatim`, which stops Slack from turning bare URLs and names into links. The top-level
+ * notification text cannot be verbatim: there values are code spans too, with links broken as well.
  */
+import type { HeaderBlock, KnownBlock, MessageAttachment, MrkdwnElement, SectionBlock } from '@slack/types';
 
 import type { SinkConfig } from '../../config/schema.js';
 import { defaultClassify } from '../../delivery/classify.js';
@@ -15,6 +17,7 @@ import type { Alert } from '../../pipeline/alert.js';
 import { type AlertView, alertView, allFacts } from './alert-view.js';
 import { jsonRequest } from './http.js';
 import { compileTemplate, renderTemplate } from './template.js';
+import { placeValues } from './template-markup.js';
 import {
   escapeWithin,
   fitWithin,
@@ -24,6 +27,7 @@ import {
   renderText,
   scaled,
   type Text,
+  unlink,
   wrapWithin,
 } from './text.js';
 
@@ -52,8 +56,16 @@ const codeChar = (ch: string) => (ch === '`' ? '\u02cb' : slackChar(ch));
 
 /** Untrusted values in mrkdwn: entities, inside a code span. */
 export const slackInline: InlineMarkup = (raw, max) => wrapWithin(raw, codeChar, max, '`', '`');
-/** Untrusted values in plain_text and the notification text: entities only. */
+/** Untrusted values in plain_text (never formatted): entities only. */
 const slackPlain: InlineMarkup = (raw, max) => escapeWithin(raw, slackChar, max);
+/** The notification text is not verbatim, so Slack may link a URL even in code: links are broken too. */
+const slackNotice: InlineMarkup = (raw, max) => wrapWithin(unlink(raw), codeChar, max, '`', '`');
+
+/** What Slack's incoming webhook takes from Perch. */
+export interface SlackWebhookMessage {
+  text: string;
+  attachments: MessageAttachment[];
+}
 
 function codeBlock(text: Text, max: number): string {
   // One span for the whole block: the pieces' own code spans would nest badly inside ```.
@@ -78,25 +90,28 @@ function defaultMain(view: AlertView, scale: number): string {
   return lines.join('\n');
 }
 
-const mrkdwn = (text: string) => ({ type: 'mrkdwn', text, verbatim: true });
+const mrkdwn = (text: string): MrkdwnElement => ({ type: 'mrkdwn', text, verbatim: true });
 
-function blocks(view: AlertView, main: string, scale: number): unknown[] {
-  const out: unknown[] = [
-    {
-      type: 'header',
-      text: {
-        type: 'plain_text',
-        text: renderText(view.title, slackPlain, SLACK_LIMITS.header),
-        emoji: false,
-      },
+function blocks(view: AlertView, main: string, scale: number): KnownBlock[] {
+  const header: HeaderBlock = {
+    type: 'header',
+    text: {
+      type: 'plain_text',
+      text: renderText(view.title, slackPlain, SLACK_LIMITS.header),
+      emoji: false,
     },
-  ];
+  };
+  const out: KnownBlock[] = [header];
   if (main.trim()) out.push({ type: 'section', text: mrkdwn(main) });
   const fields = allFacts(view).map((f) =>
     mrkdwn(`*${f.label}*\n${renderText(f.value, slackInline, scaled(FACT_VALUE, scale))}`),
   );
   for (let i = 0; i < fields.length; i += SLACK_LIMITS.fieldsPerSection) {
-    out.push({ type: 'section', fields: fields.slice(i, i + SLACK_LIMITS.fieldsPerSection) });
+    const section: SectionBlock = {
+      type: 'section',
+      fields: fields.slice(i, i + SLACK_LIMITS.fieldsPerSection),
+    };
+    out.push(section);
   }
   if (view.timeline.length > 0) {
     const label = '*Timeline*\n';
@@ -125,20 +140,20 @@ const SLACK_ERRORS: Record<string, string> = {
 };
 
 export function slackDestination(config: SlackConfig): Destination {
-  const template = config.template ? compileTemplate(config.template) : undefined;
+  const template = config.template ? placeValues(compileTemplate(config.template), 'slack') : undefined;
   return {
     kind: 'slack',
     // Slack: about one message a second, short bursts tolerated.
     defaultRate: { perSecond: 1, burst: 3 },
     render(alert: Alert): RenderedRequest {
       const view = alertView(alert);
-      const text = renderText(view.title, slackPlain, 300);
+      const text = renderText(view.title, slackNotice, 300);
       return fitWithin(
         (scale) => {
           const main = template
             ? renderText(renderTemplate(template, view.variables), slackInline, SLACK_LIMITS.section)
             : defaultMain(view, scale);
-          const payload = {
+          const payload: SlackWebhookMessage = {
             text,
             attachments: [{ color: view.colour, fallback: text, blocks: blocks(view, main, scale) }],
           };

@@ -5,9 +5,9 @@
  * Escaping: TextBlock and FactSet text is Markdown (bold, italic, lists, `[text](url)` links), so
  * untrusted values there get a backslash before `\ * _ ~ \` [ ] ( ) < > # |` and before a leading list
  * marker. Falco's output, where an exact command line matters most, goes in a RichTextBlock TextRun,
- * which Teams never reads as Markdown, so it needs no escaping at all. In both, `://` and `www.` get an
- * invisible word joiner so no untrusted URL is auto-linked. Mentions need explicit `msteams.entities`,
- * which Perch never sends.
+ * which Teams never reads as Markdown, so it needs no escaping at all. In both, `://` and every dot of
+ * a domain or e-mail address get an invisible word joiner so no untrusted link is formed. Mentions
+ * need explicit `msteams.entities`, which Perch never sends.
  */
 import type { SinkConfig } from '../../config/schema.js';
 import { defaultClassify } from '../../delivery/classify.js';
@@ -17,6 +17,7 @@ import type { Alert } from '../../pipeline/alert.js';
 import { type AlertView, alertView, allFacts } from './alert-view.js';
 import { jsonRequest } from './http.js';
 import { compileTemplate, renderTemplate } from './template.js';
+import { placeValues } from './template-markup.js';
 import {
   escapeWithin,
   fitWithin,
@@ -138,12 +139,12 @@ function card(view: AlertView, main: unknown[], scale: number) {
 }
 
 function templateMain(text: Text, scale: number): unknown[] {
-  const rendered = renderText(text, teamsInline, scaled(12_000, scale), paragraphs);
+  const rendered = renderText(text, teamsInline, scaled(12_000, scale), { trusted: paragraphs });
   return rendered.trim() ? [textBlock(rendered)] : [];
 }
 
 export function teamsDestination(config: TeamsConfig): Destination {
-  const template = config.template ? compileTemplate(config.template) : undefined;
+  const template = config.template ? placeValues(compileTemplate(config.template), 'teams') : undefined;
   return {
     kind: 'teams',
     // Workflows has no published per-second limit; the old connectors allowed 4 a second.

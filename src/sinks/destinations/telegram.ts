@@ -5,7 +5,12 @@
  * text, which is simpler and sturdier than MarkdownV2's eighteen characters. Untrusted values are set
  * in `<code>` (the output in `<pre>`), where Telegram does not detect links, `@username` mentions,
  * hashtags or bot commands; link previews are off as well.
+ *
+ * Nesting: Telegram allows code only at the top level or in `<blockquote>`; inside `<b>` it drops the
+ * bold. So bold text stops before a value's `<code>` (`<b>[CRITICAL] </b><code>rule</code>`), and a cut
+ * closes every element it leaves open, since Telegram refuses a message with an unclosed tag.
  */
+import type { Opts } from '@grammyjs/types';
 import type { SinkConfig } from '../../config/schema.js';
 import { defaultClassify, responseDetail } from '../../delivery/classify.js';
 import type {
@@ -17,16 +22,21 @@ import type {
 import { Priority } from '../../events/priority.js';
 import type { Alert } from '../../pipeline/alert.js';
 import { type AlertView, alertView, allFacts } from './alert-view.js';
+import { finishHtml } from './html-tags.js';
 import { jsonRequest, parseJsonObject } from './http.js';
 import { compileTemplate, renderTemplate } from './template.js';
+import { placeValues } from './template-markup.js';
 import {
   escapeWithin,
   fitWithin,
   type InlineMarkup,
   joinText,
+  type RenderOptions,
   renderLines,
   renderText,
   scaled,
+  type Text,
+  urlComponentChar,
   wrapWithin,
 } from './text.js';
 
@@ -46,7 +56,20 @@ function htmlChar(ch: string): string {
   return ch;
 }
 
-export const telegramInline: InlineMarkup = (raw, max) => wrapWithin(raw, htmlChar, max, '<code>', '</code>');
+/** A value in `<code>`; inside the author's own `<code>`/`<pre>` escaped only; inside a tag URL-encoded. */
+export const telegramInline: InlineMarkup = (raw, max, piece) => {
+  if (piece.attribute) return escapeWithin(raw, urlComponentChar, max);
+  if (piece.code) return escapeWithin(raw, htmlChar, max);
+  return wrapWithin(raw, htmlChar, max, '<code>', '</code>');
+};
+
+/** What Perch posts to sendMessage. */
+export type TelegramSendMessage = Opts<never>['sendMessage'];
+
+const html: RenderOptions = { finish: finishHtml };
+
+/** Perch's own words of `text` in bold; values stay outside, as Telegram drops code inside bold. */
+const bold = (text: Text): Text => text.map((p) => (typeof p === 'string' && p ? `<b>${p}</b>` : p));
 
 /** Telegram has no colour bar: a coloured mark in front of the title stands in for it. */
 function badge(priority: Priority): string {
@@ -74,7 +97,7 @@ function defaultMain(view: AlertView, scale: number): string {
 }
 
 function message(view: AlertView, main: string, scale: number): string {
-  const lines = [`${badge(view.priority)} <b>${renderText(view.title, telegramInline, 400)}</b>`];
+  const lines = [`${badge(view.priority)} ${renderText(bold(view.title), telegramInline, 400, html)}`];
   if (main.trim()) lines.push(main);
   const facts = allFacts(view).map(
     (f) => `<b>${f.label}:</b> ${renderText(f.value, telegramInline, scaled(200, scale))}`,
@@ -88,7 +111,7 @@ function message(view: AlertView, main: string, scale: number): string {
 }
 
 export function telegramDestination(config: TelegramConfig): Destination {
-  const template = config.template ? compileTemplate(config.template) : undefined;
+  const template = config.template ? placeValues(compileTemplate(config.template), 'telegram') : undefined;
   const url = `${config.apiUrl.replace(/\/+$/, '')}/bot${config.botToken.reveal()}/sendMessage`;
   // Negative ids are groups and channels: Telegram allows about 20 messages a minute there.
   const group = config.chatId.startsWith('-');
@@ -100,18 +123,19 @@ export function telegramDestination(config: TelegramConfig): Destination {
       const text = fitWithin(
         (scale) => {
           const main = template
-            ? renderText(renderTemplate(template, view.variables), telegramInline, scaled(3000, scale))
+            ? renderText(renderTemplate(template, view.variables), telegramInline, scaled(3000, scale), html)
             : defaultMain(view, scale);
           return message(view, main, scale);
         },
         (candidate) => candidate.length <= TELEGRAM_MAX_TEXT,
       );
-      return jsonRequest(url, {
+      const payload: TelegramSendMessage = {
         chat_id: config.chatId,
         text,
         parse_mode: 'HTML',
         link_preview_options: { is_disabled: true },
-      });
+      };
+      return jsonRequest(url, payload);
     },
     classify(response: DestinationResponse): DeliveryVerdict {
       const answer = parseJsonObject(response.body);

@@ -10,9 +10,11 @@
  * description), Teams Adaptive Card Markdown (a TextBlock), Google Chat card HTML, Telegram HTML; for a
  * webhook it becomes a plain `text` field. Every variable's value is escaped by the destination,
  * because values come from Falco events and the cluster (Slack, Mattermost and Telegram show them as
- * code). A template replaces the main text block of the default layout; title, colour and fields stay.
+ * code), and each destination first reshapes the template so a value is safe in whatever markup the
+ * author put around it (template-markup.ts). A template replaces the main text block of the default
+ * layout; title, colour and fields stay.
  */
-import type { Piece, Text } from './text.js';
+import { type Piece, plainText, type Text } from './text.js';
 
 export const TEMPLATE_VARIABLES = {
   title: 'the message title, e.g. [CRITICAL] Terminal shell in container',
@@ -47,7 +49,22 @@ export type TemplateValues = Record<TemplateVariable, Text>;
 
 const KNOWN = Object.keys(TEMPLATE_VARIABLES) as TemplateVariable[];
 
-type Part = { literal: string } | { variable: TemplateVariable };
+/**
+ * A variable and where it stands in the template's markup, as a destination's markup rules found it
+ * (see template-markup.ts): values must be safe whatever the author wrote around them.
+ */
+export interface VariablePart {
+  variable: TemplateVariable;
+  /** The author set the variable in code: its untrusted values are shown as code. */
+  code?: boolean;
+  /** The variable stands inside an HTML tag (an attribute value). */
+  attribute?: boolean;
+  /** Markup the author wrapped the variable in, re-applied around Perch's own words in its value. */
+  trustedOpen?: string;
+  trustedClose?: string;
+}
+
+export type Part = { literal: string } | VariablePart;
 
 export interface CompiledTemplate {
   readonly source: string;
@@ -116,8 +133,24 @@ export function compileTemplate(text: string): CompiledTemplate {
 export function renderTemplate(template: CompiledTemplate, values: TemplateValues): Text {
   const out: Piece[] = [];
   for (const part of template.parts) {
-    if ('literal' in part) out.push(part.literal);
-    else out.push(...values[part.variable]);
+    if ('literal' in part) {
+      out.push(part.literal);
+      continue;
+    }
+    const value = values[part.variable];
+    if (part.attribute) {
+      // Inside a tag, Perch's words are no markup either: the whole value is one attribute value.
+      const raw = plainText(value);
+      if (raw) out.push({ untrusted: raw, attribute: true });
+      continue;
+    }
+    for (const piece of value) {
+      if (typeof piece === 'string') {
+        if (piece) out.push(`${part.trustedOpen ?? ''}${piece}${part.trustedClose ?? ''}`);
+      } else {
+        out.push(part.code ? { ...piece, code: true } : piece);
+      }
+    }
   }
   return out;
 }

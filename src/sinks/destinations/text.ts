@@ -4,12 +4,18 @@
  * service and fits the result into the service's limits, with a visible marker where it had to cut.
  */
 
+import { graphemeStart } from '../untrusted-text.js';
+
 /** Appended wherever text was shortened to fit a service's limit, so a reader knows something is missing. */
 export const TRUNCATED = '… [truncated]';
 
 /** A value an attacker may have chosen (rule output, command line, pod name): never markup. */
 export interface Untrusted {
   readonly untrusted: string;
+  /** A template set this value inside code (a code span, `<code>`): the author wants it monospace. */
+  readonly code?: boolean;
+  /** A template set this value inside an HTML tag, e.g. in `href="…"`: it must stay an attribute value. */
+  readonly attribute?: boolean;
 }
 
 /** A plain string is Perch's own words (or a user template, which is trusted config). */
@@ -35,20 +41,32 @@ export interface Clipped {
 
 /**
  * How a destination writes one untrusted value inline, in at most `max` UTF-16 units (including any
- * wrapper such as a code span). It must never return a partial escape or half a surrogate pair.
+ * wrapper such as a code span). It must never return a partial escape or a partial character.
  */
-export type InlineMarkup = (raw: string, max: number) => Clipped;
+export type InlineMarkup = (raw: string, max: number, piece: Untrusted) => Clipped;
+
+const escapeAll = (raw: string, escapeChar: (ch: string) => string): string => {
+  let out = '';
+  for (const ch of raw) out += escapeChar(ch);
+  return out;
+};
 
 /**
- * Escapes `raw` one code point at a time and stops before the escaped text would exceed `max`, so a
- * cut never falls inside an escape sequence (`&amp;`) or between the halves of a surrogate pair.
+ * Escapes `raw` one code point at a time and stops before the escaped text would exceed `max`, backing
+ * off to the start of the character (grapheme) it stopped in: a cut never falls inside an escape
+ * sequence (`&amp;`), an emoji sequence joined by U+200D, or between a letter and its accents.
  */
 export function escapeWithin(raw: string, escapeChar: (ch: string) => string, max: number): Clipped {
   let out = '';
+  let taken = 0;
   for (const ch of raw) {
     const escaped = escapeChar(ch);
-    if (out.length + escaped.length > max) return { text: out, cut: true };
+    if (out.length + escaped.length > max) {
+      const start = graphemeStart(raw, taken);
+      return { text: start === taken ? out : escapeAll(raw.slice(0, start), escapeChar), cut: true };
+    }
     out += escaped;
+    taken += ch.length;
   }
   return { text: out, cut: false };
 }
@@ -67,48 +85,70 @@ export function wrapWithin(
   return { text: `${open}${inner.text}${close}`, cut: inner.cut };
 }
 
-/** The first code points of `text` that fit in `max` UTF-16 units. */
-export function clipCodePoints(text: string, max: number): string {
-  if (text.length <= max) return text;
-  if (max <= 0) return '';
-  const last = text.charCodeAt(max - 1);
-  // Ending on a high surrogate would leave half a character.
-  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
+const WORD_JOINER = '\u2060';
+
+/**
+ * Pieces are written one after another, so a value's code span could touch a backtick the piece
+ * before it ended with; the two runs would merge into one longer fence and change where code ends.
+ * An invisible word joiner keeps them apart.
+ */
+function append(out: string, next: string): string {
+  return out.endsWith('`') && next.startsWith('`') ? `${out}${WORD_JOINER}${next}` : out + next;
+}
+
+export interface RenderOptions {
+  /** Adapts Perch's own words (e.g. Teams needs blank lines for line breaks). */
+  trusted?: (s: string) => string;
+  /** Makes markup whole where a cut dropped the rest (closes HTML elements left open). */
+  finish?: (out: string) => string;
 }
 
 /**
  * Renders text in a destination's markup in at most `max` UTF-16 units (a conservative count for
  * services that count characters or code points). When something had to be left out, the result ends
  * with TRUNCATED. Trusted pieces are kept whole or left out, since they may hold markup; untrusted values
-are cut by their destination's `inline`. `trusted` adapts Perch's own words (e.g. Teams needs blank lines for line breaks).
+ * are cut by their destination's `inline`.
  */
 export function renderText(
   text: Text,
   inline: InlineMarkup,
   max: number,
-  trusted: (s: string) => string = (s) => s,
+  options: RenderOptions = {},
 ): string {
-  const full = text
-    .map((p) => (typeof p === 'string' ? trusted(p) : inline(p.untrusted, Infinity).text))
-    .join('');
+  const trusted = options.trusted ?? ((s: string) => s);
+  const finish = options.finish ?? ((s: string) => s);
+  let full = '';
+  for (const p of text) {
+    full = append(full, typeof p === 'string' ? trusted(p) : inline(p.untrusted, Infinity, p).text);
+  }
   if (full.length <= max) return full;
   const budget = max - TRUNCATED.length;
-  if (budget <= 0) return clipCodePoints(TRUNCATED, max);
+  if (budget <= 0) return clipGraphemes(TRUNCATED, max);
   let out = '';
   for (const piece of text) {
-    const remaining = budget - out.length;
     if (typeof piece === 'string') {
-      const own = trusted(piece);
       // Perch's words and templates carry markup (`<b>…</b>`): cut one and it may not parse at all.
-      if (own.length > remaining) break;
-      out += own;
+      const next = append(out, trusted(piece));
+      if (finish(next).length > budget) break;
+      out = next;
     } else {
-      const value = inline(piece.untrusted, remaining);
-      out += value.text;
+      // What finishing adds after a value (end tags), and one unit for the word joiner `append` puts
+      // in front of a value starting with a backtick.
+      const closing = finish(out).length - out.length;
+      const joiner = out.endsWith('`') ? 1 : 0;
+      const remaining = budget - out.length - Math.max(0, closing) - joiner;
+      const value = inline(piece.untrusted, Math.max(0, remaining), piece);
+      out = append(out, value.text);
       if (value.cut) break;
     }
   }
-  return out + TRUNCATED;
+  return finish(out) + TRUNCATED;
+}
+
+/** The first whole characters of `text` that fit in `max` UTF-16 units. */
+export function clipGraphemes(text: string, max: number): string {
+  if (text.length <= max) return text;
+  return text.slice(0, graphemeStart(text, Math.max(0, max)));
 }
 
 /**
@@ -120,11 +160,11 @@ export function renderLines(
   inline: InlineMarkup,
   max: number,
   separator = '\n',
-  trusted?: (s: string) => string,
+  options?: RenderOptions,
 ): string {
   if (lines.length === 0) return '';
   const each = Math.floor((max - separator.length * (lines.length - 1)) / lines.length);
-  return lines.map((line) => renderText(line, inline, each, trusted)).join(separator);
+  return lines.map((line) => renderText(line, inline, each, options)).join(separator);
 }
 
 /** `lines` joined by `separator`, as one Text. */
@@ -132,16 +172,30 @@ export function joinText(lines: readonly Text[], separator: string): Text {
   return lines.flatMap((line, i) => (i === 0 ? line : [separator, ...line]));
 }
 
-const WORD_JOINER = '\u2060';
-
 /**
- * Breaks the patterns chat clients auto-link (`scheme://`, `www.`) with an invisible word joiner, for
- * places where untrusted text cannot be set as code. The text still reads the same.
+ * Breaks what chat clients auto-link in untrusted text that cannot be set as code: `scheme://`, and
+ * every dot between a name and a letter, which covers bare domains (`evil.example`), `www.` and
+ * e-mail addresses (a top-level domain starts with a letter; `1.4` stays as it is). An invisible word
+ * joiner goes after the dot, so no label after it can be read as a top-level domain; the text still
+ * reads the same.
  */
 export function unlink(raw: string): string {
   return raw
     .replace(/:\/\//g, `:${WORD_JOINER}//`)
-    .replace(/\bwww\./gi, (w) => `${w.slice(0, 3)}${WORD_JOINER}.`);
+    .replace(/(?<=[\p{L}\p{N}_-])([.\u3002\uff0e\uff61])(?=\p{L})/gu, `$1${WORD_JOINER}`);
+}
+
+/**
+ * One character of a template value inside an HTML tag (`href="https://x/{{pod}}"`), URL-encoded:
+ * it can neither end the attribute nor change where a link goes (`'` too, for single-quoted values).
+ */
+export function urlComponentChar(ch: string): string {
+  try {
+    return encodeURIComponent(ch).replace(/'/g, '%27');
+  } catch {
+    // A lone surrogate: alert-view already replaced those, so this is only a guard.
+    return '%EF%BF%BD';
+  }
 }
 
 export function utf8Length(text: string): number {
