@@ -12,8 +12,8 @@ import { describe, expect, it } from '@jest/globals';
 import { Ajv } from 'ajv';
 import { configSchema } from '../../src/config/schema.js';
 import { alertmanagerDestination } from '../../src/sinks/destinations/alertmanager.js';
-import { type Json, universalProblems } from './checks/destination-checks.js';
-import { hostileAlerts, MENTIONS } from './hostile-corpus.js';
+import { type Json, universalProblems } from '../contract/checks/destination-checks.js';
+import { hostileAlerts, MENTIONS } from '../contract/hostile-corpus.js';
 
 const EMBEDDED_SPEC =
   '/usr/share/gocode/src/github.com/prometheus/alertmanager/api/v2/restapi/embedded_spec.go';
