@@ -1,3 +1,4 @@
+import { graphemeStart } from '../util/graphemes.js';
 import { EventParseError } from './event-parse-error.js';
 import { clip, describe, parseEventTime } from './event-time.js';
 import { jsonArrayElements, needsExactRecovery, RawNumberTexts } from './exact-integers.js';
@@ -198,6 +199,9 @@ function fieldValue(key: string, value: unknown): FieldValue {
   }
 }
 
+/** Cut between characters, never inside one (a surrogate pair, an emoji sequence, a letter and its accents). */
 function truncate(text: string): string {
-  return text.length <= MAX_FIELD_LENGTH ? text : text.slice(0, MAX_FIELD_LENGTH) + TRUNCATION_MARKER;
+  return text.length <= MAX_FIELD_LENGTH
+    ? text
+    : text.slice(0, graphemeStart(text, MAX_FIELD_LENGTH)) + TRUNCATION_MARKER;
 }

@@ -1,3 +1,5 @@
+import { graphemeStart } from '../util/graphemes.js';
+
 /**
  * Falco output fields carry attacker-controlled strings (command lines, file names). On a terminal
  * an escape sequence in one could rewrite the screen or the title, and a right-to-left override
@@ -18,19 +20,6 @@ export function escapeControlChars(text: string): string {
     if (ch === '\r') return '\\r';
     return `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
   });
-}
-
-const GRAPHEMES = new Intl.Segmenter('en', { granularity: 'grapheme' });
-
-/**
- * Where the user-perceived character (grapheme) holding UTF-16 index `index` starts: cutting there
- * never leaves half an emoji sequence, a dangling zero-width joiner or a letter without its accents.
- */
-export function graphemeStart(text: string, index: number): number {
-  if (index <= 0) return 0;
-  if (index >= text.length) return text.length;
-  // `containing` looks only around `index`: segmenting a 10 KB value from its start would be slow.
-  return GRAPHEMES.segment(text).containing(index)?.index ?? index;
 }
 
 /** At most `max` UTF-16 units of `text`, cut between characters, with `…` when something was left out. */

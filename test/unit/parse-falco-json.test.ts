@@ -134,6 +134,22 @@ describe('parseFalcoJson on every documented shape', () => {
     expect(cmd.endsWith('…[truncated]')).toBe(true);
   });
 
+  it('cuts between characters: never half an emoji sequence or a letter without its accents', () => {
+    const family = '👩‍👩‍👧‍👦';
+    const accented = 'e\u0301';
+    for (const tail of [family, accented]) {
+      for (let shift = 0; shift < 8; shift++) {
+        const value = 'A'.repeat(MAX_FIELD_LENGTH - shift) + tail.repeat(4);
+        const e = parseFalcoJson(minimal({ output_fields: { 'proc.cmdline': value } }));
+        const kept = (e.outputFields?.['proc.cmdline'] as string).replace('…[truncated]', '');
+        // What is kept is a prefix of the original made only of whole characters of it.
+        expect(value.startsWith(kept)).toBe(true);
+        const rest = kept.slice(MAX_FIELD_LENGTH - shift);
+        expect(rest.length % tail.length).toBe(0);
+      }
+    }
+  });
+
   it('does not mistake a key quoted inside a string value for the field', () => {
     const raw =
       '{"rule":"R","priority":"Notice","time":"2026-01-01T00:00:00Z","output_fields":{"proc.cmdline":"echo \\"evt.time\\":1","evt.time":1767258902123456789}}';

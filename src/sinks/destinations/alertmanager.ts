@@ -60,7 +60,8 @@ import { Priority, priorityName } from '../../events/priority.js';
 import type { Alert, DigestAlert, EventAlert, IncidentAlert } from '../../pipeline/alert.js';
 import { digestSummary } from '../../pipeline/digest-summary.js';
 import { alertIsolation, alertNamespace, alertWorkload, workloadRef } from '../../rules/alert-facts.js';
-import { escapeControlChars, graphemeStart } from '../untrusted-text.js';
+import { graphemeStart } from '../../util/graphemes.js';
+import { escapeControlChars } from '../untrusted-text.js';
 
 /** What the destination reads of the sink's config (the whole config satisfies it). */
 export type AlertmanagerOptions = Pick<

@@ -4,7 +4,7 @@
  * service and fits the result into the service's limits, with a visible marker where it had to cut.
  */
 
-import { graphemeStart } from '../untrusted-text.js';
+import { graphemeStart } from '../../util/graphemes.js';
 
 /** Appended wherever text was shortened to fit a service's limit, so a reader knows something is missing. */
 export const TRUNCATED = '… [truncated]';
