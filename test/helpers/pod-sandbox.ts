@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, lstatSync, readlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { type RuntimeImage, runtimeImage } from './dockerfile-image.js';
 import type { K8sObject } from './kustomize.js';
@@ -216,6 +217,7 @@ function imageFilesystem(image: RuntimeImage, command: string[]): string[] {
   for (const copy of image.copies) {
     if (!existsSync(copy.source))
       throw new Error(`${copy.source} is missing (the image copies it): npm run build`);
+    if (process.getuid?.() === 0) assertOthersCanRead(copy.source);
     args.push('--ro-bind', copy.source, copy.dest);
   }
   const [entrypoint] = command;
@@ -226,6 +228,23 @@ function imageFilesystem(image: RuntimeImage, command: string[]): string[] {
     args.push('--ro-bind', process.execPath, entrypoint);
   }
   return args;
+}
+
+/**
+ * Dropped to the pod's uid, the sandbox reads this checkout as "others" do: a checkout under a
+ * private home directory (mode 0700) cannot work, and saying so beats an EACCES from inside.
+ */
+function assertOthersCanRead(path: string): void {
+  const real = realpathSync(path);
+  for (let dir = dirname(real); ; dir = dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0)
+      throw new Error(
+        `${dir} is not searchable by other users (mode ${(statSync(dir).mode & 0o777).toString(8)}): the pod's uid cannot reach ${real}; chmod o+x it or work from another checkout`,
+      );
+    if (dir === dirname(dir)) break;
+  }
+  if ((statSync(real).mode & 0o004) === 0)
+    throw new Error(`${real} is not readable by other users: the pod's uid cannot read it`);
 }
 
 function mountArgs(mount: Mount): string[] {
