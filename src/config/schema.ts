@@ -220,6 +220,8 @@ const sink = z.discriminatedUnion('type', [
 export const SINK_NAME = /^[a-z0-9]([a-z0-9_-]{0,62})$/;
 
 export const configSchema = z.strictObject({
+  /** Drop-in files merged over perch.yaml, in name order; read by the loader (config-files.ts). */
+  includeDir: z.string().min(1).optional(),
   /** This node's name; defaults to $NODE_NAME (the downward API), then the host name. */
   nodeName: z.string().min(1).optional(),
   log: z

@@ -5,6 +5,7 @@
 // Not served (by design): writes, paging (`limit` is ignored, which the API allows), subresources, protobuf.
 
 import { createServer, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { FaultInjector, type FaultOptions } from './kube-faults.js';
 import { type HandlerContext, type HandlerSettings, handleRequest, type TooOldMode } from './kube-handler.js';
@@ -40,6 +41,8 @@ export interface FakeKubeApiOptions {
   tooOld?: TooOldMode;
   /** Send a BOOKMARK this often on watches with allowWatchBookmarks=true (default: only on `sendBookmark`). */
   bookmarkIntervalMs?: number;
+  /** Serve HTTPS with this certificate, as a real API server does (in-cluster clients verify it). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 /** The options object for `new KubeConfig().loadFromOptions(...)`. */
@@ -69,8 +72,10 @@ export class FakeKubeApi {
   private readonly sockets = new Set<Socket>();
   private server: Server | undefined;
   private boundPort = 0;
+  private readonly tls: FakeKubeApiOptions['tls'];
 
   constructor(options: FakeKubeApiOptions = {}) {
+    this.tls = options.tls;
     this.settings = {
       token: options.token,
       user: options.user ?? 'system:serviceaccount:perch:perch',
@@ -82,7 +87,7 @@ export class FakeKubeApi {
 
   // ---- lifecycle -------------------------------------------------------------------------------------
 
-  /** Listens on 127.0.0.1 on a random port; returns the base URL (`http://127.0.0.1:PORT`). */
+  /** Listens on 127.0.0.1 on a random port; returns the base URL (`http://127.0.0.1:PORT`, https with tls). */
   async start(): Promise<string> {
     if (!this.server) {
       const context: HandlerContext = {
@@ -92,7 +97,9 @@ export class FakeKubeApi {
         log: this.log,
         watches: this.watches,
       };
-      this.server = createServer((req, res) => handleRequest(context, req, res));
+      const handler = (req: Parameters<typeof handleRequest>[1], res: Parameters<typeof handleRequest>[2]) =>
+        handleRequest(context, req, res);
+      this.server = this.tls ? createTlsServer(this.tls, handler) : createServer(handler);
       this.server.on('connection', (socket: Socket) => {
         this.sockets.add(socket);
         socket.on('close', () => this.sockets.delete(socket));
@@ -125,7 +132,7 @@ export class FakeKubeApi {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.boundPort}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.boundPort}`;
   }
 
   private listen(port: number): Promise<void> {

