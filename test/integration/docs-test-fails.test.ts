@@ -91,7 +91,7 @@ describe('the docs test', () => {
   it('wants a reason for a snippet that is no configuration it knows', async () => {
     const outcome = await run('json', '{"http": {"pipeline_eps": 1}}');
     expect(outcome.cannotRun).toEqual([
-      'neither a perch.yaml, nor a rules file, nor Falco settings (by its top-level keys)',
+      'neither a perch.yaml, a rules file, Falco settings nor Kubernetes objects (by its top-level keys)',
     ]);
   });
 });

@@ -170,6 +170,13 @@ describe('telling snippets apart', () => {
     expect(snippetKind({ correlations: [] })).toBe('rules-file');
     expect(snippetKind({ json_output: true, http_output: { enabled: true } })).toBe('falco-config');
     expect(snippetKind({ falco: { grpc: { enabled: true } } })).toBe('falco-config');
+    expect(snippetKind({ apiVersion: 'v1', kind: 'ConfigMap', data: {} })).toBe('kubernetes-manifest');
+    expect(
+      snippetKind([
+        { apiVersion: 'v1', kind: 'Namespace' },
+        { apiVersion: 'v1', kind: 'Secret' },
+      ]),
+    ).toBe('kubernetes-manifest');
     expect(snippetKind({ http: { pipeline_eps: 1 } })).toBe('unknown');
     expect(snippetKind([1, 2])).toBe('unknown');
   });

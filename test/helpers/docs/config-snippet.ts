@@ -1,14 +1,17 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { parseDocument, stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { loadConfig } from '../../../src/config/load-config.js';
 import type { BlockOutcome } from './block-outcome.js';
 import type { DocSandbox } from './doc-sandbox.js';
 import { runPerch } from './perch-runs.js';
 import { snippetKind } from './snippet-kind.js';
 
-/** The snippet as its reader's YAML (or JSON) parser would read it, or what is wrong with it. */
+/**
+ * The snippet as its reader's YAML (or JSON) parser would read it, or what is wrong with it;
+ * several YAML documents (`---`) come as a list.
+ */
 export function parseSnippet(lang: string, text: string): { value: unknown } | { error: string } {
   if (lang === 'json') {
     try {
@@ -17,15 +20,17 @@ export function parseSnippet(lang: string, text: string): { value: unknown } | {
       return { error: `not JSON: ${(err as Error).message}` };
     }
   }
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
-  if (doc.errors.length > 0) return { error: `not YAML: ${doc.errors.map((e) => e.message).join('; ')}` };
-  return { value: doc.toJS() };
+  const docs = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true });
+  const errors = (Array.isArray(docs) ? docs : [docs]).flatMap((doc) => doc.errors);
+  if (errors.length > 0) return { error: `not YAML: ${errors.map((e) => e.message).join('; ')}` };
+  const values = (Array.isArray(docs) ? docs : []).map((doc) => doc.toJS());
+  return { value: values.length === 1 ? values[0] : values };
 }
 
 /**
  * Runs a YAML or JSON snippet the way its kind is used: perch.yaml through `perch check` and a
  * brief `perch run`; a rules file through `perch check` with a perch.yaml that lists it; Falco's
- * settings are Falco's to read, so they only have to be YAML. With `defaults`, the snippet must also
+ * settings and Kubernetes objects only have to be YAML. With `defaults`, the snippet must also
  * load to exactly the configuration Perch has without a file.
  */
 export async function runConfigSnippet(
@@ -41,11 +46,12 @@ export async function runConfigSnippet(
   const kind = snippetKind(parsed.value);
   if (kind === 'unknown') {
     outcome.cannotRun.push(
-      'neither a perch.yaml, nor a rules file, nor Falco settings (by its top-level keys)',
+      'neither a perch.yaml, a rules file, Falco settings nor Kubernetes objects (by its top-level keys)',
     );
     return outcome;
   }
-  if (kind === 'falco-config') return outcome;
+  // Falco reads its settings, and a cluster its objects: here they only have to be YAML.
+  if (kind === 'falco-config' || kind === 'kubernetes-manifest') return outcome;
 
   const text = sandbox.remap(block.text);
   let configFile = join(sandbox.dir, 'snippet.yaml');

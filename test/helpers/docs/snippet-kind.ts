@@ -2,10 +2,11 @@ import { configSchema } from '../../../src/config/schema.js';
 
 /**
  * What a YAML or JSON snippet of the docs is, told by its top-level keys: perch.yaml (the keys of
- * Perch's schema, read at run time), a rules file (`rules:` and `correlations:` as lists), or
- * Falco's own configuration (falco.yaml, or the Helm chart's values under `falco:`).
+ * Perch's schema, read at run time), a rules file (`rules:` and `correlations:` as lists), Falco's
+ * own configuration (falco.yaml, or the Helm chart's values under `falco:`), or Kubernetes objects
+ * (`apiVersion` and `kind`; several YAML documents come as a list).
  */
-export type SnippetKind = 'perch-config' | 'rules-file' | 'falco-config' | 'unknown';
+export type SnippetKind = 'perch-config' | 'rules-file' | 'falco-config' | 'kubernetes-manifest' | 'unknown';
 
 /** Top-level keys of falco.yaml that the docs show, and the Helm chart's `falco:` values root. */
 const FALCO_KEYS = new Set([
@@ -35,6 +36,8 @@ export function perchConfigKeys(): string[] {
 }
 
 export function snippetKind(value: unknown): SnippetKind {
+  if (Array.isArray(value) ? value.length > 0 && value.every(isManifest) : isManifest(value))
+    return 'kubernetes-manifest';
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'unknown';
   const entries = Object.entries(value);
   if (entries.length === 0) return 'unknown';
@@ -48,4 +51,9 @@ export function snippetKind(value: unknown): SnippetKind {
     return 'perch-config';
   if (keys.every((key) => FALCO_KEYS.has(key))) return 'falco-config';
   return 'unknown';
+}
+
+function isManifest(value: unknown): boolean {
+  const object = value as { apiVersion?: unknown; kind?: unknown } | null;
+  return typeof object?.apiVersion === 'string' && typeof object.kind === 'string';
 }
