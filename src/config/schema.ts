@@ -39,6 +39,9 @@ const tlsFiles = z.strictObject({
   serverName: z.string().min(1).optional(),
 });
 
+/** The bridge serves: the name a client checks is in its certificate, so serverName has no place here. */
+const serverTlsFiles = tlsFiles.omit({ serverName: true });
+
 const GRPC_ADDRESS = /^(unix:\/\/\/.+|unix:[^/].*|[^:/\s]+:\d{1,5}|\[[0-9a-fA-F:.]+\]:\d{1,5})$/;
 const grpcAddress = z
   .string()
@@ -73,7 +76,7 @@ const grpcBridgeSink = z
     /** Where Perch serves falco.outputs.service and falco.version.service. */
     listen: grpcAddress.default('unix:///run/perch/falco.sock'),
     /** Server certificate and the CA that client certificates must chain to (TCP requires mutual TLS). */
-    tls: tlsFiles.optional(),
+    tls: serverTlsFiles.optional(),
     /** Alerts held per subscriber that reads too slowly; beyond it the oldest are dropped and counted. */
     bufferSize: z.int().positive().default(10_000),
     /** Add Perch's pod context to output_fields under the perch. prefix. */
