@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Perch benchmarks: `npm run bench` (= `npm run build --silent && node bench/run.js`), or directly
-// `node bench/run.js [--json FILE] [--profile DIR] [--quick] [--only http,spooled,grpc,jsonl,latency,rss,metrics]`.
+// `node bench/run.js [--json FILE] [--profile DIR] [--quick] [--only http,spooled,grpc,jsonl,latency,rss,metrics] [--help]`.
 //
 // How it is put together (the simplest robust option):
 // - bench/ is plain ESM JavaScript importing the compiled agent from ../dist (hence the build first);
@@ -17,19 +17,54 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { alertJson, writeClusterDump } from './fixtures.js';
 import { pinningAvailable, startWorker } from './ipc.js';
 import { summariseProfile } from './profile-summary.js';
 
-const args = process.argv.slice(2);
-const option = (name) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const jsonPath = option('--json');
-const profileDir = option('--profile');
-const quick = args.includes('--quick');
-const only = option('--only')?.split(',');
+const SCENARIOS = ['http', 'spooled', 'grpc', 'jsonl', 'latency', 'rss', 'metrics'];
+const USAGE = `usage: node bench/run.js [--json FILE] [--profile DIR] [--quick] [--only ${SCENARIOS.join(',')}]
+
+  --json FILE     also write the figures as JSON to FILE
+  --profile DIR   CPU-profile the agent during the measured rounds, one .cpuprofile per round in DIR
+  --quick         shorter runs and smaller counts (a smoke test, not figures to compare)
+  --only LIST     run only these scenarios, comma-separated: ${SCENARIOS.join(', ')}
+  --help          print this and exit
+`;
+
+/** Usage on stderr and exit 2: a typo must not start (or silently skip) a benchmark of several minutes. */
+function usageError(problem) {
+  process.stderr.write(`bench/run.js: ${problem}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      json: { type: 'string' },
+      profile: { type: 'string' },
+      quick: { type: 'boolean' },
+      only: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  }).values;
+} catch (err) {
+  usageError(err.message);
+}
+if (parsed.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+const jsonPath = parsed.json;
+const profileDir = parsed.profile;
+const quick = parsed.quick === true;
+const only = parsed.only?.split(',').map((name) => name.trim());
+const unknown = only?.filter((name) => !SCENARIOS.includes(name)) ?? [];
+if (unknown.length > 0)
+  usageError(`unknown --only scenario(s): ${unknown.join(', ')} (expected some of: ${SCENARIOS.join(', ')})`);
 const wanted = (name) => !only || only.includes(name);
 
 const WARM_MS = quick ? 1000 : 2000;

@@ -191,6 +191,10 @@ export class DeliverySink implements AlertSink {
     return this.discardedOnClose;
   }
 
+  get lastFailure(): string | undefined {
+    return this.breaker.lastFailureReason;
+  }
+
   status(): { up: boolean; detail?: string } {
     const state = this.breaker.state;
     if (state === 'closed') return { up: true, detail: `${this.queue.size} queued` };

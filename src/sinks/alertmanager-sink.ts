@@ -177,6 +177,13 @@ export class AlertmanagerSink implements AlertSink {
     return Math.min(...this.instances.map((i) => i.sink.discardedAtShutdown ?? 0));
   }
 
+  get lastFailure(): string | undefined {
+    const failures = this.instances.flatMap((i) =>
+      i.sink.lastFailure ? [`${i.host}: ${i.sink.lastFailure}`] : [],
+    );
+    return failures.length > 0 ? failures.join('; ') : undefined;
+  }
+
   /** Up while at least one instance is: the cluster still gets every alert through it. */
   status(): { up: boolean; detail?: string } {
     const down = this.instances

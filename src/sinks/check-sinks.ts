@@ -1,5 +1,12 @@
 import type { PerchConfig } from '../config/schema.js';
-import { type MessageSinkConfig, templateProblems } from './destinations/index.js';
+import { checkTlsFiles } from '../grpc/tls-credentials.js';
+import { redactSecrets } from '../util/redact.js';
+import {
+  type MessageSinkConfig,
+  messageDestination,
+  TemplateError,
+  templateProblems,
+} from './destinations/index.js';
 
 const MESSAGE_TYPES = new Set([
   'slack',
@@ -11,15 +18,31 @@ const MESSAGE_TYPES = new Set([
   'webhook',
 ]);
 
-/** User templates of the chat and webhook sinks, checked the way the sinks will use them. */
-export function sinkTemplateProblems(config: PerchConfig): string[] {
+/**
+ * What would keep the sinks from being built or started, found without starting them: user
+ * templates and signing secrets (by building each destination as `perch run` does) and the
+ * certificate files of a gRPC bridge served over TCP.
+ */
+export function sinkProblems(sinks: PerchConfig['sinks']): string[] {
   const problems: string[] = [];
-  for (const [name, sink] of Object.entries(config.sinks)) {
-    if (!MESSAGE_TYPES.has(sink.type)) continue;
-    const { type, template } = sink as MessageSinkConfig;
-    if (template === undefined) continue;
-    for (const problem of templateProblems(type, template))
-      problems.push(`sinks.${name}.template: ${problem}`);
+  for (const [name, sink] of Object.entries(sinks)) {
+    if (MESSAGE_TYPES.has(sink.type)) {
+      const config = sink as MessageSinkConfig;
+      // The template in its destination's markup first: that lists every problem, not the first.
+      const markup = config.template === undefined ? [] : templateProblems(config.type, config.template);
+      problems.push(...markup.map((p) => `sinks.${name}.template: ${p}`));
+      if (markup.length === 0) {
+        try {
+          messageDestination(config);
+        } catch (err) {
+          if (err instanceof TemplateError)
+            problems.push(...err.problems.map((p) => `sinks.${name}.template: ${p}`));
+          else problems.push(`sinks.${name}: ${redactSecrets((err as Error).message)}`);
+        }
+      }
+    }
+    if (sink.type === 'grpc-bridge' && sink.tls && !sink.listen.startsWith('unix:'))
+      problems.push(...checkTlsFiles(sink.tls, `sinks.${name}.tls`));
   }
   return problems;
 }

@@ -14,6 +14,8 @@ interface SinkBase {
   readonly discardedAtShutdown?: number;
   /** For /readyz, when the sink can be unavailable. */
   status?(): { up: boolean; detail?: string };
+  /** Why the last delivery attempt failed, for a sink that delivers; undefined when none failed. */
+  readonly lastFailure?: string;
 }
 
 /**

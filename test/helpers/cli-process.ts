@@ -3,6 +3,12 @@ import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
+export interface SpawnOptions {
+  cwd?: string;
+  /** The environment instead of this process's (NO_COLOR is always set). */
+  env?: NodeJS.ProcessEnv;
+}
+
 /** A running `perch` process (the built CLI, as users run it) with its output collected. */
 export class PerchProcess {
   readonly child: ChildProcessWithoutNullStreams;
@@ -10,10 +16,11 @@ export class PerchProcess {
   stderr = '';
   readonly exited: Promise<number | null>;
 
-  constructor(args: string[]) {
+  constructor(args: string[], options: SpawnOptions = {}) {
     this.child = spawn(process.execPath, [CLI, ...args], {
       stdio: 'pipe',
-      env: { ...process.env, NO_COLOR: '1' },
+      env: { ...(options.env ?? process.env), NO_COLOR: '1' },
+      ...(options.cwd ? { cwd: options.cwd } : {}),
     });
     this.child.stdout.on('data', (d: Buffer) => {
       this.stdout += d.toString();
@@ -48,8 +55,8 @@ export class PerchProcess {
 }
 
 /** Runs perch to completion and returns its exit code and output. */
-export async function runPerch(args: string[], stdin?: string) {
-  const p = new PerchProcess(args);
+export async function runPerch(args: string[], stdin?: string, options: SpawnOptions = {}) {
+  const p = new PerchProcess(args, options);
   if (stdin !== undefined) p.child.stdin.end(stdin);
   const code = await p.exited;
   return { code, stdout: p.stdout, stderr: p.stderr };

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { describe, expect, it } from '@jest/globals';
-import { applyRunFlags } from '../../src/app/cli-overrides.js';
+import { applyRunFlags } from '../../src/app/run-flags.js';
 import { ConfigError } from '../../src/config/config-error.js';
 import { loadConfig, validateConfig } from '../../src/config/load-config.js';
 import { Priority } from '../../src/events/priority.js';

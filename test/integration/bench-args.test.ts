@@ -1,0 +1,30 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from '@jest/globals';
+
+const BENCH = fileURLToPath(new URL('../../bench/run.js', import.meta.url));
+const bench = (...args: string[]) =>
+  spawnSync(process.execPath, [BENCH, ...args], { encoding: 'utf8', timeout: 15_000 });
+
+describe('bench/run.js arguments', () => {
+  it('--help prints the usage with every scenario and exits 0 without benchmarking', () => {
+    const result = bench('--help');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('usage: node bench/run.js');
+    expect(result.stdout).toContain('http, spooled, grpc, jsonl, latency, rss, metrics');
+    expect(result.stderr).not.toContain('Perch benchmarks');
+  });
+
+  it.each([
+    [['--only', 'bogus'], 'unknown --only scenario(s): bogus'],
+    [['--only', 'http,nope'], 'unknown --only scenario(s): nope'],
+    [['--bogus'], "Unknown option '--bogus'"],
+    [['extra'], "Unexpected argument 'extra'"],
+  ])('%j is refused with the usage and exit 2 before any benchmark starts', (args, problem) => {
+    const result = bench(...args);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(problem);
+    expect(result.stderr).toContain('usage: node bench/run.js');
+    expect(result.stderr).not.toContain('Perch benchmarks');
+  });
+});
