@@ -3,7 +3,7 @@ import { configSchema } from '../../src/config/schema.js';
 import { Secret } from '../../src/config/secret.js';
 import { parseFalcoJson } from '../../src/events/parse-falco-json.js';
 import { alertFromEvent, type EventAlert } from '../../src/pipeline/alert.js';
-import { sinkTemplateProblems } from '../../src/sinks/check-sinks.js';
+import { sinkProblems } from '../../src/sinks/check-sinks.js';
 import { formatAlertLine } from '../../src/sinks/console-format.js';
 import { discordDestination } from '../../src/sinks/destinations/discord.js';
 import { googleChatDestination } from '../../src/sinks/destinations/google-chat.js';
@@ -128,7 +128,7 @@ describe('templates keep values safe in the markup around them', () => {
         slack: { type: 'slack', url: 'https://hooks.example.com/x', template: '<i>{{rule}}' },
       },
     });
-    expect(sinkTemplateProblems(config)).toEqual(['sinks.tg.template: Telegram HTML: <i> has no </i>']);
+    expect(sinkProblems(config.sinks)).toEqual(['sinks.tg.template: Telegram HTML: <i> has no </i>']);
   });
 });
 
