@@ -12,6 +12,7 @@ import { parseFalcoJson } from '../dist/events/parse-falco-json.js';
 import { loadFalcoProto } from '../dist/grpc/falco-proto.js';
 import { alertJson } from './fixtures.js';
 import { serve } from './ipc.js';
+import { WebhookReceiver } from './webhook-receiver.js';
 
 const POOL = 2048;
 const CRLF2 = Buffer.from('\r\n\r\n');
@@ -121,7 +122,8 @@ async function httpSaturate({ port, connections = 8, durationMs }) {
  * A fixed rate for `durationMs`: due alerts go out on whichever of `connections` is idle (a serial
  * poster that falls behind queues in the client, as Falco's outputs queue would). Each alert
  * carries `seq = phase × 10^7 + i` in an X-Bench-Seq header and in its output (and as proc.pid, so
- * each one is its own dedup key); the agent times receipt → routed by it.
+ * each one is its own dedup key); the agent times receipt → routed by it. With the webhook receiver
+ * started, each post time is recorded for it to time receipt → delivered.
  */
 async function httpRate({ port, rate, durationMs, phase, connections = 4 }) {
   let issued = 0;
@@ -140,7 +142,9 @@ async function httpRate({ port, rate, durationMs, phase, connections = 4 }) {
       if (c.busy) continue;
       const seq = phase * 10_000_000 + issued;
       issued += 1;
-      c.send(request(port, alertJson(seq, { seq, pid: seq }), `X-Bench-Seq: ${seq}\r\n`));
+      const bytes = request(port, alertJson(seq, { seq, pid: seq }), `X-Bench-Seq: ${seq}\r\n`);
+      receiver?.postedAt.set(seq, performance.now());
+      c.send(bytes);
     }
     queuedMax = Math.max(queuedMax, due - issued);
   };
@@ -170,6 +174,49 @@ async function httpRate({ port, rate, durationMs, phase, connections = 4 }) {
     loadCpuMs: (cpu.user + cpu.system) / 1000,
   };
 }
+
+/**
+ * An NDJSON storm: `connections` keep-alive posters, each sending the next `alertsPerBody`-alert
+ * application/x-ndjson body as soon as the previous one is answered, for `durationMs`.
+ */
+async function ndjsonStorm({ port, durationMs, alertsPerBody = 1000, connections = 2, bodies = 8 }) {
+  const pool = Array.from({ length: bodies }, (_, b) => {
+    const lines = Array.from({ length: alertsPerBody }, (_, i) => alertJson(b * alertsPerBody + i));
+    const body = Buffer.from(`${lines.join('\n')}\n`);
+    return Buffer.concat([
+      Buffer.from(
+        `POST / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/x-ndjson\r\n` +
+          `Content-Length: ${body.length}\r\n\r\n`,
+      ),
+      body,
+    ]);
+  });
+  let next = 0;
+  const statuses = {};
+  let stopAt = Number.POSITIVE_INFINITY;
+  let finish;
+  const done = new Promise((resolve) => {
+    finish = resolve;
+  });
+  const sendOn = (c) => {
+    c.send(pool[next % pool.length]);
+    next += 1;
+  };
+  const conns = await openConnections(port, connections, (c, status) => {
+    statuses[status] = (statuses[status] ?? 0) + 1;
+    if (Date.now() < stopAt) sendOn(c);
+    else if (conns.every((x) => !x.busy)) finish();
+  });
+  const t0 = Date.now();
+  stopAt = t0 + durationMs;
+  for (const c of conns) sendOn(c);
+  await done;
+  for (const c of conns) c.close();
+  return { bodies: next, alerts: next * alertsPerBody, statuses, ms: Date.now() - t0 };
+}
+
+/** The webhook destination, when a scenario has one (one per load process). */
+let receiver;
 
 /**
  * Falco 0.43's gRPC output server for `sub`, serving prebuilt responses: nothing is written until the
@@ -267,6 +314,17 @@ const falcos = new Map();
 serve({
   httpSaturate,
   httpRate,
+  ndjsonStorm,
+  async receiverStart() {
+    receiver = new WebhookReceiver();
+    return receiver.start();
+  },
+  receiverStats: (range) => receiver.stats(range),
+  async receiverStop() {
+    await receiver?.stop();
+    receiver = undefined;
+    return {};
+  },
   async grpcStart({ address }) {
     const falco = new FalcoGrpc();
     await falco.start(address);

@@ -1,0 +1,199 @@
+// What Perch costs per node, measured on a real `perch run` process (dist/cli.js) rather than the
+// in-process agent the throughput figures use: idle memory and start time in the DaemonSet's watch
+// mode (against a stub API server), CPU and latency per webhook delivery, and peak memory in a storm.
+
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { NODE_NAME } from './fixtures.js';
+import { cpuMs, freePort, peakRssMb, rssMb, startPerch, waitFor200 } from './perch-process.js';
+import { startStubKubeApi, writeStubKubeconfig } from './stub-kube-api.js';
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function baseConfig(dir, port, extra = {}) {
+  return {
+    nodeName: NODE_NAME,
+    log: { level: 'error' },
+    server: { listen: `127.0.0.1:${port}`, shutdownGrace: '2s' },
+    delivery: { spoolPath: join(dir, 'spool.db') },
+    sinks: { console: { type: 'console', format: 'text', color: 'never' } },
+    ...extra,
+  };
+}
+
+/**
+ * One `perch run`: in watch mode (`kubernetes.enabled: true`, KUBECONFIG naming the stub) or without
+ * Kubernetes; resolves once /healthz answers 200, and, in watch mode, both watches are open.
+ */
+async function launch({ dir, cpu, kube, extra }) {
+  const port = await freePort();
+  const run = mkdtempSync(join(dir, 'perch-'));
+  const config = baseConfig(run, port, {
+    kubernetes: kube ? { enabled: true } : { enabled: false },
+    ...extra,
+  });
+  const env = kube ? { KUBECONFIG: writeStubKubeconfig(join(run, 'kubeconfig'), kube.url) } : {};
+  const perch = startPerch({ configPath: join(run, 'perch.yaml'), config, cpu, env });
+  try {
+    const healthyAt = await waitFor200(`http://127.0.0.1:${port}/healthz`, perch);
+    if (kube) {
+      const deadline = performance.now() + 30_000;
+      while (kube.watchesOpen() < 2) {
+        if (performance.now() > deadline)
+          throw new Error(
+            `the pod and runtimeclass watches did not open; requests: ${kube.requests().join(', ')}`,
+          );
+        await sleep(10);
+      }
+    }
+    return { perch, port, startMs: healthyAt - perch.spawnedAt };
+  } catch (err) {
+    await perch.stop();
+    throw err;
+  }
+}
+
+/** RSS after `idleMs` with no alerts, in watch mode and without Kubernetes, one fresh process each. */
+export async function idleRss({ dir, cpu, idleMs, progress }) {
+  const out = {};
+  const kube = await startStubKubeApi();
+  try {
+    for (const [name, withKube] of [
+      ['watch', kube],
+      ['withoutKubernetes', undefined],
+    ]) {
+      const { perch } = await launch({ dir, cpu, kube: withKube });
+      try {
+        await sleep(idleMs);
+        out[name] = { rssMb: rssMb(perch.child.pid), idleMs };
+        progress(`idle RSS (${name}): ${out[name].rssMb.toFixed(1)} MB after ${idleMs} ms without alerts`);
+      } finally {
+        await perch.stop();
+      }
+    }
+  } finally {
+    await kube.close();
+  }
+  return out;
+}
+
+/** Spawn → /healthz 200 in watch mode, `runs` fresh processes; the median is the figure. */
+export async function startTime({ dir, cpu, runs, progress }) {
+  const kube = await startStubKubeApi();
+  const samples = [];
+  try {
+    for (let i = 0; i < runs; i++) {
+      const { perch, startMs } = await launch({ dir, cpu, kube });
+      await perch.stop();
+      samples.push(startMs);
+      progress(`start ${i + 1}/${runs}: /healthz answered ${startMs.toFixed(0)} ms after spawn`);
+    }
+  } finally {
+    await kube.close();
+  }
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { medianMs: sorted[Math.floor(sorted.length / 2)], samples };
+}
+
+/**
+ * A webhook for every alert: one webhook sink (Debug and up, no pacing to speak of) to the receiver in
+ * the load process, dedup off; `rate` alerts/s over HTTP (Falco's http_output) for `durationMs` after a
+ * lead-in second. The agent's CPU is counted from the first measured post until the last alert is
+ * delivered (or nothing more arrives for 5 s); lost = posted − delivered.
+ */
+export async function webhookDelivery({ dir, cpu, load, podsFile, rate, durationMs, progress }) {
+  const { port: receiverPort } = await load.call('receiverStart');
+  const { perch, port } = await launch({
+    dir,
+    cpu,
+    extra: {
+      kubernetes: { enabled: false, podsFile },
+      rules: { dedup: { window: '0s' } },
+      sinks: {
+        receiver: {
+          type: 'webhook',
+          url: `http://127.0.0.1:${receiverPort}/`,
+          minPriority: 'Debug',
+          rateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
+        },
+      },
+    },
+  });
+  const pid = perch.child.pid;
+  const range = (phase, count) => ({ from: phase * 10_000_000, to: phase * 10_000_000 + count });
+  const drain = async (phase, count) => {
+    let last = -1;
+    let quietSince = performance.now();
+    for (;;) {
+      const stats = await load.call('receiverStats', range(phase, count));
+      if (stats.delivered >= count) return stats;
+      if (stats.delivered !== last) {
+        last = stats.delivered;
+        quietSince = performance.now();
+      } else if (performance.now() - quietSince > 5000) return stats;
+      await sleep(20);
+    }
+  };
+  try {
+    const lead = await load.call('httpRate', { port, rate, durationMs: 1000, phase: 1 });
+    await drain(1, lead.sent);
+    const cpu0 = cpuMs(pid);
+    const sent = await load.call('httpRate', { port, rate, durationMs, phase: 2 });
+    const stats = await drain(2, sent.sent);
+    const agentCpuMs = cpuMs(pid) - cpu0;
+    const result = {
+      rate,
+      achievedRate: sent.achievedRate,
+      sent: sent.sent,
+      ingestErrors: sent.errors,
+      delivered: stats.delivered,
+      lost: sent.sent - stats.delivered,
+      p50Ms: stats.p50,
+      p99Ms: stats.p99,
+      maxMs: stats.max,
+      receiverRequests: stats.requests,
+      agentCpuMs,
+      cpuMsPerDelivery: stats.delivered > 0 ? agentCpuMs / stats.delivered : null,
+      alertsPerCpuSecond: agentCpuMs > 0 ? stats.delivered / (agentCpuMs / 1000) : null,
+    };
+    progress(
+      `webhook for every alert @ ${rate}/s: ${result.delivered} of ${result.sent} delivered, p50 ` +
+        `${result.p50Ms?.toFixed(2)} ms, p99 ${result.p99Ms?.toFixed(2)} ms, agent CPU ` +
+        `${result.cpuMsPerDelivery?.toFixed(3)} ms per delivery (${result.alertsPerCpuSecond?.toFixed(0)}/CPU-s)`,
+    );
+    return result;
+  } finally {
+    await perch.stop();
+    await load.call('receiverStop');
+  }
+}
+
+/**
+ * Peak RSS (VmHWM) of `perch run` with its defaults, no heap flag, under an NDJSON storm: 1,000-alert
+ * bodies as fast as two connections can post them for `durationMs`. sources.http.maxBodyBytes is raised
+ * to 4 MiB because 1,000 of the bench's alerts (1.2 MB) exceed the 1 MiB default.
+ */
+export async function stormRss({ dir, cpu, load, podsFile, durationMs, progress }) {
+  const { perch, port } = await launch({
+    dir,
+    cpu,
+    extra: {
+      kubernetes: { enabled: false, podsFile },
+      sources: { http: { maxBodyBytes: 4 * 1024 * 1024 } },
+    },
+  });
+  const pid = perch.child.pid;
+  try {
+    const startMb = rssMb(pid);
+    const storm = await load.call('ndjsonStorm', { port, durationMs });
+    const result = { startMb, peakMb: peakRssMb(pid), endMb: rssMb(pid), ...storm };
+    progress(
+      `NDJSON storm: ${storm.alerts} alerts in ${storm.bodies} bodies over ${storm.ms} ms ` +
+        `(answers ${JSON.stringify(storm.statuses)}); RSS ${startMb.toFixed(1)} MB at start, ` +
+        `peak ${result.peakMb.toFixed(1)} MB`,
+    );
+    return result;
+  } finally {
+    await perch.stop();
+  }
+}
