@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Perch benchmarks: `npm run bench` (= `npm run build --silent && node bench/run.js`), or directly
-// `node bench/run.js [--json FILE] [--profile DIR] [--quick] [--only http,spooled,grpc,jsonl,latency,rss,metrics] [--help]`.
+// `node bench/run.js [--json FILE] [--profile DIR] [--quick] [--only http,spooled,…,added_us] [--help]`.
 //
 // How it is put together (the simplest robust option):
 // - bench/ is plain ESM JavaScript importing the compiled agent from ../dist (hence the build first);
@@ -12,6 +12,8 @@
 //   load generator and inputs: the full pipeline (enrichment over 300 cached pods, default rules, dedup,
 //   correlation, metrics, the console sink into a null stream) against the same transport into a no-op.
 // - Inputs are deterministic (bench/fixtures.js): ~1.2 KB Falco JSON alerts over 10 rules and 300 pods.
+// - The footprint figures (idle_rss, start, webhook, storm_rss; bench/footprint.js) measure a real
+//   `perch run` process from outside, through /proc, with the load generator pinned as above.
 // See docs/performance.md for what each figure measures, the targets and the latest numbers.
 
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,16 +21,31 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { alertJson, writeClusterDump } from './fixtures.js';
+import { idleRss, startTime, stormRss, webhookDelivery } from './footprint.js';
 import { pinningAvailable, startWorker } from './ipc.js';
 import { summariseProfile } from './profile-summary.js';
 
-const SCENARIOS = ['http', 'spooled', 'grpc', 'jsonl', 'latency', 'rss', 'metrics'];
+const SCENARIOS = [
+  'http',
+  'spooled',
+  'grpc',
+  'jsonl',
+  'latency',
+  'rss',
+  'metrics',
+  'idle_rss',
+  'start',
+  'webhook',
+  'storm_rss',
+  'added_us',
+];
 const USAGE = `usage: node bench/run.js [--json FILE] [--profile DIR] [--quick] [--only ${SCENARIOS.join(',')}]
 
   --json FILE     also write the figures as JSON to FILE
   --profile DIR   CPU-profile the agent during the measured rounds, one .cpuprofile per round in DIR
   --quick         shorter runs and smaller counts (a smoke test, not figures to compare)
   --only LIST     run only these scenarios, comma-separated: ${SCENARIOS.join(', ')}
+                  (added_us is computed from http, grpc and jsonl, so it runs those three)
   --help          print this and exit
 `;
 
@@ -65,7 +82,9 @@ const only = parsed.only?.split(',').map((name) => name.trim());
 const unknown = only?.filter((name) => !SCENARIOS.includes(name)) ?? [];
 if (unknown.length > 0)
   usageError(`unknown --only scenario(s): ${unknown.join(', ')} (expected some of: ${SCENARIOS.join(', ')})`);
-const wanted = (name) => !only || only.includes(name);
+const ADDED_US_FROM = ['http', 'grpc', 'jsonl'];
+const wanted = (name) =>
+  !only || only.includes(name) || (ADDED_US_FROM.includes(name) && only.includes('added_us'));
 
 const WARM_MS = quick ? 1000 : 2000;
 const MEASURE_MS = quick ? 2000 : 4000;
@@ -74,6 +93,11 @@ const LATENCY_MS = quick ? 2000 : 5000;
 const JSONL_LINES = quick ? 30_000 : 100_000;
 const RSS_EVENTS = quick ? 200_000 : 1_000_000;
 const RSS_KEYS = quick ? 20_000 : 100_000;
+const IDLE_MS = quick ? 3000 : 5000;
+const START_RUNS = 3;
+const WEBHOOK_RATE = 2000;
+const WEBHOOK_MS = quick ? 3000 : 5000;
+const STORM_MS = quick ? 5000 : 10_000;
 const AGENT_CPU = 0;
 const LOAD_CPU = 1;
 
@@ -83,7 +107,15 @@ const TARGETS = {
   ratio: 0.7,
   p99At5k: 5,
   rssMb: 150,
+  idleRssMb: 80,
+  startMs: 1000,
+  cpuMsPerDelivery: 0.25,
+  webhookP99Ms: 25,
+  stormRssMb: 256,
+  addedUs: 10,
 };
+/** falcosidekick (webhook output only) on the same load, measured once beside Perch: not re-measured here. */
+const PEER_WEBHOOK_PER_CPU_S = 6300;
 
 const dir = mkdtempSync(join(tmpdir(), 'perch-bench-'));
 const podsFile = writeClusterDump(join(dir, 'cluster.json'));
@@ -387,6 +419,38 @@ async function memory() {
   return { ...out.default, allKeys: out.allKeys };
 }
 
+/** The footprint figures: a real `perch run` per measurement, the load process beside it when needed. */
+async function footprint() {
+  const out = {};
+  const common = { dir, cpu: AGENT_CPU, progress };
+  if (wanted('idle_rss')) out.idle = await idleRss({ ...common, idleMs: IDLE_MS });
+  if (wanted('start')) out.start = await startTime({ ...common, runs: START_RUNS });
+  if (wanted('webhook') || wanted('storm_rss')) {
+    const load = startWorker('./load-worker.js', { cpu: LOAD_CPU });
+    try {
+      if (wanted('webhook'))
+        out.webhook = await webhookDelivery({
+          ...common,
+          load,
+          podsFile,
+          rate: WEBHOOK_RATE,
+          durationMs: WEBHOOK_MS,
+        });
+      if (wanted('storm_rss'))
+        out.storm = await stormRss({ ...common, load, podsFile, durationMs: STORM_MS });
+    } finally {
+      await load.stop();
+    }
+  }
+  return out;
+}
+
+/** Pipeline CPU per alert over each transport's no-op, in µs, from the throughput pairs of this run. */
+function addedUs(r) {
+  const added = (pair) => pair && pair.pipeline.cpuUsPerAlert - pair.bare.cpuUsPerAlert;
+  return { http: added(r.http), grpc: added(r.grpc), jsonl: added(r.jsonl) };
+}
+
 async function metricsRender() {
   const agent = agentWorker('metrics');
   try {
@@ -483,6 +547,81 @@ function table(r) {
       '—',
       '',
     ]);
+  if (r.added_us) {
+    for (const [key, label] of [
+      ['http', 'HTTP'],
+      ['grpc', 'gRPC'],
+      ['jsonl', 'JSON lines'],
+    ]) {
+      const value = r.added_us[key];
+      if (value === undefined) continue;
+      rows.push([
+        `pipeline CPU per alert over the no-op, ${label}`,
+        `${fmt(value, 1)} µs`,
+        `no-op ${fmt(r[key].bare.cpuUsPerAlert, 1)} µs`,
+        `≤ ${TARGETS.addedUs} µs`,
+        mark(value <= TARGETS.addedUs),
+      ]);
+    }
+  }
+  const fp = r.footprint ?? {};
+  if (fp.idle) {
+    rows.push([
+      `idle RSS, watch mode (stub API server, ${fmt(fp.idle.watch.idleMs / 1000)} s without alerts)`,
+      `${fmt(fp.idle.watch.rssMb, 1)} MB`,
+      'before: 144 MB',
+      `≤ ${TARGETS.idleRssMb} MB`,
+      mark(fp.idle.watch.rssMb <= TARGETS.idleRssMb),
+    ]);
+    rows.push([
+      '  same, without Kubernetes',
+      `${fmt(fp.idle.withoutKubernetes.rssMb, 1)} MB`,
+      'before: 96 MB',
+      '',
+      '',
+    ]);
+  }
+  if (fp.start)
+    rows.push([
+      `start: spawn → /healthz 200, watch mode, median of ${fp.start.samples.length}`,
+      `${fmt(fp.start.medianMs)} ms`,
+      `before: ~1,800 ms; runs ${fp.start.samples.map((x) => fmt(x)).join(', ')}`,
+      `≤ ${fmt(TARGETS.startMs)} ms`,
+      mark(fp.start.medianMs <= TARGETS.startMs),
+    ]);
+  if (fp.webhook) {
+    const w = fp.webhook;
+    rows.push([
+      `webhook for every alert @ ${fmt(w.rate)}/s: agent CPU per delivery`,
+      `${fmt(w.cpuMsPerDelivery, 3)} ms`,
+      'before: 0.55–0.61 ms',
+      `≤ ${TARGETS.cpuMsPerDelivery} ms`,
+      mark(w.cpuMsPerDelivery <= TARGETS.cpuMsPerDelivery),
+    ]);
+    rows.push([
+      '  receipt → delivered: p99',
+      `${fmt(w.p99Ms, 2)} ms`,
+      `p50 ${fmt(w.p50Ms, 2)} ms; before: p99 830 ms`,
+      `≤ ${TARGETS.webhookP99Ms} ms`,
+      mark(w.p99Ms <= TARGETS.webhookP99Ms),
+    ]);
+    rows.push(['  lost (posted − delivered)', fmt(w.lost), `${fmt(w.sent)} posted`, '0', mark(w.lost === 0)]);
+    rows.push([
+      '  alerts per agent CPU-second',
+      fmt(w.alertsPerCpuSecond),
+      `falcosidekick ${fmt(PEER_WEBHOOK_PER_CPU_S)} (measured once)`,
+      '—',
+      '',
+    ]);
+  }
+  if (fp.storm)
+    rows.push([
+      `peak RSS, NDJSON storm (1,000-alert bodies, ${fmt(fp.storm.ms / 1000)} s, no heap flag)`,
+      `${fmt(fp.storm.peakMb, 1)} MB`,
+      `at start ${fmt(fp.storm.startMb, 1)} MB; before: 290 MB`,
+      `≤ ${TARGETS.stormRssMb} MB`,
+      mark(fp.storm.peakMb <= TARGETS.stormRssMb),
+    ]);
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => [...row[c]].length)));
   const line = (row) =>
     row
@@ -531,12 +670,49 @@ function toJson(r, meta) {
     );
   if (r.rss) json.rss_mb_1m = round(r.rss.rssMb, 1);
   if (r.metrics) json.metrics_render_ms = round(r.metrics.medianMs, 3);
+  const fp = r.footprint ?? {};
+  if (fp.idle) {
+    json.idle_rss_mb = round(fp.idle.watch.rssMb, 1);
+    json.idle_rss_mb_without_kubernetes = round(fp.idle.withoutKubernetes.rssMb, 1);
+  }
+  if (fp.start) json.start_ms = Math.round(fp.start.medianMs);
+  if (fp.webhook)
+    json.webhook = {
+      cpu_ms_per_delivery: round(fp.webhook.cpuMsPerDelivery, 3),
+      p99_ms_at_2000: round(fp.webhook.p99Ms, 2),
+      lost: fp.webhook.lost,
+      alerts_per_cpu_second: Math.round(fp.webhook.alertsPerCpuSecond ?? Number.NaN) || null,
+    };
+  if (fp.storm) json.storm_rss_mb = round(fp.storm.peakMb, 1);
+  if (r.added_us)
+    json.added_us = Object.fromEntries(
+      Object.entries(r.added_us)
+        .filter(([, value]) => value !== undefined)
+        .map(([key, value]) => [key, round(value, 1)]),
+    );
   json.targets = {
     http_pipeline_eps: TARGETS.httpEps,
     grpc_pipeline_eps: TARGETS.grpcEps,
     ratio: TARGETS.ratio,
     p99_ms_at_5000: TARGETS.p99At5k,
     rss_mb: TARGETS.rssMb,
+    idle_rss_mb: TARGETS.idleRssMb,
+    start_ms: TARGETS.startMs,
+    webhook: {
+      cpu_ms_per_delivery: TARGETS.cpuMsPerDelivery,
+      p99_ms_at_2000: TARGETS.webhookP99Ms,
+      lost: 0,
+    },
+    storm_rss_mb: TARGETS.stormRssMb,
+    added_us: TARGETS.addedUs,
+  };
+  json.baselines = {
+    idle_rss_mb: 144,
+    idle_rss_mb_without_kubernetes: 96,
+    start_ms: 1800,
+    webhook: { cpu_ms_per_delivery: 0.58, p99_ms_at_2000: 830, falcosidekick_alerts_per_cpu_second: 6300 },
+    storm_rss_mb: 290,
+    added_us: { http: 16.8, grpc: 11.5, jsonl: 8.7 },
   };
   json.meta = meta;
   json.details = r;
@@ -573,6 +749,8 @@ async function main() {
   if (wanted('latency')) r.latency = await latency();
   if (wanted('rss')) r.rss = await memory();
   if (wanted('metrics')) r.metrics = await metricsRender();
+  if (wanted('added_us')) r.added_us = addedUs(r);
+  if (['idle_rss', 'start', 'webhook', 'storm_rss'].some(wanted)) r.footprint = await footprint();
   meta.seconds = Math.round((Date.now() - started) / 1000);
 
   process.stdout.write(
