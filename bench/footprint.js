@@ -95,6 +95,15 @@ export async function startTime({ dir, cpu, runs, progress }) {
   return { medianMs: sorted[Math.floor(sorted.length / 2)], samples };
 }
 
+/** The agent's own account of alerts it dropped or shed: the /metrics series that say why `lost` is not 0. */
+async function dropsFromMetrics(port) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((line) => /^perch_(component_discarded_events_total|events_shed_total)\b/.test(line))
+    .filter((line) => !line.endsWith(' 0'));
+}
+
 /**
  * A webhook for every alert: one webhook sink (Debug and up, no pacing to speak of) to the receiver in
  * the load process, dedup off; `rate` alerts/s over HTTP (Falco's http_output) for `durationMs` after a
@@ -141,6 +150,7 @@ export async function webhookDelivery({ dir, cpu, load, podsFile, rate, duration
     const sent = await load.call('httpRate', { port, rate, durationMs, phase: 2 });
     const stats = await drain(2, sent.sent);
     const agentCpuMs = cpuMs(pid) - cpu0;
+    const drops = await dropsFromMetrics(port);
     const result = {
       rate,
       achievedRate: sent.achievedRate,
@@ -155,11 +165,13 @@ export async function webhookDelivery({ dir, cpu, load, podsFile, rate, duration
       agentCpuMs,
       cpuMsPerDelivery: stats.delivered > 0 ? agentCpuMs / stats.delivered : null,
       alertsPerCpuSecond: agentCpuMs > 0 ? stats.delivered / (agentCpuMs / 1000) : null,
+      drops,
     };
     progress(
       `webhook for every alert @ ${rate}/s: ${result.delivered} of ${result.sent} delivered, p50 ` +
         `${result.p50Ms?.toFixed(2)} ms, p99 ${result.p99Ms?.toFixed(2)} ms, agent CPU ` +
-        `${result.cpuMsPerDelivery?.toFixed(3)} ms per delivery (${result.alertsPerCpuSecond?.toFixed(0)}/CPU-s)`,
+        `${result.cpuMsPerDelivery?.toFixed(3)} ms per delivery (${result.alertsPerCpuSecond?.toFixed(0)}/CPU-s)` +
+        `${drops.length > 0 ? `; the agent counted, lead-in included: ${drops.join(', ')}` : ''}`,
     );
     return result;
   } finally {
