@@ -145,10 +145,12 @@ export class Agent {
     let port: number;
     this.rules.watchFiles();
     try {
-      await this.kubernetes.start();
       for (const sink of this.sinks) await sink.start?.();
       ({ port } = await this.server.listen(this.config.server.listen));
       for (const source of this.sources) await source.start();
+      // Last: loading the Kubernetes client takes most of a second. /healthz answers meanwhile, and
+      // alerts that arrive wait for their pod as they do during the first list (kubernetes.pendingTimeout).
+      await this.kubernetes.start();
     } catch (err) {
       // Release what did start (the listening server, watches, sockets) so the process can exit.
       await this.stop('start failed').catch(() => undefined);
