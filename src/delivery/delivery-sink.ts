@@ -13,17 +13,19 @@ import { classifyResponse } from './classify.js';
 import { type SinkDeliveryMetrics, sinkDeliveryMetrics } from './delivery-metrics.js';
 import { DeliveryQueue, type QueuedEntry } from './delivery-queue.js';
 import type { DeliveryVerdict, Destination, RenderedRequest } from './destination.js';
-import { postRequest } from './post-request.js';
+import type { Poster } from './poster.js';
 import { decodeRequest, encodeRequest } from './request-codec.js';
 import type { Spool, SpoolEntryInfo } from './spool.js';
 import { TokenBucket } from './token-bucket.js';
+import { UndiciPoster } from './undici-poster.js';
 
 export interface DeliverySinkDeps {
   metrics: PerchMetrics;
   log: Logger;
   /** The shared durable spool; without it every alert waits in memory only. Owned by the caller (not closed here). */
   spool?: Spool;
-  fetch?: typeof fetch;
+  /** Sends the requests; default: undici, one kept-alive pool per origin. Closed with the sink. */
+  poster?: Poster;
   now?: () => number;
   /** Jitter source for backoff (tests make it deterministic). */
   random?: () => number;
@@ -85,7 +87,7 @@ export class DeliverySink implements AlertSink {
   private readonly namespaceTest?: StringTest;
   private readonly log: Logger;
   private readonly spool?: Spool;
-  private readonly fetch: typeof fetch;
+  private readonly poster: Poster;
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly flushStallMs: number;
@@ -116,7 +118,7 @@ export class DeliverySink implements AlertSink {
     this.log = deps.log.child({ sink: id, destination: destination.kind });
     this.spool = deps.spool;
     this.metrics = deps.metrics;
-    this.fetch = deps.fetch ?? fetch;
+    this.poster = deps.poster ?? new UndiciPoster();
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
     this.flushStallMs = deps.flushStallMs ?? 1000;
@@ -428,7 +430,7 @@ export class DeliverySink implements AlertSink {
     this.current = entry;
     this.abortCurrent = abort;
     const started = performance.now();
-    const result = await postRequest(this.fetch, prepared, this.config.timeout, abort.signal);
+    const result = await this.poster.post(prepared, this.config.timeout, abort.signal);
     this.delivery.requestSeconds((performance.now() - started) / 1000);
     this.current = undefined;
     this.abortCurrent = undefined;
@@ -586,6 +588,14 @@ export class DeliverySink implements AlertSink {
     this.queue.clear();
     this.unsubscribeEvictions?.();
     this.delivery.detach();
+    await this.poster
+      .close()
+      .catch((err: unknown) =>
+        this.log.warn(
+          { err: redactSecrets(String(err)) },
+          'could not close the connections to the destination',
+        ),
+      );
   }
 
   private logProblem(key: string, write: () => void): void {

@@ -30,7 +30,7 @@ interface ErrorLike {
   cause?: unknown;
 }
 
-// Duck-typed, not instanceof: fetch's errors and DOMException may come from another realm (jest's vm, workers).
+// Duck-typed, not instanceof: network errors and DOMException may come from another realm (jest's vm, workers).
 function asError(value: unknown): ErrorLike {
   return typeof value === 'object' && value !== null ? (value as ErrorLike) : {};
 }
@@ -40,9 +40,10 @@ function text(value: unknown): string {
 }
 
 /**
- * Why a request got no answer. fetch reports every network problem as `TypeError: fetch failed`
- * with the real one in `cause` (ECONNREFUSED, a reset: UND_ERR_SOCKET "other side closed"), and a
- * timeout as a `TimeoutError`; some messages (a malformed URL, a refused header value) quote a secret, hence the redaction.
+ * Why a request got no answer. undici rejects with the network error itself (ECONNREFUSED, a reset:
+ * UND_ERR_SOCKET "other side closed"); fetch wraps it as `TypeError: fetch failed` with the real one
+ * in `cause`; a timeout is a `TimeoutError`. Some messages (a malformed URL, a refused header value)
+ * quote a secret, hence the redaction.
  */
 export function describeFailure(err: unknown, timeoutMs: number): RequestFailure {
   const error = asError(err);
@@ -50,9 +51,10 @@ export function describeFailure(err: unknown, timeoutMs: number): RequestFailure
   if (error.name === 'TimeoutError' || cause.name === 'TimeoutError') {
     return { type: 'timeout', reason: `no answer within ${timeoutMs} ms` };
   }
-  const code = text(cause.code) || text(error.code);
+  const coded = text(cause.code) ? cause : error;
+  const code = text(coded.code);
   if (CONNECTION_CODES.has(code)) {
-    const detail = text(cause.message) ? ` (${redactSecrets(text(cause.message))})` : '';
+    const detail = text(coded.message) ? ` (${redactSecrets(text(coded.message))})` : '';
     return { type: 'connection', reason: `connection failed: ${code}${detail}` };
   }
   const message = text(error.message) || String(err);

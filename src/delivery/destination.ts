@@ -1,4 +1,5 @@
 import type { Alert } from '../pipeline/alert.js';
+import type { HeaderReader } from './response-headers.js';
 
 /** One HTTP request a destination wants sent for an alert. */
 export interface RenderedRequest {
@@ -18,7 +19,7 @@ export type DeliveryVerdict =
 
 export interface DestinationResponse {
   status: number;
-  headers: Headers;
+  headers: HeaderReader;
   body: string;
 }
 

@@ -96,4 +96,21 @@ describe('describeFailure', () => {
     );
     expect(describeFailure(other, 500).reason).not.toContain('SECRET');
   });
+
+  it('reads undici errors, which carry their code themselves', () => {
+    const reset = Object.assign(new Error('other side closed'), {
+      name: 'SocketError',
+      code: 'UND_ERR_SOCKET',
+    });
+    expect(describeFailure(reset, 500)).toEqual({
+      type: 'connection',
+      reason: 'connection failed: UND_ERR_SOCKET (other side closed)',
+    });
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
+    expect(describeFailure(refused, 500).reason).toBe(
+      'connection failed: ECONNREFUSED (connect ECONNREFUSED 127.0.0.1:9)',
+    );
+    const timeout = new DOMException('no answer within 500 ms', 'TimeoutError');
+    expect(describeFailure(timeout, 500)).toEqual({ type: 'timeout', reason: 'no answer within 500 ms' });
+  });
 });
