@@ -1,22 +1,7 @@
 import type { PerchConfig } from '../config/schema.js';
 import { checkTlsFiles } from '../grpc/tls-credentials.js';
 import { redactSecrets } from '../util/redact.js';
-import {
-  type MessageSinkConfig,
-  messageDestination,
-  TemplateError,
-  templateProblems,
-} from './destinations/index.js';
-
-const MESSAGE_TYPES = new Set([
-  'slack',
-  'mattermost',
-  'teams',
-  'discord',
-  'googlechat',
-  'telegram',
-  'webhook',
-]);
+import { isMessageSink, messageDestination, TemplateError, templateProblems } from './destinations/index.js';
 
 /**
  * What would keep the sinks from being built or started, found without starting them: user
@@ -26,8 +11,8 @@ const MESSAGE_TYPES = new Set([
 export function sinkProblems(sinks: PerchConfig['sinks']): string[] {
   const problems: string[] = [];
   for (const [name, sink] of Object.entries(sinks)) {
-    if (MESSAGE_TYPES.has(sink.type)) {
-      const config = sink as MessageSinkConfig;
+    if (isMessageSink(sink)) {
+      const config = sink;
       // The template in its destination's markup first: that lists every problem, not the first.
       const markup = config.template === undefined ? [] : templateProblems(config.type, config.template);
       problems.push(...markup.map((p) => `sinks.${name}.template: ${p}`));

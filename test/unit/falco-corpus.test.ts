@@ -12,7 +12,7 @@ import { alertFromEvent, type EventAlert } from '../../src/pipeline/alert.js';
 import { formatAlertJson } from '../../src/sinks/alert-json.js';
 import { formatAlertLine } from '../../src/sinks/console-format.js';
 import { alertView } from '../../src/sinks/destinations/alert-view.js';
-import { messageDestination } from '../../src/sinks/destinations/index.js';
+import { MESSAGE_SINK_TYPES, messageDestination } from '../../src/sinks/destinations/index.js';
 import { compileTemplate } from '../../src/sinks/destinations/template.js';
 import { plainText } from '../../src/sinks/destinations/text.js';
 import { webhookBody } from '../../src/sinks/destinations/webhook.js';
@@ -91,17 +91,8 @@ describe('the Falco corpus', () => {
 });
 
 describe('the corpus in the views for people', () => {
-  const CHAT_TYPES = [
-    'slack',
-    'mattermost',
-    'teams',
-    'discord',
-    'googlechat',
-    'telegram',
-    'webhook',
-  ] as const;
   const url = new Secret('https://hooks.example.com/services/T000/B000/XXXX');
-  const chat = CHAT_TYPES.map((type) =>
+  const chat = MESSAGE_SINK_TYPES.map((type) =>
     type === 'telegram'
       ? messageDestination({
           type,

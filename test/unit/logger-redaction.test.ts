@@ -1,28 +1,9 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
-import { createLogger } from '../../src/logging/logger.js';
-
-function capturedLogger() {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      chunks.push(chunk.toString('utf8'));
-      done();
-    },
-  });
-  const log = createLogger('debug', stream);
-  const text = () => chunks.join('');
-  const lines = () =>
-    text()
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-  return { log, text, lines };
-}
+import { captureLogger } from '../fakes/http-receiver-fixtures.js';
 
 describe('createLogger', () => {
   it('redacts secrets from messages, fields and errors of every line, children included', () => {
-    const { log, text, lines } = capturedLogger();
+    const { log, text, lines } = captureLogger();
     // What `new URL` throws on a bad port: the whole URL, password included, in `input`.
     const invalidUrl = Object.assign(new TypeError('Invalid URL'), {
       code: 'ERR_INVALID_URL',

@@ -36,6 +36,13 @@ const TEMPLATE_MARKUP: Readonly<Record<MessageSinkConfig['type'], TemplateMarkup
   webhook: 'plain',
 };
 
+/** The sink types that render a message (chat services and the webhook): one list for every caller. */
+export const MESSAGE_SINK_TYPES = Object.keys(TEMPLATE_MARKUP) as readonly MessageSinkConfig['type'][];
+
+export function isMessageSink(sink: SinkConfig): sink is MessageSinkConfig {
+  return Object.hasOwn(TEMPLATE_MARKUP, sink.type);
+}
+
 /** Problems with a sink's template, empty when the sink will take it: for `perch check`. */
 export function templateProblems(type: MessageSinkConfig['type'], template: string): string[] {
   const problems = validateTemplate(template);
