@@ -166,9 +166,8 @@ async function kubernetesProblems(
   }
   if (!location.use || location.kind === 'in-cluster') return [];
   try {
-    // The client library (about 70 MB) is loaded only when a kubeconfig is to be read, as at start.
-    const { loadKubeConfig } = await import('../kube/kube-config-loader.js');
-    loadKubeConfig(location, kubernetes);
+    const { selectKubeconfig } = await import('../kube/cluster-connection.js');
+    selectKubeconfig(location, kubernetes);
     return [];
   } catch (err) {
     const key = kubernetes.kubeconfig ? 'kubernetes.kubeconfig' : 'kubernetes';

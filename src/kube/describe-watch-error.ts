@@ -1,9 +1,8 @@
 /**
- * Turns what @kubernetes/client-node 1.4 throws into a sentence an operator can act on. Shapes
- * (observed against the fake API server): ApiException with `code` and a raw-text `body` for list
- * failures (401 has no body); a plain Error with `statusCode` for a failed watch request; a
- * FetchError with `code: 'ECONNREFUSED'` when the server is down; `ERR_STREAM_PREMATURE_CLOSE`
- * when a watch connection drops.
+ * Turns a failed list or watch into a sentence an operator can act on. Shapes: ApiStatusError
+ * with `statusCode` and the raw Status text as `body` for an HTTP error or an ERROR event; a
+ * Node network error with a string `code` (`ECONNREFUSED` when the server is down, `ECONNRESET`
+ * when a watch connection drops). A numeric `code` (client-node's ApiException) counts as a status too.
  */
 export interface WatchProblem {
   kind: 'unauthorized' | 'forbidden' | 'unreachable' | 'server_error' | 'expired' | 'other';

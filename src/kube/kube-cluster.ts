@@ -1,6 +1,6 @@
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../logging/logger.js';
 import type { BackoffOptions } from '../util/backoff.js';
+import type { ApiConnection } from './api-connection.js';
 import type { ClusterKind, ClusterState } from './cluster-state.js';
 import { JOBS, NAMESPACES, podsOfNode, REPLICA_SETS, RUNTIME_CLASSES } from './kube-resources.js';
 import { type ResourceSpec, ResourceWatcher, type WatcherStatus } from './resource-watcher.js';
@@ -17,7 +17,12 @@ export interface KubeClusterOptions {
 export class KubeCluster {
   private readonly watchers: { spec: ResourceSpec; required: boolean; watcher: ResourceWatcher }[];
 
-  constructor(kc: KubeConfig, state: ClusterState, options: KubeClusterOptions, log: Logger) {
+  constructor(
+    private readonly connection: ApiConnection,
+    state: ClusterState,
+    options: KubeClusterOptions,
+    log: Logger,
+  ) {
     const wanted: { spec: ResourceSpec; kind: ClusterKind; required: boolean }[] = [
       { spec: podsOfNode(options.nodeName), kind: 'pods', required: true },
       { spec: RUNTIME_CLASSES, kind: 'runtimeclasses', required: true },
@@ -31,7 +36,7 @@ export class KubeCluster {
       spec,
       required,
       watcher: new ResourceWatcher(
-        kc,
+        connection,
         spec,
         { upsert: (o) => state.upsert(kind, o), remove: (o) => state.remove(kind, o) },
         log.child({ component: 'kube' }),
@@ -47,6 +52,7 @@ export class KubeCluster {
 
   async stop(): Promise<void> {
     await Promise.all(this.watchers.map((w) => w.watcher.stop()));
+    this.connection.agent.destroy();
   }
 
   statuses(): { resource: string; required: boolean; status: WatcherStatus }[] {

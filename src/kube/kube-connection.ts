@@ -10,8 +10,8 @@ export type ClusterLocation =
 /**
  * Where the API server is: an explicit kubeconfig, the pod's service account, or $KUBECONFIG /
  * ~/.kube/config. With `enabled: auto` and none of these, Perch runs without Kubernetes context
- * rather than falling back to client-node's default of http://localhost:8080. Decided without
- * loading the client library (about 70 MB of memory), which only watch mode needs.
+ * rather than guessing an API server. Decided without reading any credentials, which only watch
+ * mode needs.
  */
 export function locateCluster(
   config: KubernetesConfig,

@@ -63,14 +63,13 @@ export class KubernetesContext {
 
   async start(): Promise<void> {
     if (this.location) {
-      // The client library is loaded only here, in watch mode (about 70 MB that dumps and replays do without).
-      // One after the other: both pull in client-node, and jest's ESM loader fails on concurrent loads.
-      const { loadKubeConfig } = await import('./kube-config-loader.js');
+      // Loaded only in watch mode: dumps and replays do without the client.
+      const { connectToCluster } = await import('./cluster-connection.js');
       const { KubeCluster } = await import('./kube-cluster.js');
-      const { kubeConfig, describe } = loadKubeConfig(this.location, this.config);
+      const { connection, describe } = await connectToCluster(this.location, this.config);
       this.log.info({ connection: describe, node: this.nodeName }, "watching this node's pods");
       this.cluster = new KubeCluster(
-        kubeConfig,
+        connection,
         this.state,
         {
           nodeName: this.nodeName,

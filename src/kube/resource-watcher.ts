@@ -1,20 +1,19 @@
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
-import * as k8s from '@kubernetes/client-node';
 import type { Logger } from '../logging/logger.js';
 import { type BackoffOptions, nextDelay } from '../util/backoff.js';
+import type { ApiConnection } from './api-connection.js';
 import { describeWatchError, type WatchProblem } from './describe-watch-error.js';
+import { type KubeObject, ListWatch, type ListWatchTarget } from './list-watch.js';
+
+export type { KubeObject } from './list-watch.js';
 
 export interface WatchHandlers {
-  upsert(object: KubernetesObject): void;
-  remove(object: KubernetesObject): void;
+  upsert(object: KubeObject): void;
+  remove(object: KubeObject): void;
 }
 
-export interface ResourceSpec {
+export interface ResourceSpec extends ListWatchTarget {
   /** Name in logs, metrics and /readyz, e.g. `pods`. */
   name: string;
-  path: string;
-  list: (kc: KubeConfig) => () => Promise<k8s.KubernetesListObject<KubernetesObject>>;
-  fieldSelector?: string;
 }
 
 export interface WatcherStatus {
@@ -24,80 +23,57 @@ export interface WatcherStatus {
   restarts: number;
 }
 
-type WatchArgs = Parameters<k8s.Watch['watch']>;
-
-/** The informer never asks for bookmarks; without them a node-filtered watch falls behind and relists. */
-class BookmarkWatch extends k8s.Watch {
-  override watch(path: string, query: WatchArgs[1], callback: WatchArgs[2], done: WatchArgs[3]) {
-    return super.watch(path, { ...query, allowWatchBookmarks: true }, callback, done);
-  }
-}
-
 /**
- * One resource kept in sync with client-node's ListWatch. The informer stops for good on any
- * error; this restarts it with capped exponential backoff and jitter, keeping its resourceVersion
- * so it resumes without a relist when it can, while the cache keeps serving what it had.
+ * One resource kept in sync by a list/watch loop. A failure stops the loop; this restarts it with
+ * capped exponential backoff and jitter, keeping its resourceVersion so it resumes without a
+ * relist when it can, while the cache keeps serving what it had.
  */
 export class ResourceWatcher {
-  private readonly informer: k8s.ListWatch<KubernetesObject>;
+  private readonly loop: ListWatch;
   private state: WatcherStatus = { synced: false, restarts: 0 };
   private attempt = 0;
   private timer?: NodeJS.Timeout;
   private stopped = false;
   private lastLoggedProblem?: string;
-  private retryPending = false;
-  private failedSinceStart = false;
+  private running?: Promise<void>;
+  private startSettled?: () => void;
 
   constructor(
-    kc: KubeConfig,
+    connection: ApiConnection,
     private readonly spec: ResourceSpec,
     handlers: WatchHandlers,
     private readonly log: Logger,
     private readonly backoff: BackoffOptions = { initialMs: 1000, maxMs: 30_000 },
     private readonly onRestart: () => void = () => {},
   ) {
-    const listFn = spec.list(kc);
-    const list = async () => {
-      const result = await listFn();
-      // A list after the first sync means the watch expired (410) and the cache was rebuilt.
-      if (this.state.synced) this.log.info({ resource: spec.name }, 'relisted after the watch expired');
-      return result;
-    };
-    this.informer = new k8s.ListWatch(
-      spec.path,
-      new BookmarkWatch(kc),
-      list,
-      false,
-      undefined,
-      spec.fieldSelector,
-    );
-    this.informer.on('add', (o) => this.onEvent(() => handlers.upsert(o)));
-    this.informer.on('update', (o) => this.onEvent(() => handlers.upsert(o)));
-    this.informer.on('delete', (o) => this.onEvent(() => handlers.remove(o)));
-    this.informer.on('error', (err) => this.onError(err));
+    this.loop = new ListWatch(connection, spec, {
+      upsert: (o) => this.onEvent(() => handlers.upsert(o)),
+      remove: (o) => this.onEvent(() => handlers.remove(o)),
+      synced: () => {
+        this.markHealthy();
+        this.startSettled?.();
+      },
+      relisted: () => this.log.info({ resource: spec.name }, 'relisted after the watch expired'),
+    });
   }
 
-  async start(): Promise<void> {
+  /** Resolves once the list is applied and the watch is open, or the attempt failed (then a retry is scheduled). */
+  start(): Promise<void> {
     this.stopped = false;
-    this.failedSinceStart = false;
-    try {
-      // Resolves once the list is applied and the watch is open (or the attempt failed, reported through 'error').
-      await this.informer.start();
-      // ListWatch opens the watch after its list returns even if stop() came meanwhile; close it again.
-      if (this.stopped) {
-        await this.informer.stop();
-        return;
-      }
-      if (!this.failedSinceStart) this.markHealthy();
-    } catch (err) {
-      this.onError(err);
-    }
+    return new Promise((resolve) => {
+      this.startSettled = resolve;
+      this.running = this.loop.run().then(resolve, (err: unknown) => {
+        resolve();
+        this.onError(err);
+      });
+    });
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.informer.stop();
+    this.loop.stop();
+    await this.running;
   }
 
   status(): WatcherStatus {
@@ -117,9 +93,7 @@ export class ResourceWatcher {
   }
 
   private onError(err: unknown): void {
-    this.failedSinceStart = true;
-    // The informer can report one failure both as an event and as a rejected start().
-    if (this.stopped || this.retryPending) return;
+    if (this.stopped) return;
     const problem = describeWatchError(err, this.spec.name);
     this.state = { ...this.state, problem };
     const delay = this.nextDelay();
@@ -128,9 +102,7 @@ export class ResourceWatcher {
       this.log.warn({ resource: this.spec.name, problem: problem.kind, retryInMs: delay }, problem.message);
       this.lastLoggedProblem = problem.message;
     }
-    this.retryPending = true;
     this.timer = setTimeout(() => {
-      this.retryPending = false;
       this.state = { ...this.state, restarts: this.state.restarts + 1 };
       this.onRestart();
       void this.start();

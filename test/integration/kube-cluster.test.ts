@@ -1,18 +1,18 @@
-// KubeCluster end to end: the real @kubernetes/client-node 1.4.0 ListWatch (through ResourceWatcher) against the
-// fake API server, feeding ClusterState, asserted through what Perch actually uses: resolve() of a Falco alert,
+// KubeCluster end to end: Perch's own list/watch client (through ResourceWatcher) against the fake API server, feeding ClusterState, asserted through what Perch actually uses: resolve() of a Falco alert,
 // statuses() for readiness, and the request log for what went over the wire.
 
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { V1ContainerStatus, V1OwnerReference, V1Pod } from '@kubernetes/client-node';
-import * as k8s from '@kubernetes/client-node';
 import type { FalcoEvent } from '../../src/events/falco-event.js';
 import { parseFalcoJson } from '../../src/events/parse-falco-json.js';
+import { apiConnection } from '../../src/kube/api-connection.js';
+import { fixedToken } from '../../src/kube/bearer-token.js';
 import { ClusterState, type ClusterStateOptions } from '../../src/kube/cluster-state.js';
 import { KubeCluster } from '../../src/kube/kube-cluster.js';
 import type { Enrichment } from '../../src/kube/pod-context.js';
 import type { WatcherStatus } from '../../src/kube/resource-watcher.js';
 import { createLogger } from '../../src/logging/logger.js';
-import { FakeKubeApi, kubeConfigFor, type RecordedRequest } from '../fakes/fake-kube-api.js';
+import { FakeKubeApi, type RecordedRequest } from '../fakes/fake-kube-api.js';
 import { makeContainer, makePod, makeRestrictedPod } from '../fixtures/pods.js';
 
 const TOKEN = 'perch-test-token';
@@ -204,14 +204,17 @@ async function startCluster(options: HarnessOptions = {}): Promise<Harness> {
   const url = await fake.start();
   options.seed?.(fake);
 
-  const kc = new k8s.KubeConfig();
-  kc.loadFromOptions(kubeConfigFor(url, TOKEN));
+  const connection = apiConnection({
+    server: url,
+    tls: {},
+    auth: { kind: 'bearer', token: fixedToken(TOKEN) },
+  });
   const logs: LogLine[] = [];
   const log = createLogger('info', { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) });
   const state = new ClusterState({ nodeName: NODE, ...options.state });
   const restarts: string[] = [];
   const cluster = new KubeCluster(
-    kc,
+    connection,
     state,
     {
       nodeName: NODE,
@@ -253,7 +256,7 @@ async function startCluster(options: HarnessOptions = {}): Promise<Harness> {
         .sort(),
   };
 
-  // Resolves once every informer has listed and opened its watch (or failed to).
+  // Resolves once every watcher has listed and opened its watch (or failed to).
   await cluster.start();
   if (options.waitForSync ?? true) {
     await waitFor(
@@ -427,7 +430,7 @@ describe('KubeCluster against the fake API server', () => {
 
   it('serves the cache while the API server is down and resumes from the last resourceVersion without a relist', async () => {
     const h = await startCluster({ seed: seedNode });
-    // the informer's position: the list's RV (nothing changed since)
+    // the watcher's position: the list's RV (nothing changed since)
     const lastRv = h.fake.resourceVersion;
     expect((await h.fake.waitForRequest(isPodWatch)).query.resourceVersion).toBe(lastRv);
 
@@ -507,7 +510,7 @@ describe('KubeCluster against the fake API server', () => {
     now += 60_000;
     expect(h.resolve(ID.gone, 'default', 'gone-0')).toBeUndefined();
 
-    // client-node handles the 410 itself: no error surfaced, no restart, just the relist logged
+    // the 410 is handled inside the list/watch loop: no error surfaced, no restart, just the relist logged
     expect(h.status('pods')).toMatchObject({ synced: true, restarts: 0 });
     expect(h.status('pods').problem).toBeUndefined();
     expect(h.logs).toContainEqual(

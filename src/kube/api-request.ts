@@ -1,0 +1,119 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { ApiConnection } from './api-connection.js';
+
+/** A response other than 200 from the API server; `body` is the raw text (usually a Status object). */
+export class ApiStatusError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly body: string,
+    path: string,
+  ) {
+    super(`GET ${path} answered ${statusCode}${statusText(body)}`);
+  }
+}
+
+export type Query = Record<string, string | number | boolean | undefined>;
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+  /** Fails the request with ETIMEDOUT when its socket is silent this long. */
+  idleTimeoutMs: number;
+}
+
+/** GET `path` and parse the JSON answer. */
+export async function getJson<T>(
+  connection: ApiConnection,
+  path: string,
+  query: Query,
+  options: RequestOptions,
+): Promise<T> {
+  const response = await get(connection, path, query, options);
+  const text = await readAll(response);
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new Error(`GET ${path} answered 200 with a body that is not JSON (${text.length} bytes)`);
+  }
+}
+
+/**
+ * GET `path` and hand back the 200 response to read as a stream. A 401 re-reads rotating
+ * credentials and retries at once when they changed, so a rotated token costs no backoff.
+ */
+export async function get(
+  connection: ApiConnection,
+  path: string,
+  query: Query,
+  options: RequestOptions,
+): Promise<IncomingMessage> {
+  try {
+    return await getOnce(connection, path, query, options);
+  } catch (err) {
+    if (err instanceof ApiStatusError && err.statusCode === 401 && connection.credentialsRejected()) {
+      return getOnce(connection, path, query, options);
+    }
+    throw err;
+  }
+}
+
+async function getOnce(
+  connection: ApiConnection,
+  path: string,
+  query: Query,
+  options: RequestOptions,
+): Promise<IncomingMessage> {
+  const url = urlFor(connection.server, path, query);
+  const base = await connection.requestOptions();
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  const response = await new Promise<IncomingMessage>((resolve, reject) => {
+    const req = send(url, {
+      ...base,
+      method: 'GET',
+      agent: connection.agent,
+      headers: { ...base.headers, Accept: 'application/json', 'User-Agent': 'perch' },
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    req.setTimeout(options.idleTimeoutMs, () => {
+      req.destroy(
+        Object.assign(new Error(`no data from the API server for ${options.idleTimeoutMs} ms`), {
+          code: 'ETIMEDOUT',
+        }),
+      );
+    });
+    req.once('response', resolve);
+    req.once('error', reject);
+    req.end();
+  });
+  if (response.statusCode === 200) return response;
+  const body = await readAll(response).catch(() => '');
+  throw new ApiStatusError(response.statusCode ?? 0, body, url.pathname);
+}
+
+/** The server URL may carry a path prefix (a proxy in front of the API server); the API path goes under it. */
+function urlFor(server: URL, path: string, query: Query): URL {
+  const url = new URL(server);
+  url.pathname = `${server.pathname.replace(/\/+$/, '')}${path}`;
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined) url.searchParams.set(key, String(value));
+  }
+  return url;
+}
+
+function readAll(response: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    response.on('data', (chunk: Buffer) => chunks.push(chunk));
+    response.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    response.once('error', reject);
+  });
+}
+
+function statusText(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as { message?: unknown };
+    return typeof parsed.message === 'string' ? `: ${parsed.message}` : '';
+  } catch {
+    return '';
+  }
+}
