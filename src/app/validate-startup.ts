@@ -167,7 +167,7 @@ async function kubernetesProblems(
   if (!location.use || location.kind === 'in-cluster') return [];
   try {
     const { selectKubeconfig } = await import('../kube/cluster-connection.js');
-    selectKubeconfig(location, kubernetes);
+    selectKubeconfig(location, kubernetes.context);
     return [];
   } catch (err) {
     const key = kubernetes.kubeconfig ? 'kubernetes.kubeconfig' : 'kubernetes';

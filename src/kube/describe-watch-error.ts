@@ -5,7 +5,7 @@
  * when a watch connection drops). A numeric `code` (client-node's ApiException) counts as a status too.
  */
 export interface WatchProblem {
-  kind: 'unauthorized' | 'forbidden' | 'unreachable' | 'server_error' | 'expired' | 'other';
+  kind: 'unauthorized' | 'forbidden' | 'unreachable' | 'tls' | 'server_error' | 'expired' | 'other';
   message: string;
 }
 
@@ -56,8 +56,31 @@ export function describeWatchError(err: unknown, resource: string): WatchProblem
     };
   }
   const message = typeof e.message === 'string' ? e.message.split('\n')[0] : String(err);
+  if (code && SERVER_CERTIFICATE_CODES.has(code)) {
+    return {
+      kind: 'tls',
+      message: `the API server's certificate was not accepted (${code}: ${message}) while watching ${resource}: check the cluster's certificate-authority and tls-server-name`,
+    };
+  }
+  if (code?.startsWith('ERR_SSL_')) {
+    return {
+      kind: 'tls',
+      message: `the TLS handshake with the API server failed (${code}: ${message}) while watching ${resource}: check the client certificate and key`,
+    };
+  }
   return { kind: 'other', message: `watching ${resource} failed: ${message}` };
 }
+
+/** Node's codes for a server certificate that does not verify against the CA or the expected name. */
+const SERVER_CERTIFICATE_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
 
 function statusMessage(body: unknown): string | undefined {
   if (typeof body !== 'string') return undefined;

@@ -66,7 +66,7 @@ export class KubernetesContext {
       // Loaded only in watch mode: dumps and replays do without the client.
       const { connectToCluster } = await import('./cluster-connection.js');
       const { KubeCluster } = await import('./kube-cluster.js');
-      const { connection, describe } = await connectToCluster(this.location, this.config);
+      const { connection, describe } = await connectToCluster(this.location, this.config.context);
       this.log.info({ connection: describe, node: this.nodeName }, "watching this node's pods");
       this.cluster = new KubeCluster(
         connection,

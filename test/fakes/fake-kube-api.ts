@@ -2,7 +2,8 @@
 // shared reference kubernetes.md §2) so that @kubernetes/client-node's ListWatch informer can run against it.
 //
 // Served: GET list / watch / get for pods, namespaces, runtimeclasses, replicasets and jobs.
-// Not served (by design): writes, paging (`limit` is ignored, which the API allows), subresources, protobuf.
+// Paging: `limit`/`continue` on lists, over the current state (not the consistent snapshot a real server keeps).
+// Not served (by design): writes, subresources, protobuf.
 
 import { createServer, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
@@ -41,8 +42,11 @@ export interface FakeKubeApiOptions {
   tooOld?: TooOldMode;
   /** Send a BOOKMARK this often on watches with allowWatchBookmarks=true (default: only on `sendBookmark`). */
   bookmarkIntervalMs?: number;
-  /** Serve HTTPS with this certificate, as a real API server does (in-cluster clients verify it). */
-  tls?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * Serve HTTPS with this certificate, as a real API server does (in-cluster clients verify it); with `ca`,
+   * clients must present a certificate it signed (the API server's --client-ca-file).
+   */
+  tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer };
 }
 
 /** The options object for `new KubeConfig().loadFromOptions(...)`. */
@@ -99,7 +103,9 @@ export class FakeKubeApi {
       };
       const handler = (req: Parameters<typeof handleRequest>[1], res: Parameters<typeof handleRequest>[2]) =>
         handleRequest(context, req, res);
-      this.server = this.tls ? createTlsServer(this.tls, handler) : createServer(handler);
+      const tls = this.tls;
+      const clientCerts = tls?.ca ? { requestCert: true, rejectUnauthorized: true } : {};
+      this.server = tls ? createTlsServer({ ...tls, ...clientCerts }, handler) : createServer(handler);
       this.server.on('connection', (socket: Socket) => {
         this.sockets.add(socket);
         socket.on('close', () => this.sockets.delete(socket));

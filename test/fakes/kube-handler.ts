@@ -137,14 +137,21 @@ function dispatch(
       sendJson(res, 200, withTypeMeta(route.info, obj));
       return undefined;
     }
-    case 'list':
+    case 'list': {
+      const items = ctx.store.list(route.info).filter(filter).map(withoutTypeMeta);
+      const page = pageOf(items, query);
+      if (!page) return badRequest(`invalid continue token: ${query.continue}`);
       sendJson(res, 200, {
         kind: route.info.listKind,
         apiVersion: route.info.apiVersion,
-        metadata: { resourceVersion: String(ctx.store.resourceVersion) },
-        items: ctx.store.list(route.info).filter(filter).map(withoutTypeMeta),
+        metadata: {
+          resourceVersion: String(ctx.store.resourceVersion),
+          ...(page.next === undefined ? {} : { continue: page.next }),
+        },
+        items: page.items,
       });
       return undefined;
+    }
     case 'watch':
       return serveWatch(ctx, res, route.info, filter, query);
   }
@@ -188,6 +195,18 @@ function serveWatch(
   if (fromState) stream.sendInitial(ctx.store.list(info));
   else if (history?.ok) for (const event of history.events) stream.deliver(event);
   return undefined;
+}
+
+/** One page of a list: `limit` items from the offset a `continue` token carries; undefined for a bad token. */
+function pageOf<T>(items: T[], query: Record<string, string>): { items: T[]; next?: string } | undefined {
+  const start = query.continue ? Number(Buffer.from(query.continue, 'base64url').toString()) : 0;
+  if (!Number.isSafeInteger(start) || start < 0) return undefined;
+  const limit = Number(query.limit);
+  if (!Number.isSafeInteger(limit) || limit <= 0) return { items: items.slice(start) };
+  const end = start + limit;
+  return end < items.length
+    ? { items: items.slice(start, end), next: Buffer.from(String(end)).toString('base64url') }
+    : { items: items.slice(start) };
 }
 
 function sendJson(res: ServerResponse, code: number, body: unknown): void {
