@@ -1,5 +1,5 @@
 // A stub Kubernetes API server for the footprint figures: just enough of the list/watch protocol for the
-// real @kubernetes/client-node informers in `perch run` to sync (the TypeScript fake in test/fakes serves
+// real Kubernetes client in `perch run` to sync (the TypeScript fake in test/fakes serves
 // the full protocol and faults; bench/ runs plain JavaScript against dist/, so it cannot import it).
 // Lists answer with the fixture cluster; a watch answers 200 and then stays open with nothing to say,
 // as the API server does for a quiet node.
@@ -72,7 +72,7 @@ export async function startStubKubeApi() {
   };
 }
 
-/** A kubeconfig for the stub (client-node accepts http:// only with insecure-skip-tls-verify). */
+/** A kubeconfig for the stub (plain http://; insecure-skip-tls-verify only matters to clients that insist on TLS). */
 export function writeStubKubeconfig(path, url) {
   const config = {
     apiVersion: 'v1',
@@ -82,7 +82,7 @@ export function writeStubKubeconfig(path, url) {
     contexts: [{ name: 'stub', context: { cluster: 'stub', user: 'stub', namespace: 'default' } }],
     'current-context': 'stub',
   };
-  // JSON is YAML: client-node reads either.
+  // JSON is YAML: a kubeconfig reader takes either.
   writeFileSync(path, JSON.stringify(config));
   return path;
 }

@@ -72,6 +72,8 @@ export function readKubeconfig(paths: readonly string[], context?: string): Kube
     if (user.body['auth-provider'] !== undefined)
       return { kind: 'plugin', context: contextName, user: user.name, plugin: 'auth-provider' };
   }
+  refuseUnsupported(cluster, ['proxy-url']);
+  if (user) refuseUnsupported(user, ['as', 'as-uid', 'as-groups', 'as-user-extra']);
   const tls = clusterTls(cluster);
   const clientTls = user ? clientCertificate(user) : {};
   return {
@@ -119,6 +121,16 @@ function mergeFile(merged: Merged, path: string): void {
   if (merged.currentContext === undefined) {
     const current = optionalString(root['current-context'], `${path}: current-context`);
     if (current) merged.currentContext = current;
+  }
+}
+
+/** Ignoring these would connect by another route or as another identity than the kubeconfig says. */
+function refuseUnsupported(entry: Entry, fields: readonly string[]): void {
+  const present = fields.filter((field) => entry.body[field] !== undefined);
+  if (present.length > 0) {
+    throw new Error(
+      `${entry.where} sets ${present.join(', ')}, which Perch does not support; supported: server, certificate-authority(-data), tls-server-name, insecure-skip-tls-verify, token, tokenFile, client-certificate(-data), client-key(-data), username/password, exec, auth-provider`,
+    );
   }
 }
 

@@ -1,5 +1,6 @@
 // A fake Kubernetes API server for tests: speaks the real list/watch wire protocol (see
-// shared reference kubernetes.md §2) so that @kubernetes/client-node's ListWatch informer can run against it.
+// shared reference kubernetes.md §2) so that Perch's own list/watch client and @kubernetes/client-node's
+// ListWatch informer can run against it.
 //
 // Served: GET list / watch / get for pods, namespaces, runtimeclasses, replicasets and jobs.
 // Paging: `limit`/`continue` on lists, over the current state (not the consistent snapshot a real server keeps).

@@ -203,6 +203,15 @@ describe('readKubeconfig', () => {
     expect(() => readKubeconfig([halfCert])).toThrow('users[u] has a client certificate without a key');
   });
 
+  it('refuses a proxy-url or impersonation rather than connecting by another route or as someone else', () => {
+    const proxied = write(freshDir(), simple({ 'proxy-url': 'socks5://localhost:1080' }, {}));
+    expect(() => readKubeconfig([proxied])).toThrow(
+      'clusters[c] sets proxy-url, which Perch does not support',
+    );
+    const impersonating = write(freshDir(), simple({}, { token: 't', as: 'admin' }));
+    expect(() => readKubeconfig([impersonating])).toThrow('users[u] sets as, which Perch does not support');
+  });
+
   it('reports users whose credentials come from an exec or auth-provider plugin', () => {
     const exec = write(freshDir(), simple({}, { exec: { command: 'aws', args: ['eks', 'get-token'] } }));
     expect(readKubeconfig([exec])).toEqual({ kind: 'plugin', context: 'ctx', user: 'u', plugin: 'exec' });
