@@ -1,7 +1,7 @@
 import { ConfigError, type ConfigProblem } from '../config/config-error.js';
 import { type LoadOptions, loadConfig } from '../config/load-config.js';
 import { configSchema, type KubernetesConfig, type PerchConfig } from '../config/schema.js';
-import { checkTlsFiles } from '../grpc/tls-credentials.js';
+import { checkTlsFiles } from '../grpc/tls-files.js';
 import { ClusterState } from '../kube/cluster-state.js';
 import { locateCluster } from '../kube/kube-connection.js';
 import { clusterStateOptions } from '../kube/kubernetes-context.js';

@@ -1,5 +1,5 @@
 import type { PerchConfig } from '../config/schema.js';
-import { checkTlsFiles } from '../grpc/tls-credentials.js';
+import { checkTlsFiles } from '../grpc/tls-files.js';
 import { redactSecrets } from '../util/redact.js';
 import { isMessageSink, messageDestination, TemplateError, templateProblems } from './destinations/index.js';
 

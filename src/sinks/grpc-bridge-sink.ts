@@ -1,14 +1,15 @@
 import { lstat, mkdir, rm } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { dirname } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { Gauge } from 'prom-client';
 import type { GrpcBridgeSinkConfig } from '../config/schema.js';
 import { sourceKind } from '../events/falco-event.js';
 import { toGrpcResponse } from '../events/grpc-response.js';
 import { type Priority, priorityName } from '../events/priority.js';
-import { type FalcoResponse, type FalcoVersionResponse, loadFalcoProto } from '../grpc/falco-proto.js';
-import { checkTlsFiles, serverCredentials } from '../grpc/tls-credentials.js';
+import type { FalcoResponse, FalcoVersionResponse } from '../grpc/falco-proto.js';
+import { loadGrpcRuntime } from '../grpc/grpc-runtime.js';
+import { checkTlsFiles } from '../grpc/tls-files.js';
 import { type Logger, LogLimiter } from '../logging/logger.js';
 import type { ComponentMetrics, PerchMetrics } from '../metrics/perch-metrics.js';
 import type { EventAlert } from '../pipeline/alert.js';
@@ -110,8 +111,8 @@ export class GrpcBridgeSink implements EventSink {
       const problems = checkTlsFiles(tls, `sinks.${this.id}.tls`);
       if (problems.length > 0) throw new Error(`sink ${this.id}: ${problems.join('; ')}`);
     }
+    const { grpc, proto, serverCredentials } = await loadGrpcRuntime();
     const server = new grpc.Server();
-    const proto = loadFalcoProto();
     server.addService(proto.outputs.service, {
       sub: (call: SubCall) => this.subscribe(call),
       get: (call: grpc.ServerWritableStream<unknown, FalcoResponse>) => this.serveGet(call),

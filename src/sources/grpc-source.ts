@@ -1,11 +1,12 @@
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { type Observable, Subject } from 'rxjs';
 import type { GrpcSourceConfig } from '../config/schema.js';
 import type { FalcoEvent } from '../events/falco-event.js';
 import { fromGrpcResponse } from '../events/grpc-response.js';
 import { describeGrpcError } from '../grpc/describe-grpc-error.js';
-import { type FalcoResponse, type FalcoVersionResponse, loadFalcoProto } from '../grpc/falco-proto.js';
-import { channelCredentials, channelOptions, checkTlsFiles } from '../grpc/tls-credentials.js';
+import type { FalcoResponse, FalcoVersionResponse } from '../grpc/falco-proto.js';
+import { type GrpcRuntime, loadGrpcRuntime } from '../grpc/grpc-runtime.js';
+import { checkTlsFiles } from '../grpc/tls-files.js';
 import { type Logger, LogLimiter } from '../logging/logger.js';
 import type { ComponentMetrics, PerchMetrics } from '../metrics/perch-metrics.js';
 import { nextDelay } from '../util/backoff.js';
@@ -27,6 +28,7 @@ export class GrpcSource implements Source {
   readonly events$: Observable<FalcoEvent> = this.subject.asObservable();
   private readonly metrics: ComponentMetrics;
   private readonly limiter = new LogLimiter(60_000);
+  private grpc?: GrpcRuntime;
   private outputs?: grpc.Client;
   private version?: grpc.Client;
   private call?: StreamCall;
@@ -51,7 +53,8 @@ export class GrpcSource implements Source {
       const problems = checkTlsFiles(this.config.tls, 'sources.grpc.tls');
       if (problems.length > 0) throw new Error(`gRPC source: ${problems.join('; ')}`);
     }
-    const proto = loadFalcoProto();
+    this.grpc = await loadGrpcRuntime();
+    const { proto, channelCredentials, channelOptions } = this.grpc;
     const credentials = channelCredentials(this.config.address, this.config.tls);
     const options = channelOptions(this.config.tls);
     this.outputs = new proto.outputs(this.config.address, credentials, options);
@@ -148,7 +151,8 @@ export class GrpcSource implements Source {
       if (this.call === call) this.call = undefined;
       if (!this.stopped)
         this.retry(
-          err ?? Object.assign(new Error('Falco ended the stream'), { code: grpc.status.UNAVAILABLE }),
+          err ??
+            Object.assign(new Error('Falco ended the stream'), { code: this.grpc?.grpc.status.UNAVAILABLE }),
         );
     };
     call.on('error', (err) => finish(err));
