@@ -34,8 +34,9 @@ import type {
 } from '../../delivery/destination.js';
 import type { Alert } from '../../pipeline/alert.js';
 import { alertToJson } from '../alert-json.js';
+import { stringifyMarked } from '../marked-integers.js';
 import { alertView } from './alert-view.js';
-import { jsonRequest } from './http.js';
+import { JSON_CONTENT_TYPE } from './http.js';
 import { type CompiledTemplate, compileTemplate, renderTemplate } from './template.js';
 import { plainText } from './text.js';
 
@@ -54,14 +55,19 @@ export const WEBHOOK_ENVELOPE_VERSION = 1;
 /** Headers Perch owns: a configured header of the same name would break signing or parsing. */
 const RESERVED = new Set(['content-type', 'webhook-id', 'webhook-timestamp', 'webhook-signature']);
 
-export function webhookBody(alert: Alert, template?: CompiledTemplate): Record<string, unknown> {
+/** The one-alert body; `marked` for stringifyMarked (see marked-integers.ts). */
+export function webhookBody(
+  alert: Alert,
+  template?: CompiledTemplate,
+  integers: 'bigint' | 'marked' = 'bigint',
+): Record<string, unknown> {
   return {
     version: WEBHOOK_ENVELOPE_VERSION,
     source: 'perch',
     type: `alert.${alert.kind}`,
     timestamp: new Date(alert.receivedAtMs).toISOString(),
     ...(template ? { text: plainText(renderTemplate(template, alertView(alert).variables)) } : {}),
-    data: alertToJson(alert),
+    data: alertToJson(alert, integers),
   };
 }
 
@@ -113,10 +119,11 @@ export function webhookDestination(config: WebhookConfig, options: WebhookOption
     render(alert: Alert): RenderedRequest {
       // Sent signed or not, for receivers that drop duplicates. Alert ids contain no `.`, as the
       // signed content `id.timestamp.body` requires.
-      return jsonRequest(config.url.reveal(), webhookBody(alert, template), {
-        ...extra,
-        'webhook-id': alert.id,
-      });
+      return {
+        url: config.url.reveal(),
+        body: stringifyMarked(webhookBody(alert, template, 'marked')),
+        headers: { 'content-type': JSON_CONTENT_TYPE, ...extra, 'webhook-id': alert.id },
+      };
     },
     classify(response: DestinationResponse): DeliveryVerdict {
       if (response.status === 410) {
