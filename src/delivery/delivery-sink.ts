@@ -113,6 +113,8 @@ export class DeliverySink implements AlertSink {
 
   private readonly maxInFlight: number;
   private readonly batch?: BatchLimits;
+  /** Alerts the requests in flight can carry at once. */
+  private readonly sendWindow: number;
 
   private loop?: Promise<void>;
   private closing = false;
@@ -141,6 +143,7 @@ export class DeliverySink implements AlertSink {
     this.metrics = deps.metrics;
     this.maxInFlight = config.maxInFlight ?? destination.defaultMaxInFlight ?? 1;
     this.batch = batchLimits(config, destination);
+    this.sendWindow = this.maxInFlight * (this.batch?.maxAlerts ?? 1);
     // One connection per request in flight: HTTP/1.1 sends one request at a time on each.
     this.poster = deps.poster ?? new UndiciPoster({ connections: this.maxInFlight });
     this.now = deps.now ?? Date.now;
@@ -302,8 +305,10 @@ export class DeliverySink implements AlertSink {
     try {
       const id = spool.put(this.id, entry.priority, encodeRequest(request), entry.queuedAtMs, (committed) => {
         if (committed) {
-          // On disk now: the request is read back when the entry reaches the head.
-          if (!entry.sending && entry !== this.queue.head()) entry.request = undefined;
+          // On disk now: the request is read back when the entry's turn comes, unless that is
+          // about to happen (it is among the next requests the sink can have in flight).
+          if (!entry.sending && entry !== this.queue.head() && this.queue.size > this.sendWindow)
+            entry.request = undefined;
         } else if (this.queue.unspool(entry)) {
           this.unspooled('the spool write was rolled back');
         }
