@@ -108,9 +108,20 @@ async function dropsFromMetrics(port) {
  * A webhook for every alert: one webhook sink (Debug and up, no pacing to speak of) to the receiver in
  * the load process, dedup off; `rate` alerts/s over HTTP (Falco's http_output) for `durationMs` after a
  * lead-in second. The agent's CPU is counted from the first measured post until the last alert is
- * delivered (or nothing more arrives for 5 s); lost = posted − delivered.
+ * delivered (or nothing more arrives for 5 s); lost = posted − delivered. `sink` adds to the sink's
+ * settings (a batch); `label` names the run in the progress line.
  */
-export async function webhookDelivery({ dir, cpu, load, podsFile, rate, durationMs, progress }) {
+export async function webhookDelivery({
+  dir,
+  cpu,
+  load,
+  podsFile,
+  rate,
+  durationMs,
+  progress,
+  sink = {},
+  label = 'webhook for every alert',
+}) {
   const { port: receiverPort } = await load.call('receiverStart');
   const { perch, port } = await launch({
     dir,
@@ -124,17 +135,19 @@ export async function webhookDelivery({ dir, cpu, load, podsFile, rate, duration
           url: `http://127.0.0.1:${receiverPort}/`,
           minPriority: 'Debug',
           rateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
+          ...sink,
         },
       },
     },
   });
   const pid = perch.child.pid;
   const range = (phase, count) => ({ from: phase * 10_000_000, to: phase * 10_000_000 + count });
+  let requestsBefore = 0;
   const drain = async (phase, count) => {
     let last = -1;
     let quietSince = performance.now();
     for (;;) {
-      const stats = await load.call('receiverStats', range(phase, count));
+      const stats = await load.call('receiverStats', { ...range(phase, count), since: requestsBefore });
       if (stats.delivered >= count) return stats;
       if (stats.delivered !== last) {
         last = stats.delivered;
@@ -147,6 +160,7 @@ export async function webhookDelivery({ dir, cpu, load, podsFile, rate, duration
     const lead = await load.call('httpRate', { port, rate, durationMs: 1000, phase: 1 });
     await drain(1, lead.sent);
     const cpu0 = cpuMs(pid);
+    requestsBefore = (await load.call('receiverStats', range(0, 0))).requests;
     const sent = await load.call('httpRate', { port, rate, durationMs, phase: 2 });
     const stats = await drain(2, sent.sent);
     const agentCpuMs = cpuMs(pid) - cpu0;
@@ -162,13 +176,14 @@ export async function webhookDelivery({ dir, cpu, load, podsFile, rate, duration
       p99Ms: stats.p99,
       maxMs: stats.max,
       receiverRequests: stats.requests,
+      alertsPerRequest: stats.requests > 0 ? stats.delivered / stats.requests : null,
       agentCpuMs,
       cpuMsPerDelivery: stats.delivered > 0 ? agentCpuMs / stats.delivered : null,
       alertsPerCpuSecond: agentCpuMs > 0 ? stats.delivered / (agentCpuMs / 1000) : null,
       drops,
     };
     progress(
-      `webhook for every alert @ ${rate}/s: ${result.delivered} of ${result.sent} delivered, p50 ` +
+      `${label} @ ${rate}/s: ${result.delivered} of ${result.sent} delivered, p50 ` +
         `${result.p50Ms?.toFixed(2)} ms, p99 ${result.p99Ms?.toFixed(2)} ms, agent CPU ` +
         `${result.cpuMsPerDelivery?.toFixed(3)} ms per delivery (${result.alertsPerCpuSecond?.toFixed(0)}/CPU-s)` +
         `${drops.length > 0 ? `; the agent counted, lead-in included: ${drops.join(', ')}` : ''}`,
@@ -176,6 +191,40 @@ export async function webhookDelivery({ dir, cpu, load, podsFile, rate, duration
     return result;
   } finally {
     await perch.stop();
+    await load.call('receiverStop');
+  }
+}
+
+/**
+ * The receiver-only peer: the same load generator posting the same alerts, at the same rate, straight
+ * to the same receiver (one POST per alert, no agent between them). Its p99 is the floor of receipt →
+ * delivered on this machine; alerts per CPU-second are those of the load process, which posts and, in
+ * this run only, also receives: a floor for what forwarding one alert per request can cost in Node.
+ */
+export async function webhookPeer({ load, rate, durationMs, progress }) {
+  const { port } = await load.call('receiverStart');
+  const range = (count) => ({ from: 3 * 10_000_000, to: 3 * 10_000_000 + count });
+  try {
+    await load.call('httpRate', { port, rate, durationMs: 1000, phase: 4 });
+    const sent = await load.call('httpRate', { port, rate, durationMs, phase: 3 });
+    const stats = await load.call('receiverStats', range(sent.sent));
+    const result = {
+      rate,
+      sent: sent.sent,
+      delivered: stats.delivered,
+      lost: sent.sent - stats.delivered,
+      p50Ms: stats.p50,
+      p99Ms: stats.p99,
+      posterCpuMs: sent.loadCpuMs,
+      alertsPerCpuSecond: sent.loadCpuMs > 0 ? stats.delivered / (sent.loadCpuMs / 1000) : null,
+    };
+    progress(
+      `receiver-only peer @ ${rate}/s: ${result.delivered} of ${result.sent} received, p50 ` +
+        `${result.p50Ms?.toFixed(2)} ms, p99 ${result.p99Ms?.toFixed(2)} ms, poster ` +
+        `${result.alertsPerCpuSecond?.toFixed(0)} alerts/CPU-s`,
+    );
+    return result;
+  } finally {
     await load.call('receiverStop');
   }
 }

@@ -12,8 +12,9 @@
 //   load generator and inputs: the full pipeline (enrichment over 300 cached pods, default rules, dedup,
 //   correlation, metrics, the console sink into a null stream) against the same transport into a no-op.
 // - Inputs are deterministic (bench/fixtures.js): ~1.2 KB Falco JSON alerts over 10 rules and 300 pods.
-// - The footprint figures (idle_rss, start, webhook, storm_rss; bench/footprint.js) measure a real
-//   `perch run` process from outside, through /proc, with the load generator pinned as above.
+// - The footprint figures (idle_rss, start, webhook, webhook_batch, storm_rss; bench/footprint.js) measure a real
+//   `perch run` process from outside, through /proc, with the load generator pinned as above;
+//   webhook_peer is the same load posted straight to the same receiver, without Perch.
 // See docs/performance.md for what each figure measures, the targets and the latest numbers.
 
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,7 +22,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { alertJson, writeClusterDump } from './fixtures.js';
-import { idleRss, startTime, stormRss, webhookDelivery } from './footprint.js';
+import { idleRss, startTime, stormRss, webhookDelivery, webhookPeer } from './footprint.js';
 import { pinningAvailable, startWorker } from './ipc.js';
 import { summariseProfile } from './profile-summary.js';
 
@@ -36,6 +37,8 @@ const SCENARIOS = [
   'idle_rss',
   'start',
   'webhook',
+  'webhook_peer',
+  'webhook_batch',
   'storm_rss',
   'added_us',
 ];
@@ -116,6 +119,8 @@ const TARGETS = {
 };
 /** falcosidekick (webhook output only) on the same load, measured once beside Perch: not re-measured here. */
 const PEER_WEBHOOK_PER_CPU_S = 6300;
+/** The batched webhook run: arrays of up to 64 alerts, the first waiting at most 5 ms for more. */
+const WEBHOOK_BATCH = { maxAlerts: 64, maxWait: '5ms' };
 
 const dir = mkdtempSync(join(tmpdir(), 'perch-bench-'));
 const podsFile = writeClusterDump(join(dir, 'cluster.json'));
@@ -425,7 +430,7 @@ async function footprint() {
   const common = { dir, cpu: AGENT_CPU, progress };
   if (wanted('idle_rss')) out.idle = await idleRss({ ...common, idleMs: IDLE_MS });
   if (wanted('start')) out.start = await startTime({ ...common, runs: START_RUNS });
-  if (wanted('webhook') || wanted('storm_rss')) {
+  if (['webhook', 'webhook_peer', 'webhook_batch', 'storm_rss'].some(wanted)) {
     const load = startWorker('./load-worker.js', { cpu: LOAD_CPU });
     try {
       if (wanted('webhook'))
@@ -435,6 +440,18 @@ async function footprint() {
           podsFile,
           rate: WEBHOOK_RATE,
           durationMs: WEBHOOK_MS,
+        });
+      if (wanted('webhook_peer'))
+        out.webhookPeer = await webhookPeer({ ...common, load, rate: WEBHOOK_RATE, durationMs: WEBHOOK_MS });
+      if (wanted('webhook_batch'))
+        out.webhookBatch = await webhookDelivery({
+          ...common,
+          load,
+          podsFile,
+          rate: WEBHOOK_RATE,
+          durationMs: WEBHOOK_MS,
+          sink: { batch: WEBHOOK_BATCH },
+          label: 'batched webhook',
         });
       if (wanted('storm_rss'))
         out.storm = await stormRss({ ...common, load, podsFile, durationMs: STORM_MS });
@@ -614,6 +631,40 @@ function table(r) {
       '',
     ]);
   }
+  if (fp.webhookPeer) {
+    const p = fp.webhookPeer;
+    rows.push([
+      `receiver-only peer @ ${fmt(p.rate)}/s (load → receiver, no agent): p99`,
+      `${fmt(p.p99Ms, 2)} ms`,
+      `p50 ${fmt(p.p50Ms, 2)} ms; ${fmt(p.lost)} lost`,
+      '—',
+      '',
+    ]);
+    rows.push([
+      '  alerts per poster CPU-second (poster and receiver share it)',
+      fmt(p.alertsPerCpuSecond),
+      fp.webhook ? `Perch ${fmt(fp.webhook.alertsPerCpuSecond)} per agent CPU-s` : '',
+      '—',
+      '',
+    ]);
+  }
+  if (fp.webhookBatch) {
+    const b = fp.webhookBatch;
+    rows.push([
+      `batched webhook (≤ ${WEBHOOK_BATCH.maxAlerts} alerts, ≤ ${WEBHOOK_BATCH.maxWait}) @ ${fmt(b.rate)}/s: agent CPU per alert`,
+      `${fmt(b.cpuMsPerDelivery, 3)} ms`,
+      `${fmt(b.alertsPerRequest, 1)} alerts per request`,
+      '—',
+      '',
+    ]);
+    rows.push([
+      '  receipt → delivered: p99',
+      `${fmt(b.p99Ms, 2)} ms`,
+      `p50 ${fmt(b.p50Ms, 2)} ms; ${fmt(b.lost)} lost`,
+      '—',
+      '',
+    ]);
+  }
   if (fp.storm)
     rows.push([
       `peak RSS, NDJSON storm (1,000-alert bodies, ${fmt(fp.storm.ms / 1000)} s, no heap flag)`,
@@ -683,6 +734,20 @@ function toJson(r, meta) {
       lost: fp.webhook.lost,
       alerts_per_cpu_second: Math.round(fp.webhook.alertsPerCpuSecond ?? Number.NaN) || null,
     };
+  if (fp.webhookPeer)
+    json.webhook_peer = {
+      poster_alerts_per_cpu_second: Math.round(fp.webhookPeer.alertsPerCpuSecond ?? Number.NaN) || null,
+      p99_ms_at_2000: round(fp.webhookPeer.p99Ms, 2),
+      lost: fp.webhookPeer.lost,
+    };
+  if (fp.webhookBatch)
+    json.webhook_batched = {
+      cpu_ms_per_delivery: round(fp.webhookBatch.cpuMsPerDelivery, 3),
+      p99_ms_at_2000: round(fp.webhookBatch.p99Ms, 2),
+      lost: fp.webhookBatch.lost,
+      alerts_per_request: round(fp.webhookBatch.alertsPerRequest, 2),
+      alerts_per_cpu_second: Math.round(fp.webhookBatch.alertsPerCpuSecond ?? Number.NaN) || null,
+    };
   if (fp.storm) json.storm_rss_mb = round(fp.storm.peakMb, 1);
   if (r.added_us)
     json.added_us = Object.fromEntries(
@@ -750,7 +815,8 @@ async function main() {
   if (wanted('rss')) r.rss = await memory();
   if (wanted('metrics')) r.metrics = await metricsRender();
   if (wanted('added_us')) r.added_us = addedUs(r);
-  if (['idle_rss', 'start', 'webhook', 'storm_rss'].some(wanted)) r.footprint = await footprint();
+  if (['idle_rss', 'start', 'webhook', 'webhook_peer', 'webhook_batch', 'storm_rss'].some(wanted))
+    r.footprint = await footprint();
   meta.seconds = Math.round((Date.now() - started) / 1000);
 
   process.stdout.write(

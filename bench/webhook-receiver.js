@@ -39,8 +39,8 @@ export class WebhookReceiver {
     return { port: this.server.address().port };
   }
 
-  /** Delivered alerts and latency percentiles of the seqs in [from, to). */
-  stats({ from, to }) {
+  /** Delivered alerts and latency percentiles of the seqs in [from, to); requests since the count `since`. */
+  stats({ from, to, since = 0 }) {
     const list = [];
     for (let seq = from; seq < to; seq++) {
       const ms = this.latency.get(seq);
@@ -54,7 +54,7 @@ export class WebhookReceiver {
       p50: at(0.5),
       p99: at(0.99),
       max: list.length === 0 ? null : list[list.length - 1],
-      requests: this.requests,
+      requests: this.requests - since,
       duplicates: this.duplicates,
     };
   }

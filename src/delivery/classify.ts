@@ -39,6 +39,7 @@ export function responseDetail(text: string): string {
 }
 
 const RETRIED = new Set([408, 425, 429]);
+const DELIVERED: DeliveryVerdict = Object.freeze({ kind: 'delivered' });
 
 /**
  * What a destination's answer means when it does not say otherwise: any 2xx is delivered (Teams
@@ -49,13 +50,15 @@ const RETRIED = new Set([408, 425, 429]);
  */
 export function defaultClassify(
   response: DestinationResponse,
-  now: number = Date.now(),
-  detail: string = responseDetail(response.body),
+  now?: number,
+  explained?: string,
 ): DeliveryVerdict {
   const { status } = response;
-  if (status >= 200 && status < 300) return { kind: 'delivered' };
+  if (status >= 200 && status < 300) return DELIVERED;
+  // Only a failure needs the reason: a delivered answer is neither redacted nor cut.
+  const detail = explained ?? responseDetail(response.body);
   if (RETRIED.has(status) || status >= 500) {
-    const afterMs = retryAfterMs(response, now);
+    const afterMs = retryAfterMs(response, now ?? Date.now());
     const reason = `HTTP ${status}${status === 429 ? ' (rate limited)' : ''}${detail}`;
     return afterMs === undefined ? { kind: 'retry', reason } : { kind: 'retry', reason, afterMs };
   }

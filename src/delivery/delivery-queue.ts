@@ -1,4 +1,5 @@
 import type { RenderedRequest } from './destination.js';
+import { LinkedOrder } from './linked-order.js';
 
 export interface QueuedEntry {
   readonly seq: number;
@@ -14,15 +15,17 @@ export interface QueuedEntry {
   /** No attempt before this (backoff, or the delay the service asked for). */
   notBeforeMs: number;
   lastFailure?: string;
+  /** Its request is in flight: never dropped to make room, never sent twice at once. */
+  sending?: boolean;
 }
 
 /**
- * One sink's queue, in the order alerts were accepted (delivery is head of line). Spooled entries
+ * One sink's queue, in the order alerts were accepted (sent oldest first; see DeliverySink). Spooled entries
  * are light references to the spool; in-memory entries hold their request and are bounded by
  * `capacity`: beyond it the oldest entry of the lowest priority present is dropped.
  */
 export class DeliveryQueue {
-  private order = new Map<number, QueuedEntry>();
+  private readonly order = new LinkedOrder<QueuedEntry>();
   /** In-memory entries by priority, each in arrival order, to find the one to drop in O(1). */
   private readonly byPriority = new Map<number, Map<number, QueuedEntry>>();
   private readonly bySpoolId = new Map<number, QueuedEntry>();
@@ -46,20 +49,34 @@ export class DeliveryQueue {
   }
 
   head(): QueuedEntry | undefined {
-    return this.order.values().next().value;
+    return this.order.first;
   }
 
   hasSpoolId(id: number): boolean {
     return this.bySpoolId.has(id);
   }
 
+  spooled(id: number): QueuedEntry | undefined {
+    return this.bySpoolId.get(id);
+  }
+
+  /** The oldest entry not in flight. */
+  firstWaiting(): QueuedEntry | undefined {
+    return this.order.find(isWaiting);
+  }
+
+  /** Up to `max` entries not in flight, oldest first. */
+  waiting(max: number): QueuedEntry[] {
+    return this.order.filter(isWaiting, max);
+  }
+
   /**
    * Appends an entry; returns the in-memory entry dropped to make room (maybe this one), never
-   * `keep` (the entry being sent) and never a spooled one.
+   * `keep` nor one in flight (`sending`), and never a spooled one.
    */
   push(entry: QueuedEntry, keep?: QueuedEntry): QueuedEntry | undefined {
     this.index(entry);
-    this.order.set(entry.seq, entry);
+    this.order.append(entry);
     if (this.memoryCount <= this.capacity) return undefined;
     const victim = this.lowestOldest(keep);
     if (victim) this.remove(victim);
@@ -68,18 +85,12 @@ export class DeliveryQueue {
 
   /** Puts entries (spooled ones found at start) before everything queued so far: they are older. */
   prepend(entries: readonly QueuedEntry[]): void {
-    if (entries.length === 0) return;
-    const order = new Map<number, QueuedEntry>();
-    for (const entry of entries) {
-      this.index(entry);
-      order.set(entry.seq, entry);
-    }
-    for (const [seq, entry] of this.order) order.set(seq, entry);
-    this.order = order;
+    for (const entry of entries) this.index(entry);
+    this.order.prependAll(entries);
   }
 
   remove(entry: QueuedEntry): boolean {
-    if (!this.order.delete(entry.seq)) return false;
+    if (!this.order.remove(entry)) return false;
     if (entry.spoolId !== undefined) this.bySpoolId.delete(entry.spoolId);
     else {
       this.byPriority.get(entry.priority)?.delete(entry.seq);
@@ -108,7 +119,7 @@ export class DeliveryQueue {
 
   /** Takes every in-memory entry out (at shutdown: they cannot outlive the process). */
   drainMemory(): QueuedEntry[] {
-    const drained = [...this.order.values()].filter((e) => e.spoolId === undefined);
+    const drained = [...this.order].filter((e) => e.spoolId === undefined);
     for (const entry of drained) this.remove(entry);
     return drained;
   }
@@ -138,9 +149,13 @@ export class DeliveryQueue {
     const priorities = [...this.byPriority.keys()].sort((a, b) => a - b);
     for (const priority of priorities) {
       for (const entry of this.byPriority.get(priority)?.values() ?? []) {
-        if (entry !== keep) return entry;
+        if (entry !== keep && !entry.sending) return entry;
       }
     }
     return undefined;
   }
+}
+
+function isWaiting(entry: QueuedEntry): boolean {
+  return !entry.sending;
 }

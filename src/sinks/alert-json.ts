@@ -1,12 +1,20 @@
 import { sourceKind } from '../events/falco-event.js';
 import { priorityName } from '../events/priority.js';
-import { stringifyExact, toFalcoShape } from '../events/serialize-event.js';
+import { toFalcoShape } from '../events/serialize-event.js';
 import type { Alert, EventAlert } from '../pipeline/alert.js';
+import { markIntegers, stringifyMarked } from './marked-integers.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** How an alert's bigints come out: as they are (for stringifyExact) or marked (for stringifyMarked). */
+type Integers = 'bigint' | 'marked';
+
 // `event` is Falco's alert as Falco wrote it; what Perch derives sits beside it, never inside.
-function eventJson(alert: EventAlert): Record<string, unknown> {
+function eventJson(alert: EventAlert, integers: Integers): Record<string, unknown> {
+  const event = toFalcoShape(alert.event);
+  // Output fields are the only place an alert holds bigints (parse-falco-json.ts).
+  if (integers === 'marked' && event.output_fields !== undefined)
+    event.output_fields = markIntegers(event.output_fields as Record<string, unknown>);
   return {
     kind: 'event',
     id: alert.id,
@@ -15,15 +23,18 @@ function eventJson(alert: EventAlert): Record<string, unknown> {
     reasons: alert.reasons,
     ...(alert.routes ? { routes: alert.routes } : {}),
     enrichment: alert.enrichment,
-    event: toFalcoShape(alert.event),
+    event,
   };
 }
 
-/** The JSON shape of every kind of alert, as `--json`, webhooks and replay print it. */
-export function alertToJson(alert: Alert): Record<string, unknown> {
+/**
+ * The JSON shape of every kind of alert, as `--json`, webhooks and replay print it. With `marked`,
+ * big integers are marked strings: for stringifyMarked only (see marked-integers.ts).
+ */
+export function alertToJson(alert: Alert, integers: Integers = 'bigint'): Record<string, unknown> {
   switch (alert.kind) {
     case 'event':
-      return eventJson(alert);
+      return eventJson(alert, integers);
     case 'digest':
       return {
         kind: 'digest',
@@ -48,7 +59,7 @@ export function alertToJson(alert: Alert): Record<string, unknown> {
               })),
             }
           : {}),
-        sample: eventJson(alert.sample),
+        sample: eventJson(alert.sample, integers),
       };
     case 'incident':
       return {
@@ -68,11 +79,11 @@ export function alertToJson(alert: Alert): Record<string, unknown> {
           time: iso(t.timeMs),
           priority: priorityName(t.priority),
         })),
-        sample: eventJson(alert.sample),
+        sample: eventJson(alert.sample, integers),
       };
   }
 }
 
 export function formatAlertJson(alert: Alert): string {
-  return stringifyExact(alertToJson(alert));
+  return stringifyMarked(alertToJson(alert, 'marked'));
 }

@@ -6,8 +6,11 @@ import { describe, expect, it } from '@jest/globals';
 import { Webhook } from 'standardwebhooks';
 import { Secret } from '../../src/config/secret.js';
 import type { RenderedRequest } from '../../src/delivery/destination.js';
-import type { Alert } from '../../src/pipeline/alert.js';
-import { webhookDestination } from '../../src/sinks/destinations/webhook.js';
+import { parseFalcoJson } from '../../src/events/parse-falco-json.js';
+import { stringifyExact } from '../../src/events/serialize-event.js';
+import { type Alert, alertFromEvent } from '../../src/pipeline/alert.js';
+import { compileTemplate } from '../../src/sinks/destinations/template.js';
+import { webhookBody, webhookDestination } from '../../src/sinks/destinations/webhook.js';
 import { type Json, universalProblems } from './checks/destination-checks.js';
 import { hostileAlerts } from './hostile-corpus.js';
 
@@ -55,6 +58,30 @@ describe('webhook contract', () => {
     },
   );
 
+  it.each(hostileAlerts())(
+    '%s: the body is exactly what the exact JSON writer makes of it',
+    (_name, alert) => {
+      const destination = webhookDestination({ url: URL, headers: {}, template: TEMPLATE });
+      expect(destination.render(alert).body).toBe(
+        stringifyExact(webhookBody(alert, compileTemplate(TEMPLATE))),
+      );
+    },
+  );
+
+  it('big integers in output fields, alone or in a list, come out digit for digit', () => {
+    const event = parseFalcoJson(
+      '{"output":"x","priority":"Warning","rule":"r","time":"2026-01-01T00:00:00.000000000Z",' +
+        '"output_fields":{"evt.time":1767225600123456789,"fd.nums":[9007199254740993,1],"proc.pid":7}}',
+    );
+    const alert = alertFromEvent({ event, enrichment: { outcome: 'unresolved' } }, 0);
+    const body = webhookDestination({ url: URL, headers: {} }).render(alert).body;
+    expect(body).toBe(stringifyExact(webhookBody(alert)));
+    expect(body).toContain('"evt.time":1767225600123456789');
+    expect(body).toContain('"fd.nums":[9007199254740993,1]');
+    // The alert itself is left as it was: other sinks read the same event.
+    expect(event.outputFields?.['evt.time']).toBe(1767225600123456789n);
+  });
+
   it('a changed byte or another secret fails verification', () => {
     const [, alert] = hostileAlerts()[0] as [string, Alert];
     const request = signed(alert, SECRET);
@@ -72,5 +99,30 @@ describe('webhook contract', () => {
     const request = signed(alert, secret);
     const receiver = new Webhook(new TextEncoder().encode(secret), { format: 'raw' });
     expect(() => receiver.verify(request.body, request.headers, { jsonParse: false })).not.toThrow();
+  });
+
+  it('a batch: the body is an array of exactly the one-alert bodies, signed as a whole', () => {
+    const destination = webhookDestination({
+      url: URL,
+      signingSecret: new Secret(SECRET),
+      headers: { 'X-Team': 'secops' },
+      template: TEMPLATE,
+    });
+    const alerts = hostileAlerts().map(([, alert]) => alert);
+    const singles = alerts.map((alert) => destination.render(alert));
+    const combined = destination.batch?.combine(singles);
+    if (!combined || !destination.prepare) throw new Error('expected a signing, batching webhook');
+    const request = destination.prepare(combined, 1);
+    const verified = new Webhook(SECRET).verify(request.body, request.headers) as Json[];
+    expect(verified).toEqual(singles.map((single) => JSON.parse(single.body) as Json));
+    expect(verified.map((one) => (one.data as Json).id)).toEqual(alerts.map((alert) => alert.id));
+    expect(request.headers['x-team'] ?? request.headers['X-Team']).toBe('secops');
+    // One id per set of alerts: a retry of the same batch can be recognised as a duplicate.
+    const id = request.headers['webhook-id'] ?? '';
+    expect(id).toMatch(/^batch_[A-Za-z0-9_-]+$/);
+    expect(destination.batch?.combine(singles).headers['webhook-id']).toBe(id);
+    expect(destination.batch?.combine(singles.slice(1)).headers['webhook-id']).not.toBe(id);
+    // Falco's nanosecond evt.time survives inside the array as in a single body.
+    expect(request.body).toContain(singles[0]?.body);
   });
 });

@@ -41,8 +41,9 @@ async function sendAll(url: string, prefix: string, count: number): Promise<stri
 
 describe('SIGTERM with a backlog: shutdown tells the truth', () => {
   it('without a spool: answers 503 with Retry-After while draining, then counts every alert it could not deliver', async () => {
-    // A slow destination: part of the backlog goes out during the grace, the rest cannot.
-    receiver.setDefault({ status: 200, delayMs: 15 });
+    // A slow destination: part of the backlog goes out during the grace, the rest cannot. Slow
+    // enough for that with the webhook's 8 requests in flight (about 80 alerts a second).
+    receiver.setDefault({ status: 200, delayMs: 100 });
     const config = writeConfig({ dir, receiverUrl: receiver.url, shutdownGrace: '1500ms' });
     const { perch, url } = await startAgent(config);
     const accepted = await sendAll(url, 'unspooled', 300);

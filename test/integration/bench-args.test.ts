@@ -12,7 +12,7 @@ describe('bench/run.js arguments', () => {
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('usage: node bench/run.js');
     expect(result.stdout).toContain(
-      'http, spooled, grpc, jsonl, latency, rss, metrics, idle_rss, start, webhook, storm_rss, added_us',
+      'http, spooled, grpc, jsonl, latency, rss, metrics, idle_rss, start, webhook, webhook_peer, webhook_batch, storm_rss, added_us',
     );
     expect(result.stdout).toContain('added_us is computed from http, grpc and jsonl');
     expect(result.stderr).not.toContain('Perch benchmarks');
@@ -22,6 +22,7 @@ describe('bench/run.js arguments', () => {
     [['--only', 'bogus'], 'unknown --only scenario(s): bogus'],
     [['--only', 'http,nope'], 'unknown --only scenario(s): nope'],
     [['--only', 'webhook,idle'], 'unknown --only scenario(s): idle'],
+    [['--only', 'webhook_peer,webhook_batched'], 'unknown --only scenario(s): webhook_batched'],
     [['--bogus'], "Unknown option '--bogus'"],
     [['extra'], "Unexpected argument 'extra'"],
   ])('%j is refused with the usage and exit 2 before any benchmark starts', (args, problem) => {

@@ -2,6 +2,8 @@
 import type { RenderedRequest } from '../../delivery/destination.js';
 import { stringifyExact } from '../../events/serialize-event.js';
 
+export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
 export function jsonRequest(
   url: string,
   payload: unknown,
@@ -11,7 +13,7 @@ export function jsonRequest(
     url,
     // stringifyExact: webhook payloads carry Falco's 19-digit evt.time, which must survive exactly.
     body: stringifyExact(payload),
-    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+    headers: { 'content-type': JSON_CONTENT_TYPE, ...headers },
   };
 }
 

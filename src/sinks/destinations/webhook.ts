@@ -16,9 +16,14 @@
  * `webhook-signature` is `v1,` + base64(HMAC-SHA256(secret, `${id}.${timestamp}.${body}`)). A secret
  * written `whsec_…` is base64 after the prefix, as Standard Webhooks shows it; any other string is used
  * as its UTF-8 bytes.
+ *
+ * Batches (opt-in, `batch`): the body is a JSON array of exactly the objects above, oldest first,
+ * and `webhook-id` names the batch (`batch_` + a digest of its alerts' ids, the same on every
+ * attempt of the same alerts); each object's `data.id` still names its alert. The signature covers
+ * the whole array body.
  */
 
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { SinkConfig } from '../../config/schema.js';
 import { defaultClassify } from '../../delivery/classify.js';
 import type {
@@ -29,8 +34,9 @@ import type {
 } from '../../delivery/destination.js';
 import type { Alert } from '../../pipeline/alert.js';
 import { alertToJson } from '../alert-json.js';
+import { stringifyMarked } from '../marked-integers.js';
 import { alertView } from './alert-view.js';
-import { jsonRequest } from './http.js';
+import { JSON_CONTENT_TYPE } from './http.js';
 import { type CompiledTemplate, compileTemplate, renderTemplate } from './template.js';
 import { plainText } from './text.js';
 
@@ -49,14 +55,19 @@ export const WEBHOOK_ENVELOPE_VERSION = 1;
 /** Headers Perch owns: a configured header of the same name would break signing or parsing. */
 const RESERVED = new Set(['content-type', 'webhook-id', 'webhook-timestamp', 'webhook-signature']);
 
-export function webhookBody(alert: Alert, template?: CompiledTemplate): Record<string, unknown> {
+/** The one-alert body; `marked` for stringifyMarked (see marked-integers.ts). */
+export function webhookBody(
+  alert: Alert,
+  template?: CompiledTemplate,
+  integers: 'bigint' | 'marked' = 'bigint',
+): Record<string, unknown> {
   return {
     version: WEBHOOK_ENVELOPE_VERSION,
     source: 'perch',
     type: `alert.${alert.kind}`,
     timestamp: new Date(alert.receivedAtMs).toISOString(),
     ...(template ? { text: plainText(renderTemplate(template, alertView(alert).variables)) } : {}),
-    data: alertToJson(alert),
+    data: alertToJson(alert, integers),
   };
 }
 
@@ -72,6 +83,23 @@ export function sign(key: Buffer, id: string, timestampSeconds: number, body: st
   return `v1,${mac}`;
 }
 
+/** The array body of a batch: the one-alert bodies, as rendered, joined. */
+export function combineWebhookRequests(requests: readonly RenderedRequest[]): RenderedRequest {
+  const [first] = requests;
+  if (!first) throw new RangeError('a batch needs at least one request');
+  const ids = requests.map((r) => r.headers['webhook-id'] ?? '');
+  return {
+    url: first.url,
+    body: `[${requests.map((r) => r.body).join(',')}]`,
+    headers: { ...first.headers, 'webhook-id': batchId(ids) },
+  };
+}
+
+/** base64url has no `.`, as the signed content `id.timestamp.body` requires. */
+function batchId(ids: readonly string[]): string {
+  return `batch_${createHash('sha256').update(ids.join('\n')).digest('base64url').slice(0, 32)}`;
+}
+
 export function webhookDestination(config: WebhookConfig, options: WebhookOptions = {}): Destination {
   const now = options.now ?? Date.now;
   const template = config.template ? compileTemplate(config.template) : undefined;
@@ -84,13 +112,18 @@ export function webhookDestination(config: WebhookConfig, options: WebhookOption
     kind: 'webhook',
     // No service-defined limit; generous, and 429/Retry-After still slow Perch down.
     defaultRate: { perSecond: 10, burst: 20 },
+    // Receivers are servers of the user's own that take concurrent requests; each alert carries its
+    // own id and time, so order between overlapping requests is not part of the contract.
+    defaultMaxInFlight: 8,
+    batch: { combine: combineWebhookRequests },
     render(alert: Alert): RenderedRequest {
       // Sent signed or not, for receivers that drop duplicates. Alert ids contain no `.`, as the
       // signed content `id.timestamp.body` requires.
-      return jsonRequest(config.url.reveal(), webhookBody(alert, template), {
-        ...extra,
-        'webhook-id': alert.id,
-      });
+      return {
+        url: config.url.reveal(),
+        body: stringifyMarked(webhookBody(alert, template, 'marked')),
+        headers: { 'content-type': JSON_CONTENT_TYPE, ...extra, 'webhook-id': alert.id },
+      };
     },
     classify(response: DestinationResponse): DeliveryVerdict {
       if (response.status === 410) {
