@@ -43,13 +43,18 @@ export class UndiciPoster implements Poster {
         path: target.path,
         method: 'POST',
         headers: request.headers,
-        body: request.body,
+        body: request.bytes ?? request.body,
         signal: abort.signal,
       });
-      const body = await readCapped(response.body, MAX_RESPONSE_BYTES);
+      const bytes = await readCapped(response.body, MAX_RESPONSE_BYTES);
       return {
         kind: 'answered',
-        response: { status: response.statusCode, headers: new ResponseHeaders(response.headers), body },
+        response: {
+          status: response.statusCode,
+          headers: new ResponseHeaders(response.headers),
+          body: bytes.toString('utf8'),
+          bytes,
+        },
       };
     } catch (err) {
       if (signal.aborted) return { kind: 'aborted' };
@@ -85,12 +90,12 @@ export class UndiciPoster implements Poster {
   }
 }
 
-/** The response body as text, read up to `max` bytes; the rest is discarded with the connection. */
-function readCapped(body: Readable, max: number): Promise<string> {
+/** The response body, read up to `max` bytes; the rest is discarded with the connection. */
+function readCapped(body: Readable, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const finish = (): void => resolve(Buffer.concat(chunks, Math.min(size, max)).toString('utf8'));
+    const finish = (): void => resolve(Buffer.concat(chunks, Math.min(size, max)));
     body.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
       size += chunk.byteLength;
