@@ -247,13 +247,8 @@ const otlpSink = z.strictObject({
     )
     .default({}),
   compression: z.enum(['gzip', 'none']).default('none'),
-  /** Records per request, and how long the first may wait for more. */
-  batch: z
-    .strictObject({
-      maxRecords: z.int().min(1).max(10_000).default(100),
-      maxWait: duration.default(1000),
-    })
-    .prefault({}),
+  /** One record per alert: up to 64 records per request by default (the same settings as the other batching sinks). */
+  batch: batchSettings.prefault({}),
   ...otlpDeliveryFields,
 });
 

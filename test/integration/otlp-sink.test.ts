@@ -310,6 +310,27 @@ describe('OTLP sink: delivery', () => {
     expect(await metricValue(metrics, 'perch_sink_rejected_records_total', { component_id: 'logs' })).toBe(0);
   });
 
+  it('batches alerts into one request, records of one pod under one ResourceLogs', async () => {
+    const { sink } = startSink(otlpConfig({ batch: { maxAlerts: 10, maxWait: '300ms' } }));
+    await sink.start();
+    const alerts = [demoAlert(), hostAlert(), demoAlert(), demoAlert(), hostAlert()];
+    for (const alert of alerts) sink.send(alert);
+    await until(() => receiver.accepted().length === alerts.length);
+    expect(receiver.requests).toHaveLength(1);
+    expect(receiver.requests[0]?.resourceLogs).toBe(2);
+    // Grouped by resource, each group in the order the alerts came.
+    const ids = (resource: number) =>
+      receiver
+        .accepted()
+        .filter((r) => r.resourceIndex === resource)
+        .map((r) => r.attributes['perch.alert.id']);
+    const [pod1, host1, pod2, pod3, host2] = alerts.map((a) => a.id);
+    expect([ids(0), ids(1)]).toEqual([
+      [pod1, pod2, pod3],
+      [host1, host2],
+    ]);
+  });
+
   it('waits as long as a 429 Retry-After asks before sending again', async () => {
     const { sink } = startSink(otlpConfig());
     await sink.start();

@@ -62,6 +62,7 @@ export function otlpDestination(config: OtlpConfig, options: OtlpOptions = {}): 
     kind: 'otlp',
     // A collector takes thousands of records a second; 429/Retry-After still slows Perch down.
     defaultRate: { perSecond: 50, burst: 100 },
+    batch: { combine: combineOtlpRequests },
     render(alert: Alert): RenderedRequest {
       return recordsRequest(url, [alertToRecord(alert)]);
     },
