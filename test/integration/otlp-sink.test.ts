@@ -1,9 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { testSink } from '../../src/app/test-sink.js';
+import { ConfigError } from '../../src/config/config-error.js';
+import { validateConfig } from '../../src/config/load-config.js';
 import { configSchema, type OtlpSinkConfig } from '../../src/config/schema.js';
 import type { DeliverySink } from '../../src/delivery/delivery-sink.js';
 import { outputText } from '../../src/events/falco-event.js';
@@ -11,15 +12,15 @@ import { parseFalcoJson } from '../../src/events/parse-falco-json.js';
 import { priorityName } from '../../src/events/priority.js';
 import type { PodContext } from '../../src/kube/pod-context.js';
 import { PerchMetrics } from '../../src/metrics/perch-metrics.js';
-import { type Alert, alertFromEvent, type EventAlert } from '../../src/pipeline/alert.js';
+import { alertFromEvent, type EventAlert } from '../../src/pipeline/alert.js';
 import { createSinks } from '../../src/sinks/create-sinks.js';
-import { combineOtlpRequests, logsUrl, otlpDestination } from '../../src/sinks/destinations/otlp.js';
-import { hostileAlerts } from '../contract/hostile-corpus.js';
+import { logsUrl } from '../../src/sinks/destinations/otlp.js';
 import { captureLogger, metricValue, until } from '../fakes/http-receiver-fixtures.js';
-import { decodeLogsRequest, OtlpReceiver, type ReceivedRecord } from '../fakes/otlp-receiver.js';
+import { OtlpReceiver, type ReceivedRecord } from '../fakes/otlp-receiver.js';
 import { CURRENT_ALERT, HOST_ALERT } from '../fixtures/falco-alerts.js';
 import { corpus } from '../fixtures/falco-corpus/corpus.js';
 import { podContext } from '../fixtures/pod-context.js';
+import { sentRecords } from '../helpers/otlp-request.js';
 
 const RECEIVED_AT_MS = 1_767_258_903_250;
 
@@ -99,17 +100,6 @@ function hostAlert(): EventAlert {
   );
 }
 
-/** What the sink would send for these alerts in one request, decoded by the independent decoder. */
-function encodeAndDecode(alerts: Alert[], fields: Record<string, unknown> = {}) {
-  const config = otlpConfig(fields);
-  const destination = otlpDestination(config);
-  const combined = combineOtlpRequests(alerts.map((a) => destination.render(a)));
-  const prepared = destination.prepare?.(combined, 1) ?? combined;
-  const bytes = Buffer.from(prepared.bytes ?? new Uint8Array());
-  const body = prepared.headers['content-encoding'] === 'gzip' ? gunzipSync(bytes) : bytes;
-  return { prepared, ...decodeLogsRequest(body, prepared.headers['content-type'] ?? '') };
-}
-
 function startSink(config: OtlpSinkConfig) {
   const metrics = new PerchMetrics({ processMetrics: false });
   const logs = captureLogger();
@@ -175,7 +165,7 @@ function expectDemoRecord(record: ReceivedRecord | undefined, alert: EventAlert)
 describe('OTLP sink: mapping, read back with the generated OTLP decoder', () => {
   it('maps the demo alert to semantic-convention resource and log attributes, nanoseconds exact (protobuf)', () => {
     const alert = demoAlert();
-    const { prepared, records } = encodeAndDecode([alert]);
+    const { prepared, records } = sentRecords([alert]);
     expect(prepared.headers['content-type']).toBe('application/x-protobuf');
     expect(records).toHaveLength(1);
     expectDemoRecord(records[0], alert);
@@ -183,7 +173,7 @@ describe('OTLP sink: mapping, read back with the generated OTLP decoder', () => 
 
   it('maps the same in OTLP JSON, gzipped', () => {
     const alert = demoAlert();
-    const { prepared, records } = encodeAndDecode([alert], { protocol: 'http/json', compression: 'gzip' });
+    const { prepared, records } = sentRecords([alert], { protocol: 'http/json', compression: 'gzip' });
     expect(prepared.headers).toMatchObject({
       'content-type': 'application/json',
       'content-encoding': 'gzip',
@@ -195,7 +185,7 @@ describe('OTLP sink: mapping, read back with the generated OTLP decoder', () => 
     const first = demoAlert();
     const host = hostAlert();
     const second = demoAlert();
-    const { resourceLogs, records } = encodeAndDecode([first, host, second]);
+    const { resourceLogs, records } = sentRecords([first, host, second]);
     expect(resourceLogs).toBe(2);
     const byId = new Map(records.map((r) => [r.attributes['perch.alert.id'], r]));
     expect(byId.get(first.id)?.resourceIndex).toBe(byId.get(second.id)?.resourceIndex);
@@ -213,7 +203,7 @@ describe('OTLP sink: mapping, read back with the generated OTLP decoder', () => 
         RECEIVED_AT_MS,
       ),
     );
-    const { records } = encodeAndDecode(alerts);
+    const { records } = sentRecords(alerts);
     expect(records).toHaveLength(files.length);
     for (const [i, alert] of alerts.entries()) {
       const record = records.find((r) => r.attributes['perch.alert.id'] === alert.id);
@@ -227,27 +217,6 @@ describe('OTLP sink: mapping, read back with the generated OTLP decoder', () => 
       for (const [name, value] of Object.entries(alert.event.outputFields ?? {})) {
         if (value === null) continue;
         expect(record?.attributes).toHaveProperty([`falco.output_fields.${name}`]);
-      }
-    }
-  });
-
-  it('carries the hostile alerts (markup, controls, 10 KB runs, 500 fields, digests, incidents) unchanged', () => {
-    const alerts = hostileAlerts().map(([, alert]) => alert);
-    const { records } = encodeAndDecode(alerts);
-    expect(records).toHaveLength(alerts.length);
-    for (const alert of alerts) {
-      const record = records.find((r) => r.attributes['perch.alert.id'] === alert.id);
-      expect(record?.attributes['perch.alert.kind']).toBe(alert.kind);
-      if (alert.kind === 'event') expect(record?.body).toBe(outputText(alert.event));
-      if (alert.kind === 'digest') {
-        expect(record?.attributes['perch.digest.count']).toBe(alert.count);
-        expect(record?.attributes['falco.rule']).toBe(alert.rule);
-      }
-      if (alert.kind === 'incident') {
-        expect(record?.body).toBe(alert.title);
-        expect(record?.attributes['perch.incident.correlation']).toBe(alert.correlation);
-        expect(record?.attributes['perch.incident.event_count']).toBe(alert.eventCount);
-        expect(record?.attributes['perch.incident.members']).toHaveLength(alert.timeline.length);
       }
     }
   });
@@ -399,5 +368,43 @@ describe('perch test-sink with an OTLP sink', () => {
     const result = await testSink(config, 'logs', { log: captureLogger().log });
     expect(result.ok).toBe(false);
     expect(result.message).toContain('rejected');
+  });
+});
+
+describe('OTLP sink configuration', () => {
+  function problemsOf(sink: Record<string, unknown>): string[] {
+    try {
+      validateConfig(
+        { sinks: { logs: { type: 'otlp', endpoint: 'http://collector:4318', ...sink } } },
+        'test',
+        {},
+      );
+    } catch (err) {
+      if (err instanceof ConfigError) return err.problems.map((p) => `${p.path}: ${p.message}`);
+      throw err;
+    }
+    return [];
+  }
+
+  it('defaults to protobuf, no compression, batches of up to 64 records', () => {
+    expect(otlpConfig()).toMatchObject({
+      protocol: 'http/protobuf',
+      compression: 'none',
+      headers: {},
+      batch: { maxAlerts: 64, maxWait: 0 },
+    });
+  });
+
+  it('refuses a header value that cannot be sent without quoting it, and the headers Perch sets itself', () => {
+    const problems = problemsOf({
+      headers: { Authorization: 'Bearer s3cr3t\r\nX-Evil: 1', 'Content-Type': 'text/plain' },
+    });
+    expect(problems).toHaveLength(2);
+    expect(problems.join('\n')).not.toContain('s3cr3t');
+    expect(problems.join('\n')).toContain('Perch sets content-type');
+  });
+
+  it('refuses an unknown protocol and an endpoint that is not a URL', () => {
+    expect(problemsOf({ protocol: 'grpc', endpoint: 'collector:4317' })).toHaveLength(2);
   });
 });
