@@ -9,7 +9,7 @@ import { configSchema, type OtlpSinkConfig } from '../../src/config/schema.js';
 import type { DeliverySink } from '../../src/delivery/delivery-sink.js';
 import { outputText } from '../../src/events/falco-event.js';
 import { parseFalcoJson } from '../../src/events/parse-falco-json.js';
-import { priorityName } from '../../src/events/priority.js';
+import { Priority, priorityName } from '../../src/events/priority.js';
 import type { PodContext } from '../../src/kube/pod-context.js';
 import { PerchMetrics } from '../../src/metrics/perch-metrics.js';
 import { alertFromEvent, type EventAlert } from '../../src/pipeline/alert.js';
@@ -152,6 +152,7 @@ function expectDemoRecord(record: ReceivedRecord | undefined, alert: EventAlert)
     'falco.output_fields.evt.time': '1767258902123456789',
     'perch.alert.id': alert.id,
     'perch.alert.kind': 'event',
+    'perch.priority': 'Notice',
     'perch.enrichment': 'container_id',
     'perch.isolation': 'sandbox',
     'perch.runtime_class': 'gvisor',
@@ -179,6 +180,20 @@ describe('OTLP sink: mapping, read back with the generated OTLP decoder', () => 
       'content-encoding': 'gzip',
     });
     expectDemoRecord(records[0], alert);
+  });
+
+  it("keeps Falco's priority as the severity when a rule raised it, and Perch's under perch.priority", () => {
+    const alert = {
+      ...demoAlert(),
+      priority: Priority.Critical,
+      reasons: ['raised: toolbox may not read secrets'],
+    };
+    const [record] = sentRecords([alert]).records;
+    expect([record?.severityText, record?.severityNumber]).toEqual(['Notice', 10]);
+    expect(record?.attributes).toMatchObject({
+      'perch.priority': 'Critical',
+      'perch.reasons': ['raised: toolbox may not read secrets'],
+    });
   });
 
   it('groups records by resource: one ResourceLogs per pod and one for the node', () => {

@@ -138,6 +138,8 @@ function incidentRecord(alert: IncidentAlert): OtlpRecord {
 function common(alert: Alert, sample: EventAlert): Omit<OtlpRecord, 'timeNs' | 'body'> {
   const event = sample.event;
   const pod = sample.enrichment.pod;
+  // Falco's priority, as Falco wrote it; an incident has none of its own: Perch's is its severity.
+  const severity = alert.kind === 'incident' ? alert.priority : event.priority;
   const attributes: OtlpAttributes = {
     ...processAttributes(event),
     'falco.rule': alert.kind === 'digest' ? alert.rule : event.rule,
@@ -145,6 +147,8 @@ function common(alert: Alert, sample: EventAlert): Omit<OtlpRecord, 'timeNs' | '
     'falco.source': sourceKind(event),
     'perch.alert.id': alert.id,
     'perch.alert.kind': alert.kind,
+    // What Perch's sinks filter and route by: Falco's unless a rule changed it (perch.reasons says why).
+    'perch.priority': priorityName(alert.priority),
     'perch.enrichment': sample.enrichment.outcome,
   };
   const tags = eventTags(event);
@@ -159,9 +163,8 @@ function common(alert: Alert, sample: EventAlert): Omit<OtlpRecord, 'timeNs' | '
   return {
     resource: resourceOf(sample),
     observedNs: msToNs(alert.receivedAtMs),
-    // Perch's priority: Falco's unless a rule changed it (then perch.reasons says why).
-    severityNumber: SEVERITY_NUMBER[alert.priority],
-    severityText: priorityName(alert.priority),
+    severityNumber: SEVERITY_NUMBER[severity],
+    severityText: priorityName(severity),
     attributes,
   };
 }
