@@ -89,9 +89,15 @@ function otlpSinkDestination(
   const sinkLog = log.child({ sink: name, destination: 'otlp' });
   return otlpDestination(sink, {
     onPartialSuccess: ({ rejected, message }) => {
+      const reason = snippet(message);
+      if (rejected === 0) {
+        // The spec's way of passing a warning: every record was taken.
+        sinkLog.warn({ reason }, 'the OTLP receiver took every record, with a warning');
+        return;
+      }
       metrics.rejectedRecords.inc({ component_id: name }, rejected);
       sinkLog.warn(
-        { rejectedRecords: rejected, reason: snippet(message) },
+        { rejectedRecords: rejected, reason },
         'the OTLP receiver dropped records of an accepted request; they are not sent again',
       );
     },

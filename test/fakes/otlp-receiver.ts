@@ -145,11 +145,16 @@ export function decodeLogsRequest(
   return { resourceLogs: decoded.resourceLogs?.length ?? 0, records };
 }
 
+/** An ExportLogsServiceResponse as a receiver writes it, encoded with the generated code. */
+export function encodeLogsResponse(value: { partialSuccess?: OtlpReply['partialSuccess'] }): Uint8Array {
+  return ExportLogsServiceResponse.encode(ExportLogsServiceResponse.fromObject(value)).finish();
+}
+
 function responseBody(reply: OtlpReply, json: boolean): Uint8Array | string {
   if (reply.body !== undefined) return reply.body;
   const value = reply.partialSuccess ? { partialSuccess: reply.partialSuccess } : {};
   if (json) return JSON.stringify(value);
-  return ExportLogsServiceResponse.encode(ExportLogsServiceResponse.fromObject(value)).finish();
+  return encodeLogsResponse(value);
 }
 
 export class OtlpReceiver {

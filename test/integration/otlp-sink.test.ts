@@ -15,8 +15,9 @@ import { PerchMetrics } from '../../src/metrics/perch-metrics.js';
 import { alertFromEvent, type EventAlert } from '../../src/pipeline/alert.js';
 import { createSinks } from '../../src/sinks/create-sinks.js';
 import { logsUrl } from '../../src/sinks/destinations/otlp.js';
+import { partialSuccess } from '../../src/sinks/destinations/otlp-encoding.js';
 import { captureLogger, metricValue, until } from '../fakes/http-receiver-fixtures.js';
-import { OtlpReceiver, type ReceivedRecord } from '../fakes/otlp-receiver.js';
+import { encodeLogsResponse, OtlpReceiver, type ReceivedRecord } from '../fakes/otlp-receiver.js';
 import { CURRENT_ALERT, HOST_ALERT } from '../fixtures/falco-alerts.js';
 import { corpus } from '../fixtures/falco-corpus/corpus.js';
 import { podContext } from '../fixtures/pod-context.js';
@@ -234,6 +235,26 @@ describe('OTLP sink: mapping, read back with the generated OTLP decoder', () => 
         expect(record?.attributes).toHaveProperty([`falco.output_fields.${name}`]);
       }
     }
+  });
+
+  it('reads a partial success in either encoding, and nothing from a full success or a body that is not OTLP', () => {
+    const protobuf = encodeLogsResponse({
+      partialSuccess: { rejectedLogRecords: 2, errorMessage: 'too big' },
+    });
+    expect(partialSuccess(protobuf, 'http/protobuf')).toEqual({ rejected: 2, message: 'too big' });
+    const json = Buffer.from(
+      JSON.stringify({ partialSuccess: { rejectedLogRecords: '2', errorMessage: 'too big' } }),
+    );
+    expect(partialSuccess(json, 'http/json')).toEqual({ rejected: 2, message: 'too big' });
+    // The spec's warning form: nothing rejected, but a message worth reading.
+    const warning = encodeLogsResponse({
+      partialSuccess: { rejectedLogRecords: 0, errorMessage: 'deprecated field' },
+    });
+    expect(partialSuccess(warning, 'http/protobuf')).toEqual({ rejected: 0, message: 'deprecated field' });
+    expect(partialSuccess(encodeLogsResponse({}), 'http/protobuf')).toBeUndefined();
+    expect(partialSuccess(new Uint8Array(), 'http/protobuf')).toBeUndefined();
+    expect(partialSuccess(Buffer.from('{}'), 'http/json')).toBeUndefined();
+    expect(partialSuccess(Buffer.from('<html>ok</html>'), 'http/json')).toBeUndefined();
   });
 
   it('appends /v1/logs to a base endpoint and keeps a full one', () => {
