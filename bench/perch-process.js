@@ -29,7 +29,9 @@ export function freePort() {
  */
 export function startPerch({ configPath, config, cpu, env = {} }) {
   writeFileSync(configPath, JSON.stringify(config));
-  const args = [CLI, 'run', '-c', configPath];
+  // PERCH_BENCH_PERCH_ARGS: extra node flags for the spawned `perch run`, e.g. `--cpu-prof --cpu-prof-dir=DIR`.
+  const nodeArgs = (process.env.PERCH_BENCH_PERCH_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const args = [...nodeArgs, CLI, 'run', '-c', configPath];
   const options = { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } };
   const spawnedAt = performance.now();
   const child =

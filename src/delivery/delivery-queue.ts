@@ -1,4 +1,5 @@
 import type { RenderedRequest } from './destination.js';
+import { LinkedOrder } from './linked-order.js';
 
 export interface QueuedEntry {
   readonly seq: number;
@@ -24,7 +25,7 @@ export interface QueuedEntry {
  * `capacity`: beyond it the oldest entry of the lowest priority present is dropped.
  */
 export class DeliveryQueue {
-  private order = new Map<number, QueuedEntry>();
+  private readonly order = new LinkedOrder<QueuedEntry>();
   /** In-memory entries by priority, each in arrival order, to find the one to drop in O(1). */
   private readonly byPriority = new Map<number, Map<number, QueuedEntry>>();
   private readonly bySpoolId = new Map<number, QueuedEntry>();
@@ -48,7 +49,7 @@ export class DeliveryQueue {
   }
 
   head(): QueuedEntry | undefined {
-    return this.order.values().next().value;
+    return this.order.first;
   }
 
   hasSpoolId(id: number): boolean {
@@ -59,9 +60,14 @@ export class DeliveryQueue {
     return this.bySpoolId.get(id);
   }
 
-  /** Entries not in flight, oldest first. */
-  *waiting(): Generator<QueuedEntry> {
-    for (const entry of this.order.values()) if (!entry.sending) yield entry;
+  /** The oldest entry not in flight. */
+  firstWaiting(): QueuedEntry | undefined {
+    return this.order.find(isWaiting);
+  }
+
+  /** Up to `max` entries not in flight, oldest first. */
+  waiting(max: number): QueuedEntry[] {
+    return this.order.filter(isWaiting, max);
   }
 
   /**
@@ -70,7 +76,7 @@ export class DeliveryQueue {
    */
   push(entry: QueuedEntry, keep?: QueuedEntry): QueuedEntry | undefined {
     this.index(entry);
-    this.order.set(entry.seq, entry);
+    this.order.append(entry);
     if (this.memoryCount <= this.capacity) return undefined;
     const victim = this.lowestOldest(keep);
     if (victim) this.remove(victim);
@@ -79,18 +85,12 @@ export class DeliveryQueue {
 
   /** Puts entries (spooled ones found at start) before everything queued so far: they are older. */
   prepend(entries: readonly QueuedEntry[]): void {
-    if (entries.length === 0) return;
-    const order = new Map<number, QueuedEntry>();
-    for (const entry of entries) {
-      this.index(entry);
-      order.set(entry.seq, entry);
-    }
-    for (const [seq, entry] of this.order) order.set(seq, entry);
-    this.order = order;
+    for (const entry of entries) this.index(entry);
+    this.order.prependAll(entries);
   }
 
   remove(entry: QueuedEntry): boolean {
-    if (!this.order.delete(entry.seq)) return false;
+    if (!this.order.remove(entry)) return false;
     if (entry.spoolId !== undefined) this.bySpoolId.delete(entry.spoolId);
     else {
       this.byPriority.get(entry.priority)?.delete(entry.seq);
@@ -119,7 +119,7 @@ export class DeliveryQueue {
 
   /** Takes every in-memory entry out (at shutdown: they cannot outlive the process). */
   drainMemory(): QueuedEntry[] {
-    const drained = [...this.order.values()].filter((e) => e.spoolId === undefined);
+    const drained = [...this.order].filter((e) => e.spoolId === undefined);
     for (const entry of drained) this.remove(entry);
     return drained;
   }
@@ -154,4 +154,8 @@ export class DeliveryQueue {
     }
     return undefined;
   }
+}
+
+function isWaiting(entry: QueuedEntry): boolean {
+  return !entry.sending;
 }

@@ -119,7 +119,9 @@ export class DeliverySink implements AlertSink {
   private discardedOnClose = 0;
   private closed?: Promise<void>;
   /** Requests in flight (entries in them are marked `sending`). */
-  private readonly inFlight = new Set<Promise<void>>();
+  private inFlight = 0;
+  /** close() waiting for the requests in flight to end. */
+  private allAnswered?: () => void;
   /** Aborts every request in flight when close() runs out of patience. */
   private readonly abortAll = new AbortController();
   /** The loop's pause: ends at its timer, or early on what it waits for (new work, a free slot, close). */
@@ -387,8 +389,8 @@ export class DeliverySink implements AlertSink {
    * or more alerts for a batch; or send a request (without waiting for its answer).
    */
   private async step(): Promise<void> {
-    if (this.inFlight.size >= this.maxInFlight) return this.waitFor(undefined, false);
-    const entry = this.queue.waiting().next().value;
+    if (this.inFlight >= this.maxInFlight) return this.waitFor(undefined, false);
+    const entry = this.queue.firstWaiting();
     if (!entry) return this.waitFor(undefined, true);
     const now = this.now();
     const deadline = this.deadline(entry);
@@ -399,7 +401,7 @@ export class DeliverySink implements AlertSink {
     const request = this.requestOf(entry);
     if (!request) return;
     // Half-open: the trial request alone decides whether the destination is back.
-    if (this.breaker.state !== 'closed' && this.inFlight.size > 0) return this.waitFor(undefined, false);
+    if (this.breaker.state !== 'closed' && this.inFlight > 0) return this.waitFor(undefined, false);
     const wait = Math.min(Math.max(entry.notBeforeMs - now, this.breaker.waitMs()), deadline - now);
     if (wait > 0) return this.waitFor(wait, false);
     const gatherUntil = this.gatherUntil(entry);
@@ -426,10 +428,7 @@ export class DeliverySink implements AlertSink {
     const members: Member[] = [{ entry: head, request }];
     const max = this.batch?.maxAlerts ?? 1;
     if (max <= 1) return members;
-    const waiting = this.queue.waiting();
-    waiting.next(); // head
-    for (const entry of waiting) {
-      if (members.length >= max) break;
+    for (const entry of this.queue.waiting(max).slice(1)) {
       if (entry.notBeforeMs > now || now >= this.deadline(entry)) break;
       const next = this.requestOf(entry);
       if (!next) continue; // unreadable: dropped and counted
@@ -440,21 +439,18 @@ export class DeliverySink implements AlertSink {
   }
 
   /** Sends one request for `members` in the background; the loop goes on to the next. */
-  private launch(members: Member[]): void {
+  private launch(members: readonly Member[]): void {
     for (const member of members) member.entry.sending = true;
-    const attempt = this.attempt(members)
-      .catch((err: unknown) => {
-        this.counters.error('internal');
-        this.logProblem('attempt', () =>
-          this.log.error({ err: redactSecrets(String(err)) }, 'a delivery attempt failed unexpectedly'),
-        );
-      })
-      .finally(() => {
-        for (const member of members) member.entry.sending = false;
-        this.inFlight.delete(attempt);
-        this.wake();
-      });
-    this.inFlight.add(attempt);
+    this.inFlight += 1;
+    void this.attempt(members);
+  }
+
+  /** The request of `members` ended (answered, failed or aborted): its slot is free. */
+  private landed(members: readonly Member[]): void {
+    for (const member of members) member.entry.sending = false;
+    this.inFlight -= 1;
+    if (this.inFlight === 0) this.allAnswered?.();
+    this.wake();
   }
 
   private deadline(entry: QueuedEntry): number {
@@ -483,38 +479,55 @@ export class DeliverySink implements AlertSink {
     return request;
   }
 
+  /** One request for `members`, and what its answer means for each; never rejects. */
   private async attempt(members: readonly Member[]): Promise<void> {
     const entries = members.map((m) => m.entry);
-    let prepared: RenderedRequest;
     try {
-      const request =
-        members.length === 1 || !this.destination.batch
-          ? (members[0] as Member).request
-          : this.destination.batch.combine(members.map((m) => m.request));
-      const attempt = Math.max(...entries.map((e) => e.attempts)) + 1;
-      prepared = this.destination.prepare?.(request, attempt) ?? request;
-    } catch (err) {
-      // A destination that cannot prepare this request never will: retrying would block the queue.
-      this.settle(entries, { kind: 'rejected', reason: `prepare failed: ${redactSecrets(String(err))}` });
-      return;
-    }
-    const started = performance.now();
-    const result = await this.poster.post(prepared, this.config.timeout, this.abortAll.signal);
-    this.delivery.requestSeconds((performance.now() - started) / 1000);
-    switch (result.kind) {
-      case 'aborted':
-        return; // closing: the entries stay (spooled ones on disk, for the next start)
-      case 'failed':
-        this.counters.error(result.failure.type);
-        this.settle(entries, { kind: 'retry', reason: result.failure.reason });
+      let prepared: RenderedRequest;
+      try {
+        prepared = this.prepared(members);
+      } catch (err) {
+        // A destination that cannot prepare this request never will: retrying would block the queue.
+        this.settle(entries, { kind: 'rejected', reason: `prepare failed: ${redactSecrets(String(err))}` });
         return;
-      case 'answered': {
-        const verdicts = this.verdictsFor(result.response, entries.length);
-        if (eachOf(verdicts, entries.length).some((v) => v.kind === 'retry'))
-          this.counters.error(`http_${result.response.status}`);
-        this.settle(entries, verdicts);
       }
+      const started = performance.now();
+      const result = await this.poster.post(prepared, this.config.timeout, this.abortAll.signal);
+      this.delivery.requestSeconds((performance.now() - started) / 1000);
+      switch (result.kind) {
+        case 'aborted':
+          return; // closing: the entries stay (spooled ones on disk, for the next start)
+        case 'failed':
+          this.counters.error(result.failure.type);
+          this.settle(entries, { kind: 'retry', reason: result.failure.reason });
+          return;
+        case 'answered': {
+          const verdicts = this.verdictsFor(result.response, entries.length);
+          if (isList(verdicts) ? verdicts.some((v) => v.kind === 'retry') : verdicts.kind === 'retry')
+            this.counters.error(`http_${result.response.status}`);
+          this.settle(entries, verdicts);
+        }
+      }
+    } catch (err) {
+      this.counters.error('internal');
+      this.logProblem('attempt', () =>
+        this.log.error({ err: redactSecrets(String(err)) }, 'a delivery attempt failed unexpectedly'),
+      );
+    } finally {
+      this.landed(members);
     }
+  }
+
+  /** The request to send for `members`: combined when several, prepared for this attempt. */
+  private prepared(members: readonly Member[]): RenderedRequest {
+    const [first] = members as [Member];
+    let request = first.request;
+    let attempts = first.entry.attempts;
+    if (members.length > 1 && this.destination.batch) {
+      request = this.destination.batch.combine(members.map((m) => m.request));
+      for (const member of members) attempts = Math.max(attempts, member.entry.attempts);
+    }
+    return this.destination.prepare?.(request, attempts + 1) ?? request;
   }
 
   /** One verdict for all alerts of the request, or one each. */
@@ -542,8 +555,13 @@ export class DeliverySink implements AlertSink {
     entries: readonly QueuedEntry[],
     answer: DeliveryVerdict | readonly DeliveryVerdict[],
   ): void {
-    const verdicts = eachOf(answer, entries.length).map(redacted);
-    const retry = verdicts.find((v) => v.kind === 'retry');
+    const verdicts = isList(answer) ? answer.map(redacted) : undefined;
+    const shared = verdicts ? undefined : redacted(answer as DeliveryVerdict);
+    const retry = shared
+      ? shared.kind === 'retry'
+        ? shared
+        : undefined
+      : verdicts?.find((v) => v.kind === 'retry');
     // A service that answered is up, whatever it thought of these alerts; one that says when to
     // come back (429, Retry-After) is up and pacing us, not failing.
     const opened =
@@ -554,7 +572,7 @@ export class DeliverySink implements AlertSink {
     const rejected: string[] = [];
     const retried: QueuedEntry[] = [];
     entries.forEach((entry, i) => {
-      const verdict = verdicts[i] as DeliveryVerdict;
+      const verdict = (shared ?? verdicts?.[i]) as DeliveryVerdict;
       if (verdict.kind === 'delivered') delivered += 1;
       else if (verdict.kind === 'rejected') rejected.push(verdict.reason);
       else {
@@ -693,15 +711,18 @@ export class DeliverySink implements AlertSink {
     this.wake();
     if (this.loop) {
       await this.loop;
-      if (this.inFlight.size > 0) {
+      if (this.inFlight > 0) {
+        const answered = new Promise<void>((resolve) => {
+          this.allAnswered = resolve;
+        });
         let timer: NodeJS.Timeout | undefined;
         const grace = new Promise<void>((resolve) => {
           timer = setTimeout(resolve, Math.min(CLOSE_IN_FLIGHT_GRACE_MS, this.config.timeout));
         });
-        await Promise.race([Promise.all(this.inFlight), grace]);
+        await Promise.race([answered, grace]);
         clearTimeout(timer);
         this.abortAll.abort();
-        await Promise.all(this.inFlight);
+        await answered;
       }
     }
     const discarded = this.queue.drainMemory();
@@ -738,12 +759,6 @@ interface Member {
 
 function isList(answer: DeliveryVerdict | readonly DeliveryVerdict[]): answer is readonly DeliveryVerdict[] {
   return Array.isArray(answer);
-}
-
-/** One verdict per alert of a request. */
-function eachOf(answer: DeliveryVerdict | readonly DeliveryVerdict[], count: number): DeliveryVerdict[] {
-  if (isList(answer)) return [...answer];
-  return Array.from({ length: count }, () => answer);
 }
 
 function redacted(answer: DeliveryVerdict): DeliveryVerdict {

@@ -1,12 +1,9 @@
-import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import { describeFailure } from './describe-failure.js';
 import type { RenderedRequest } from './destination.js';
 import type { AttemptResult, Poster } from './poster.js';
-import { ResponseHeaders } from './response-headers.js';
+import { UndiciExchange } from './undici-exchange.js';
 
-/** Responses are read up to this size: a reason needs 200 characters, and a hostile answer must not fill memory. */
-const MAX_RESPONSE_BYTES = 64 * 1024;
 /** Destinations render a handful of URLs at most; the bound only keeps a misbehaving one from growing the cache. */
 const MAX_CACHED_URLS = 64;
 
@@ -16,61 +13,67 @@ interface Target {
   path: string;
 }
 
-/**
- * Posts with undici's request API over one kept-alive pool per origin. URLs are parsed once and
- * remembered: a sink sends the same URL again and again. undici follows no redirect unless told to.
- */
 export interface UndiciPosterOptions {
   /** Kept-alive connections per origin: as many as the sink keeps requests in flight (default 1). */
   connections?: number;
 }
 
+/**
+ * Posts with undici's dispatch API (see UndiciExchange) over one kept-alive pool per origin. URLs
+ * are parsed once and remembered: a sink sends the same URL again and again. undici follows no
+ * redirect unless told to.
+ */
 export class UndiciPoster implements Poster {
   private readonly pools = new Map<string, Pool>();
   private readonly targets = new Map<string, Target>();
   private readonly connections: number;
+  private readonly bySignal = new WeakMap<AbortSignal, Set<UndiciExchange>>();
 
   constructor(options: UndiciPosterOptions = {}) {
     this.connections = Math.max(1, options.connections ?? 1);
   }
 
-  async post(request: RenderedRequest, timeoutMs: number, signal: AbortSignal): Promise<AttemptResult> {
-    if (signal.aborted) return { kind: 'aborted' };
-    // One controller for both ends of the request: the sink closing, and the time allowed.
-    const abort = new AbortController();
-    const forward = (): void => abort.abort(signal.reason);
-    signal.addEventListener('abort', forward, { once: true });
-    const timer = setTimeout(
-      () => abort.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')),
-      timeoutMs,
-    );
-    timer.unref();
+  post(request: RenderedRequest, timeoutMs: number, signal: AbortSignal): Promise<AttemptResult> {
+    if (signal.aborted) return Promise.resolve({ kind: 'aborted' });
+    let target: Target;
     try {
-      const target = this.target(request.url);
-      const response = await target.pool.request({
-        path: target.path,
-        method: 'POST',
-        headers: request.headers,
-        body: request.bytes ?? request.body,
-        signal: abort.signal,
-      });
-      const bytes = await readCapped(response.body, MAX_RESPONSE_BYTES);
-      return {
-        kind: 'answered',
-        response: {
-          status: response.statusCode,
-          headers: new ResponseHeaders(response.headers),
-          body: bytes.toString('utf8'),
-          bytes,
-        },
-      };
+      target = this.target(request.url);
     } catch (err) {
-      if (signal.aborted) return { kind: 'aborted' };
-      return { kind: 'failed', failure: describeFailure(err, timeoutMs) };
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', forward);
+      return Promise.resolve({ kind: 'failed', failure: describeFailure(err, timeoutMs) });
     }
+    const live = this.requestsUnder(signal);
+    return new Promise((resolve) => {
+      const exchange = new UndiciExchange(timeoutMs, (result) => {
+        live.delete(exchange);
+        resolve(result);
+      });
+      live.add(exchange);
+      target.pool.dispatch(
+        { path: target.path, method: 'POST', headers: request.headers, body: request.bytes ?? request.body },
+        exchange,
+      );
+    });
+  }
+
+  /**
+   * The requests in flight under `signal`, aborted together when it fires: one listener per signal
+   * rather than one added and removed per request.
+   */
+  private requestsUnder(signal: AbortSignal): Set<UndiciExchange> {
+    let live = this.bySignal.get(signal);
+    if (!live) {
+      const set = new Set<UndiciExchange>();
+      live = set;
+      this.bySignal.set(signal, set);
+      signal.addEventListener(
+        'abort',
+        () => {
+          for (const exchange of set) exchange.abort(signal.reason);
+        },
+        { once: true },
+      );
+    }
+    return live;
   }
 
   async close(): Promise<void> {
@@ -96,24 +99,4 @@ export class UndiciPoster implements Poster {
     this.targets.set(url, target);
     return target;
   }
-}
-
-/** The response body, read up to `max` bytes; the rest is discarded with the connection. */
-function readCapped(body: Readable, max: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const finish = (): void => resolve(Buffer.concat(chunks, Math.min(size, max)));
-    body.on('data', (chunk: Buffer) => {
-      chunks.push(chunk);
-      size += chunk.byteLength;
-      if (size >= max) {
-        // Settled first: destroying an unfinished body reports an error that no longer matters.
-        finish();
-        body.destroy();
-      }
-    });
-    body.on('end', finish);
-    body.on('error', reject);
-  });
 }
