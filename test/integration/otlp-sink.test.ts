@@ -287,21 +287,22 @@ describe('OTLP sink: delivery', () => {
     async (protocol) => {
       const { sink, metrics, logs } = startSink(otlpConfig({ protocol }));
       await sink.start();
+      // 300 is a varint with the high bit set: it survives only if the answer is read as bytes.
       receiver.reply({
         status: 200,
-        partialSuccess: { rejectedLogRecords: 3, errorMessage: 'timestamp too old' },
+        partialSuccess: { rejectedLogRecords: 300, errorMessage: 'timestamp too old' },
       });
       sink.send(demoAlert());
       await until(() => logs.text().includes('dropped records'));
       expect(await metricValue(metrics, 'perch_sink_rejected_records_total', { component_id: 'logs' })).toBe(
-        3,
+        300,
       );
       expect(
         await metricValue(metrics, 'perch_sink_deliveries_total', { sink: 'logs', status: 'delivered' }),
       ).toBe(1);
       const warnings = logs.lines().filter((l) => String(l.msg).includes('dropped records'));
       expect(warnings).toHaveLength(1);
-      expect(warnings[0]).toMatchObject({ rejectedRecords: 3, reason: 'timestamp too old' });
+      expect(warnings[0]).toMatchObject({ rejectedRecords: 300, reason: 'timestamp too old' });
       expect(receiver.requests).toHaveLength(1);
     },
   );
