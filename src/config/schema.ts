@@ -221,6 +221,37 @@ const alertmanagerSink = z.strictObject({
   ...deliveryFields,
 });
 
+/** Headers Perch sets itself on OTLP requests: a configured one of the same name would break the body. */
+const OTLP_RESERVED_HEADERS = new Set(['content-type', 'content-encoding', 'content-length', 'host']);
+
+const { template: _noTemplate, ...otlpDeliveryFields } = deliveryFields;
+
+const otlpSink = z.strictObject({
+  type: z.literal('otlp'),
+  /** The receiver's base URL (`http://otel-collector:4318`): `/v1/logs` is appended unless the path already ends with it. */
+  endpoint: httpUrl,
+  protocol: z.enum(['http/protobuf', 'http/json']).default('http/protobuf'),
+  /** Often a credential (Authorization, an API key): kept as secrets, never logged nor spooled. */
+  headers: z
+    .record(
+      z
+        .string()
+        .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "header names are letters, digits and !#$%&'*+.^_`|~-")
+        .refine((name) => !OTLP_RESERVED_HEADERS.has(name.toLowerCase()), {
+          message: 'Perch sets content-type, content-encoding, content-length and host itself',
+        }),
+      secret.refine((value) => !/[\r\n\0]/.test(value.reveal()), {
+        message:
+          'a header value cannot contain a line break or NUL (the value is not shown: it may be a secret)',
+      }),
+    )
+    .default({}),
+  compression: z.enum(['gzip', 'none']).default('none'),
+  /** One record per alert: up to 64 records per request by default (the same settings as the other batching sinks). */
+  batch: batchSettings.prefault({}),
+  ...otlpDeliveryFields,
+});
+
 const sink = z.discriminatedUnion('type', [
   consoleSink,
   grpcBridgeSink,
@@ -232,6 +263,7 @@ const sink = z.discriminatedUnion('type', [
   telegramSink,
   webhookSink,
   alertmanagerSink,
+  otlpSink,
 ]);
 
 export const SINK_NAME = /^[a-z0-9]([a-z0-9_-]{0,62})$/;
@@ -368,6 +400,7 @@ export type DeliverySinkConfig = Exclude<SinkConfig, ConsoleSinkConfig | GrpcBri
 export type WebhookSinkConfig = z.output<typeof webhookSink>;
 export type TelegramSinkConfig = z.output<typeof telegramSink>;
 export type AlertmanagerSinkConfig = z.output<typeof alertmanagerSink>;
+export type OtlpSinkConfig = z.output<typeof otlpSink>;
 export type DeliveryConfig = PerchConfig['delivery'];
 export type GrpcSourceConfig = PerchConfig['sources']['grpc'];
 export type TlsFilesConfig = z.output<typeof tlsFiles>;

@@ -7,6 +7,11 @@ export interface RenderedRequest {
   url: string;
   body: string;
   headers: Record<string, string>;
+  /**
+   * Bytes sent instead of `body` (protobuf, gzip). Only `prepare` sets them: a rendered request is
+   * kept in the spool as text.
+   */
+  bytes?: Uint8Array;
 }
 
 /** What a destination's answer means for the delivery engine. */
@@ -21,6 +26,8 @@ export interface DestinationResponse {
   status: number;
   headers: HeaderReader;
   body: string;
+  /** The body as received (up to the size read), for answers that are not text (protobuf). */
+  bytes?: Uint8Array;
 }
 
 /**

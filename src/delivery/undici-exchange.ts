@@ -79,10 +79,15 @@ export class UndiciExchange implements Dispatcher.DispatchHandler {
 
   private answered(): void {
     if (this.settled) return;
-    const body = Buffer.concat(this.chunks, Math.min(this.size, MAX_RESPONSE_BYTES)).toString('utf8');
+    const bytes = Buffer.concat(this.chunks, Math.min(this.size, MAX_RESPONSE_BYTES));
     this.finish({
       kind: 'answered',
-      response: { status: this.status, headers: new ResponseHeaders(this.headers), body },
+      response: {
+        status: this.status,
+        headers: new ResponseHeaders(this.headers),
+        body: bytes.toString('utf8'),
+        bytes,
+      },
     });
   }
 

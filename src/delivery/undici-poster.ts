@@ -49,7 +49,7 @@ export class UndiciPoster implements Poster {
       });
       live.add(exchange);
       target.pool.dispatch(
-        { path: target.path, method: 'POST', headers: request.headers, body: request.body },
+        { path: target.path, method: 'POST', headers: request.headers, body: request.bytes ?? request.body },
         exchange,
       );
     });

@@ -154,6 +154,13 @@ export class PerchMetrics {
     registers: [this.registry],
   });
 
+  readonly rejectedRecords = new Counter({
+    name: 'perch_sink_rejected_records_total',
+    help: 'Records a receiver accepted the request of but dropped (OTLP partial success), by sink; not retried.',
+    labelNames: ['component_id'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }

@@ -2,6 +2,7 @@ import type { PerchConfig } from '../config/schema.js';
 import { checkTlsFiles } from '../grpc/tls-files.js';
 import { redactSecrets } from '../util/redact.js';
 import { isMessageSink, messageDestination, TemplateError, templateProblems } from './destinations/index.js';
+import { otlpDestination } from './destinations/otlp.js';
 
 /**
  * What would keep the sinks from being built or started, found without starting them: user
@@ -24,6 +25,13 @@ export function sinkProblems(sinks: PerchConfig['sinks']): string[] {
             problems.push(...err.problems.map((p) => `sinks.${name}.template: ${p}`));
           else problems.push(`sinks.${name}: ${redactSecrets((err as Error).message)}`);
         }
+      }
+    }
+    if (sink.type === 'otlp') {
+      try {
+        otlpDestination(sink);
+      } catch (err) {
+        problems.push(`sinks.${name}: ${redactSecrets((err as Error).message)}`);
       }
     }
     if (sink.type === 'grpc-bridge' && sink.tls && !sink.listen.startsWith('unix:'))

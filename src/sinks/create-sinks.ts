@@ -1,13 +1,15 @@
 import type { Writable } from 'node:stream';
-import type { PerchConfig } from '../config/schema.js';
+import type { OtlpSinkConfig, PerchConfig } from '../config/schema.js';
 import { DeliverySink } from '../delivery/delivery-sink.js';
 import { Spool } from '../delivery/spool.js';
 import type { Priority } from '../events/priority.js';
 import type { Logger } from '../logging/logger.js';
 import type { PerchMetrics } from '../metrics/perch-metrics.js';
+import { snippet } from '../util/redact.js';
 import { AlertmanagerSink } from './alertmanager-sink.js';
 import { ConsoleSink } from './console-sink.js';
 import { messageDestination } from './destinations/index.js';
+import { otlpDestination } from './destinations/otlp.js';
 import { GrpcBridgeSink } from './grpc-bridge-sink.js';
 import type { Sink } from './sink.js';
 
@@ -64,6 +66,8 @@ export function createSinks(
       case 'telegram':
       case 'webhook':
         return new DeliverySink(name, sink, messageDestination(sink), deps);
+      case 'otlp':
+        return new DeliverySink(name, sink, otlpSinkDestination(name, sink, metrics, log), deps);
       default:
         return unknownSinkType(sink);
     }
@@ -73,6 +77,31 @@ export function createSinks(
     ...(spool ? { spool, spoolMinPriority: Math.min(...thresholds) as Priority } : {}),
     close: () => spool?.close(),
   };
+}
+
+/** Partial successes are counted and logged once per answer: the records are gone, a retry would not bring them back. */
+function otlpSinkDestination(
+  name: string,
+  sink: OtlpSinkConfig,
+  metrics: PerchMetrics,
+  log: Logger,
+): ReturnType<typeof otlpDestination> {
+  const sinkLog = log.child({ sink: name, destination: 'otlp' });
+  return otlpDestination(sink, {
+    onPartialSuccess: ({ rejected, message }) => {
+      const reason = snippet(message);
+      if (rejected === 0) {
+        // The spec's way of passing a warning: every record was taken.
+        sinkLog.warn({ reason }, 'the OTLP receiver took every record, with a warning');
+        return;
+      }
+      metrics.rejectedRecords.inc({ component_id: name }, rejected);
+      sinkLog.warn(
+        { rejectedRecords: rejected, reason },
+        'the OTLP receiver dropped records of an accepted request; they are not sent again',
+      );
+    },
+  });
 }
 
 /** The schema admits only known types; this keeps the switch exhaustive as types are added. */

@@ -243,6 +243,9 @@ const SINK_KEYS = [
   'resolveAfter',
   'resendInterval',
   'incidentActiveFor',
+  'endpoint',
+  'protocol',
+  'compression',
 ];
 
 const SINK_TYPES = [
@@ -256,6 +259,7 @@ const SINK_TYPES = [
   'telegram',
   'webhook',
   'alertmanager',
+  'otlp',
   'bogus',
 ];
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { HttpReceiver } from '../fakes/http-receiver.js';
+import { OtlpReceiver } from '../fakes/otlp-receiver.js';
 import { runPerch } from '../helpers/cli-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'perch-test-sink-'));
@@ -74,6 +75,26 @@ describe('perch test-sink', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('sink bridge (grpc-bridge): test-sink does not apply to a gRPC bridge');
     expect(existsSync(socketDir)).toBe(false);
+  });
+
+  it('delivers a test record to an OTLP receiver, gzipped OTLP JSON with a secret header', async () => {
+    const otlp = await OtlpReceiver.start();
+    try {
+      const file = configFile(
+        'otlp.yaml',
+        `  logs: {type: otlp, endpoint: "${otlp.url}", protocol: http/json, compression: gzip, headers: {X-Api-Key: "\${OTLP_KEY}"}}\n`,
+      );
+      const result = await runPerch(['test-sink', 'logs', '-c', file], undefined, {
+        env: { ...process.env, OTLP_KEY: 'k3y-otlp-s3cret' },
+      });
+      expect(result.stdout).toMatch(/sink logs \(otlp\): the test alert \(Notice\) was delivered/);
+      expect(result.code).toBe(0);
+      expect(otlp.requests[0]?.headers['x-api-key']).toBe('k3y-otlp-s3cret');
+      expect(`${result.stdout}${result.stderr}`).not.toContain('k3y-otlp-s3cret');
+      expect(otlp.accepted()[0]?.attributes['falco.rule']).toBe('Perch test alert');
+    } finally {
+      await otlp.stop();
+    }
   });
 
   it('prints the test alert on a console sink', async () => {
