@@ -1,8 +1,19 @@
-import { Pool } from 'undici';
+import { createRequire } from 'node:module';
+import type { Pool } from 'undici';
 import { describeFailure } from './describe-failure.js';
 import type { RenderedRequest } from './destination.js';
 import type { AttemptResult, Poster } from './poster.js';
 import { UndiciExchange } from './undici-exchange.js';
+
+// undici costs about 10 MB and 100 ms to load, on every node; one whose sinks never post (console,
+// the gRPC bridge) should not pay for it, so it is loaded with the first pool. It is CommonJS, so
+// createRequire loads it synchronously, on the sending path.
+const require = createRequire(import.meta.url);
+let undici: typeof import('undici') | undefined;
+function loadUndici(): typeof import('undici') {
+  undici ??= require('undici') as typeof import('undici');
+  return undici;
+}
 
 /** Destinations render a handful of URLs at most; the bound only keeps a misbehaving one from growing the cache. */
 const MAX_CACHED_URLS = 64;
@@ -91,7 +102,7 @@ export class UndiciPoster implements Poster {
     if (parsed.username || parsed.password) throw new TypeError('a URL with credentials cannot be requested');
     let pool = this.pools.get(parsed.origin);
     if (!pool) {
-      pool = new Pool(parsed.origin, { connections: this.connections });
+      pool = new (loadUndici().Pool)(parsed.origin, { connections: this.connections });
       this.pools.set(parsed.origin, pool);
     }
     const target = { pool, path: `${parsed.pathname}${parsed.search}` };
