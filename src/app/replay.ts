@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { from, lastValueFrom, map, type Observable, tap } from 'rxjs';
+import { filter, from, lastValueFrom, map, type Observable, takeWhile, tap } from 'rxjs';
 import type { PerchConfig } from '../config/schema.js';
 import { EventParseError } from '../events/event-parse-error.js';
 import { eventTimeMs, type FalcoEvent } from '../events/falco-event.js';
@@ -85,11 +85,15 @@ export async function replayFile(
   if (cluster && podsFile) loadClusterDump(podsFile, cluster);
 
   // First the whole file is read and checked (rejections keep their line numbers), then its alerts
-  // go through in time order: a later line may hold an earlier alert.
-  const sorted = await readInTimeOrder(path, summary, reject);
+  // go through in time order: a later line may hold an earlier alert. A file already in time order
+  // (a node's own log) is simply read again; only one that is not gets sorted.
+  const { inTimeOrder } = await scanFile(path, summary, reject);
+  const sorted = inTimeOrder ? undefined : await sortByTime(path, summary.lines);
   try {
-    const events$: Observable<FalcoEvent> = from(sorted.lines()).pipe(
-      map((text) => parseFalcoJson(text)),
+    const inOrder$: Observable<FalcoEvent> = sorted
+      ? from(sorted.lines()).pipe(map((text) => parseFalcoJson(text)))
+      : alertsInFileOrder(path, summary.lines);
+    const events$ = inOrder$.pipe(
       // Windows that closed before this alert fire first, exactly as they would have live.
       tap((event) => scheduler.advanceTo(eventTimeMs(event))),
     );
@@ -128,49 +132,76 @@ export async function replayFile(
     summary.outcomes = { ...accounting.counts };
     return summary;
   } finally {
-    sorted.dispose();
+    sorted?.dispose();
   }
 }
 
 /**
  * Reads the file once, counting its lines and events, rejecting what is not an alert, and noting
- * the earliest and latest alert time; what it returns gives back the alerts' lines in time order.
+ * the earliest and latest alert time and whether the alerts are already in time order.
  */
-async function readInTimeOrder(
+async function scanFile(
   path: string,
   summary: ReplaySummary,
   reject: (line: number, error: string) => void,
-): Promise<TimeSortedLines> {
-  const sorted = new TimeSortedLines();
+): Promise<{ inTimeOrder: boolean }> {
   let earliestNs: bigint | undefined;
   let latestNs: bigint | undefined;
+  let inTimeOrder = true;
+  await lastValueFrom(
+    readLinesOnce(path).pipe(
+      tap((record: FollowRecord) => {
+        if (record.kind === 'problem') {
+          reject(summary.lines + 1, `${record.reason}: ${record.detail}`);
+          return;
+        }
+        summary.lines = record.line.lineNumber;
+        let event: FalcoEvent;
+        try {
+          event = parseFalcoJson(record.line.text);
+        } catch (err) {
+          reject(record.line.lineNumber, err instanceof EventParseError ? err.message : String(err));
+          return;
+        }
+        summary.events += 1;
+        if (earliestNs === undefined || event.timeNs < earliestNs) {
+          earliestNs = event.timeNs;
+          summary.firstTime = event.time;
+        }
+        if (latestNs === undefined || event.timeNs >= latestNs) {
+          latestNs = event.timeNs;
+          summary.lastTime = event.time;
+        } else inTimeOrder = false;
+      }),
+    ),
+    { defaultValue: undefined },
+  );
+  return { inTimeOrder };
+}
+
+/**
+ * The alerts among the first `lastLine` lines of the file, in file order: lines appended since the
+ * scan are left out, so that every event the summary counted ends in exactly one outcome.
+ */
+function alertsInFileOrder(path: string, lastLine: number): Observable<FalcoEvent> {
+  return readLinesOnce(path).pipe(
+    takeWhile((record) => record.kind === 'problem' || record.line.lineNumber <= lastLine),
+    map((record) => (record.kind === 'line' ? tryParse(record.line.text) : undefined)),
+    filter((event): event is FalcoEvent => event !== undefined),
+  );
+}
+
+/** Only the lines of a file that is not in time order are held (the parsed alerts take several times their memory). */
+async function sortByTime(path: string, lastLine: number): Promise<TimeSortedLines> {
+  const sorted = new TimeSortedLines();
   try {
     await lastValueFrom(
       readLinesOnce(path).pipe(
+        takeWhile((record) => record.kind === 'problem' || record.line.lineNumber <= lastLine),
         tap((record: FollowRecord) => {
-          if (record.kind === 'problem') {
-            reject(summary.lines + 1, `${record.reason}: ${record.detail}`);
-            return;
-          }
-          summary.lines = record.line.lineNumber;
-          let event: FalcoEvent;
-          try {
-            event = parseFalcoJson(record.line.text);
-          } catch (err) {
-            reject(record.line.lineNumber, err instanceof EventParseError ? err.message : String(err));
-            return;
-          }
-          summary.events += 1;
-          if (earliestNs === undefined || event.timeNs < earliestNs) {
-            earliestNs = event.timeNs;
-            summary.firstTime = event.time;
-          }
-          if (latestNs === undefined || event.timeNs >= latestNs) {
-            latestNs = event.timeNs;
-            summary.lastTime = event.time;
-          }
-          // Only the line is kept, not the parsed alert, which takes several times its memory.
-          sorted.add(record.line.text, event.timeNs);
+          if (record.kind !== 'line') return;
+          const event = tryParse(record.line.text);
+          if (event) sorted.add(record.line.text, event.timeNs);
         }),
       ),
       { defaultValue: undefined },
@@ -180,6 +211,15 @@ async function readInTimeOrder(
     throw err;
   }
   return sorted;
+}
+
+/** The scan has already rejected (and reported) what does not parse; later passes skip it silently. */
+function tryParse(text: string): FalcoEvent | undefined {
+  try {
+    return parseFalcoJson(text);
+  } catch {
+    return undefined;
+  }
 }
 
 export function formatReplaySummary(path: string, s: ReplaySummary): string {
