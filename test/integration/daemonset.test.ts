@@ -142,7 +142,22 @@ describe('daemonset manifests', () => {
     });
     expect(container?.livenessProbe).toMatchObject({ httpGet: { path: '/healthz' } });
     expect(container?.readinessProbe).toMatchObject({ httpGet: { path: '/readyz' } });
-    expect(container?.resources).toMatchObject({ requests: { cpu: '50m' }, limits: { memory: '256Mi' } });
+    expect(container?.resources).toMatchObject({
+      requests: { cpu: '100m', memory: '160Mi' },
+      limits: { memory: '256Mi' },
+    });
+    // V8's heap is half the memory limit, whatever the limit is set to: Kubernetes divides it
+    // (limits.memory / 2Mi, in MiB) and expands the variable into NODE_OPTIONS, which must come
+    // after it for $(…) to be expanded.
+    const env = (container?.env ?? []) as { name: string; value?: string; valueFrom?: unknown }[];
+    const heapAt = env.findIndex((e) => e.name === 'PERCH_HEAP_MIB');
+    const optionsAt = env.findIndex((e) => e.name === 'NODE_OPTIONS');
+    expect(env[heapAt]?.valueFrom).toEqual({
+      resourceFieldRef: { containerName: 'perch', resource: 'limits.memory', divisor: '2Mi' },
+    });
+    expect(env[optionsAt]?.value).toBe('--max-old-space-size=$(PERCH_HEAP_MIB)');
+    expect(heapAt).toBeGreaterThanOrEqual(0);
+    expect(optionsAt).toBeGreaterThan(heapAt);
     expect(
       (find(objects, 'Service') as unknown as { spec: { internalTrafficPolicy: string } }).spec
         .internalTrafficPolicy,
