@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { from, lastValueFrom, map, type Observable, tap } from 'rxjs';
+import { filter, from, lastValueFrom, map, type Observable, takeWhile, tap } from 'rxjs';
 import type { PerchConfig } from '../config/schema.js';
 import { EventParseError } from '../events/event-parse-error.js';
 import { eventTimeMs, type FalcoEvent } from '../events/falco-event.js';
@@ -84,12 +84,29 @@ export async function replayFile(
     : undefined;
   if (cluster && podsFile) loadClusterDump(podsFile, cluster);
 
-  // First the whole file is read and checked (rejections keep their line numbers), then its alerts
-  // go through in time order: a later line may hold an earlier alert.
-  const sorted = await readInTimeOrder(path, summary, reject);
+  // The alerts go through in time order: a later line may hold an earlier alert. A file already in
+  // time order (one node's log) goes through as it is read, checked on the way. Any other file is
+  // first read and checked whole (rejections keep their line numbers), then read again, sorted if
+  // it has to be.
+  const checker = new LineChecker(summary, reject);
+  let sorted: TimeSortedLines | undefined;
+  let inOrder$: Observable<FalcoEvent>;
+  if (await timesVisiblyInOrder(path)) {
+    inOrder$ = readLinesOnce(path).pipe(
+      map((record) => checker.check(record)),
+      filter((event): event is FalcoEvent => event !== undefined),
+    );
+  } else {
+    await lastValueFrom(readLinesOnce(path).pipe(tap((record) => checker.check(record))), {
+      defaultValue: undefined,
+    });
+    sorted = checker.inTimeOrder ? undefined : await sortByTime(path, summary.lines);
+    inOrder$ = sorted
+      ? from(sorted.lines()).pipe(map((text) => parseFalcoJson(text)))
+      : alertsInFileOrder(path, summary.lines);
+  }
   try {
-    const events$: Observable<FalcoEvent> = from(sorted.lines()).pipe(
-      map((text) => parseFalcoJson(text)),
+    const events$ = inOrder$.pipe(
       // Windows that closed before this alert fire first, exactly as they would have live.
       tap((event) => scheduler.advanceTo(eventTimeMs(event))),
     );
@@ -128,49 +145,109 @@ export async function replayFile(
     summary.outcomes = { ...accounting.counts };
     return summary;
   } finally {
-    sorted.dispose();
+    sorted?.dispose();
   }
 }
 
 /**
- * Reads the file once, counting its lines and events, rejecting what is not an alert, and noting
- * the earliest and latest alert time; what it returns gives back the alerts' lines in time order.
+ * Counts the file's lines and events as they are read, rejects what is not an alert, and notes the
+ * earliest and latest alert time and whether the alerts came in time order.
  */
-async function readInTimeOrder(
-  path: string,
-  summary: ReplaySummary,
-  reject: (line: number, error: string) => void,
-): Promise<TimeSortedLines> {
+class LineChecker {
+  private earliestNs: bigint | undefined;
+  private latestNs: bigint | undefined;
+  inTimeOrder = true;
+
+  constructor(
+    private readonly summary: ReplaySummary,
+    private readonly reject: (line: number, error: string) => void,
+  ) {}
+
+  check(record: FollowRecord): FalcoEvent | undefined {
+    const { summary } = this;
+    if (record.kind === 'problem') {
+      this.reject(summary.lines + 1, `${record.reason}: ${record.detail}`);
+      return undefined;
+    }
+    summary.lines = record.line.lineNumber;
+    let event: FalcoEvent;
+    try {
+      event = parseFalcoJson(record.line.text);
+    } catch (err) {
+      this.reject(record.line.lineNumber, err instanceof EventParseError ? err.message : String(err));
+      return undefined;
+    }
+    summary.events += 1;
+    if (this.earliestNs === undefined || event.timeNs < this.earliestNs) {
+      this.earliestNs = event.timeNs;
+      summary.firstTime = event.time;
+    }
+    if (this.latestNs === undefined || event.timeNs >= this.latestNs) {
+      this.latestNs = event.timeNs;
+      summary.lastTime = event.time;
+    } else this.inTimeOrder = false;
+    return event;
+  }
+}
+
+/** Falco's own form of `time`, in UTC: two of the same length compare as text as they do in time. */
+const FALCO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z$/;
+const TIME_MEMBER = '"time":"';
+
+/**
+ * Whether every line's `time` can be read without parsing the line (one `"time":"…"` member, in
+ * Falco's form, all of one length) and the times never go back. False when in doubt: such a file is
+ * then checked whole before anything is sent, which gives the same result at the cost of a second parse.
+ */
+async function timesVisiblyInOrder(path: string): Promise<boolean> {
+  let previous: string | undefined;
+  let inOrder = true;
+  await lastValueFrom(
+    readLinesOnce(path).pipe(
+      takeWhile(() => inOrder),
+      tap((record) => {
+        if (record.kind !== 'line') return;
+        const text = record.line.text;
+        const at = text.indexOf(TIME_MEMBER);
+        const from = at + TIME_MEMBER.length;
+        const end = at < 0 ? -1 : text.indexOf('"', from);
+        const time = end < 0 ? undefined : text.slice(from, end);
+        inOrder =
+          time !== undefined &&
+          text.indexOf(TIME_MEMBER, end) < 0 &&
+          FALCO_TIME.test(time) &&
+          (previous === undefined || (time.length === previous.length && time >= previous));
+        previous = time;
+      }),
+    ),
+    { defaultValue: undefined },
+  );
+  return inOrder;
+}
+
+/**
+ * The alerts among the first `lastLine` lines of the file, in file order: lines appended since the
+ * scan are left out, so that every event the summary counted ends in exactly one outcome.
+ */
+function alertsInFileOrder(path: string, lastLine: number): Observable<FalcoEvent> {
+  return readLinesOnce(path).pipe(
+    takeWhile((record) => record.kind === 'problem' || record.line.lineNumber <= lastLine),
+    map((record) => (record.kind === 'line' ? tryParse(record.line.text) : undefined)),
+    filter((event): event is FalcoEvent => event !== undefined),
+  );
+}
+
+/** Only the lines of a file that is not in time order are held (the parsed alerts take several times their memory). */
+async function sortByTime(path: string, lastLine: number): Promise<TimeSortedLines> {
   const sorted = new TimeSortedLines();
-  let earliestNs: bigint | undefined;
-  let latestNs: bigint | undefined;
   try {
     await lastValueFrom(
       readLinesOnce(path).pipe(
+        takeWhile((record) => record.kind === 'problem' || record.line.lineNumber <= lastLine),
         tap((record: FollowRecord) => {
-          if (record.kind === 'problem') {
-            reject(summary.lines + 1, `${record.reason}: ${record.detail}`);
-            return;
-          }
-          summary.lines = record.line.lineNumber;
-          let event: FalcoEvent;
-          try {
-            event = parseFalcoJson(record.line.text);
-          } catch (err) {
-            reject(record.line.lineNumber, err instanceof EventParseError ? err.message : String(err));
-            return;
-          }
-          summary.events += 1;
-          if (earliestNs === undefined || event.timeNs < earliestNs) {
-            earliestNs = event.timeNs;
-            summary.firstTime = event.time;
-          }
-          if (latestNs === undefined || event.timeNs >= latestNs) {
-            latestNs = event.timeNs;
-            summary.lastTime = event.time;
-          }
-          // Only the line is kept, not the parsed alert, which takes several times its memory.
-          sorted.add(record.line.text, event.timeNs);
+          if (record.kind !== 'line') return;
+          const event = tryParse(record.line.text);
+          if (event) sorted.add(record.line.text, event.timeNs);
         }),
       ),
       { defaultValue: undefined },
@@ -180,6 +257,15 @@ async function readInTimeOrder(
     throw err;
   }
   return sorted;
+}
+
+/** The scan has already rejected (and reported) what does not parse; later passes skip it silently. */
+function tryParse(text: string): FalcoEvent | undefined {
+  try {
+    return parseFalcoJson(text);
+  } catch {
+    return undefined;
+  }
 }
 
 export function formatReplaySummary(path: string, s: ReplaySummary): string {

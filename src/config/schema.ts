@@ -14,6 +14,14 @@ const httpSource = z.strictObject({
     .positive()
     .max(64 * 1024 * 1024)
     .default(1024 * 1024),
+  /**
+   * Request bodies received and being parsed at once, in bytes (a body without Content-Length counts
+   * as maxBodyBytes); beyond it a request is answered 429. One body is always taken, whatever its size.
+   */
+  maxInFlightBytes: z
+    .int()
+    .positive()
+    .default(8 * 1024 * 1024),
   /** Bearer token Falco must send (Falco: http_output with a custom header); unset = no auth. */
   token: secret.optional(),
 });
@@ -334,7 +342,7 @@ export const configSchema = z.strictObject({
   pipeline: z
     .strictObject({
       /** Events held between the inputs and the pipeline; when full, the lowest priorities are shed first. */
-      bufferSize: z.int().positive().default(20_000),
+      bufferSize: z.int().positive().default(5_000),
       /** Groups tracked across all correlation rules; the least recently updated are evicted beyond it. */
       maxCorrelationGroups: z.int().positive().default(20_000),
       /**

@@ -25,11 +25,14 @@ type Outcome =
   | 'malformed'
   | 'unauthorized'
   | 'too_large'
+  | 'too_busy'
   | 'unsupported_media_type'
   | 'shutting_down';
 
 /** What a client is told to wait before it tries again while Perch shuts down. */
 const RETRY_AFTER_SECONDS = 5;
+/** …and while too many bodies are in flight: they are parsed within milliseconds. */
+const BUSY_RETRY_AFTER_SECONDS = 1;
 
 /**
  * Drop-in target for Falco's http_output and for anything that posts to falcosidekick's `POST /`:
@@ -46,6 +49,8 @@ export class HttpSource implements Source {
   private listening = false;
   private stopped = false;
   private durability?: Durability;
+  /** Bytes of the request bodies taken and not yet answered: what ingest holds in memory. */
+  private inFlightBytes = 0;
 
   constructor(
     private readonly config: HttpSourceConfig,
@@ -71,7 +76,7 @@ export class HttpSource implements Source {
           return reply.code(401).send({ error: 'missing or wrong bearer token' });
         }
         if (this.stopped) return this.shuttingDown(reply);
-        return undefined;
+        return this.reserve(req, reply);
       });
       scope.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
         if (err.statusCode === 415) {
@@ -125,6 +130,31 @@ export class HttpSource implements Source {
     const presented = Buffer.from(header.startsWith('Bearer ') ? header.slice(7).trim() : '');
     const expected = Buffer.from(token);
     return presented.length === expected.length && timingSafeEqual(presented, expected);
+  }
+
+  /**
+   * Holds the body's bytes against sources.http.maxInFlightBytes until the answer has gone (or the
+   * connection closed), so that many concurrent senders cannot make Perch buffer without bound.
+   */
+  private reserve(req: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+    const declared = Number(req.headers['content-length']);
+    const bytes = Number.isFinite(declared)
+      ? Math.min(declared, this.config.maxBodyBytes)
+      : this.config.maxBodyBytes;
+    if (this.inFlightBytes > 0 && this.inFlightBytes + bytes > this.config.maxInFlightBytes) {
+      this.count('too_busy', 429);
+      return reply
+        .code(429)
+        .header('retry-after', String(BUSY_RETRY_AFTER_SECONDS))
+        .send({
+          error: `too many alert bodies in flight: ${this.inFlightBytes} bytes being parsed, this one ${bytes} more, sources.http.maxInFlightBytes is ${this.config.maxInFlightBytes}; send again shortly`,
+        });
+    }
+    this.inFlightBytes += bytes;
+    reply.raw.once('close', () => {
+      this.inFlightBytes -= bytes;
+    });
+    return undefined;
   }
 
   private shuttingDown(reply: FastifyReply): FastifyReply {

@@ -3,6 +3,7 @@ import { existsSync, lstatSync, readlinkSync, realpathSync, statSync } from 'nod
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { type RuntimeImage, runtimeImage } from './dockerfile-image.js';
+import { expandReferences, resourceFieldValue } from './kubelet-env.js';
 import type { K8sObject } from './kustomize.js';
 import { containerMounts, type Mount, type MountOptions } from './pod-mounts.js';
 import { type ContainerSpec, daemonSetPod, dataOf, onlyContainer, type PodSpec } from './pod-spec.js';
@@ -182,7 +183,11 @@ function containerEnv(options: PodSandboxOptions, container: ContainerSpec, imag
   for (const variable of container.env ?? []) {
     const from = variable.valueFrom;
     if (!from) {
-      env[variable.name] = variable.value ?? '';
+      env[variable.name] = expandReferences(variable.value ?? '', env);
+      continue;
+    }
+    if (from.resourceFieldRef) {
+      env[variable.name] = resourceFieldValue(container.resources, from.resourceFieldRef);
       continue;
     }
     if (from.fieldRef) {

@@ -1,3 +1,4 @@
+import type { ResourceFieldRef } from './kubelet-env.js';
 import { find, type K8sObject } from './kustomize.js';
 
 // The parts of a pod spec that the manifest tests read; the rendered objects are checked against the
@@ -8,6 +9,7 @@ export interface EnvVar {
   value?: string;
   valueFrom?: {
     fieldRef?: { fieldPath: string };
+    resourceFieldRef?: ResourceFieldRef;
     secretKeyRef?: { name: string; key: string; optional?: boolean };
     configMapKeyRef?: { name: string; key: string; optional?: boolean };
   };
@@ -32,6 +34,7 @@ export interface ContainerSpec {
   args?: string[];
   env?: EnvVar[];
   envFrom?: EnvFromSource[];
+  resources?: { limits?: Record<string, string>; requests?: Record<string, string> };
   volumeMounts?: VolumeMount[];
   securityContext?: {
     runAsUser?: number;

@@ -10,8 +10,10 @@ import { ConfigMap, Namespace, Secret, Service, ServiceAccount } from 'kubernete
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config/load-config.js';
 import { evaluatePodSecurity, type PodLike } from '../../src/kube/pod-security.js';
+import { expandReferences, resourceFieldValue } from '../helpers/kubelet-env.js';
 import { build, COMPONENTS, find, type K8sObject, REPO, withComponents } from '../helpers/kustomize.js';
 import { linkConfigMapMounts } from '../helpers/pod-mounts.js';
+import type { EnvVar } from '../helpers/pod-spec.js';
 import { daemonSetPod, onlyContainer } from '../helpers/pod-spec.js';
 
 const withComponent = (component: string) => withComponents([component]);
@@ -142,7 +144,24 @@ describe('daemonset manifests', () => {
     });
     expect(container?.livenessProbe).toMatchObject({ httpGet: { path: '/healthz' } });
     expect(container?.readinessProbe).toMatchObject({ httpGet: { path: '/readyz' } });
-    expect(container?.resources).toMatchObject({ requests: { cpu: '50m' }, limits: { memory: '256Mi' } });
+    expect(container?.resources).toMatchObject({
+      requests: { cpu: '100m', memory: '160Mi' },
+      limits: { memory: '256Mi' },
+    });
+    // V8's heap is half the memory limit, whatever the limit is set to: what the kubelet makes of
+    // the env for the rendered limit, and for a raised one.
+    const heapFlag = (limit: string) => {
+      const env: Record<string, string> = {};
+      for (const variable of (container?.env ?? []) as EnvVar[]) {
+        const ref = variable.valueFrom?.resourceFieldRef;
+        if (ref) env[variable.name] = resourceFieldValue({ limits: { memory: limit } }, ref);
+        else if (!variable.valueFrom) env[variable.name] = expandReferences(variable.value ?? '', env);
+      }
+      return env.NODE_OPTIONS;
+    };
+    expect(heapFlag('256Mi')).toBe('--max-old-space-size=128');
+    expect(heapFlag('512Mi')).toBe('--max-old-space-size=256');
+    expect(heapFlag('1Gi')).toBe('--max-old-space-size=512');
     expect(
       (find(objects, 'Service') as unknown as { spec: { internalTrafficPolicy: string } }).spec
         .internalTrafficPolicy,

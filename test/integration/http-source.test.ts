@@ -106,6 +106,53 @@ describe('HTTP source: a drop-in target for Falco http_output and falcosidekick 
     expect((await post(CURRENT_ALERT)).status).toBe(200);
   });
 
+  it('answers 429 while the bodies in flight exceed maxInFlightBytes, and takes one body whatever its size', async () => {
+    const padded = CURRENT_ALERT.padEnd(4000, ' ');
+    harness = await startAgent({ sources: { http: { maxInFlightBytes: 5000 } } });
+    const { port } = new URL(harness.url);
+    // A sender that has declared 4,000 bytes and sent half of them holds its place until answered.
+    const slow = httpRequest({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/',
+      headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(padded)) },
+    });
+    const slowStatus = new Promise<number>((resolve, reject) => {
+      slow.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      slow.on('error', reject);
+    });
+    slow.write(padded.slice(0, 2000));
+    slow.flushHeaders();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    let refused: Response;
+    try {
+      refused = await fetch(`${harness.url}/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: CURRENT_ALERT,
+      });
+    } finally {
+      // Whatever the answer, the slow sender finishes, so that a failure cannot hang the shutdown.
+      slow.end(padded.slice(2000));
+    }
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(String(((await refused.json()) as { error: string }).error)).toContain('maxInFlightBytes is 5000');
+    expect(await requests('too_busy', '429')).toBe(1);
+    expect(await slowStatus).toBe(200);
+    // Answered: its bytes are free again.
+    expect((await post(CURRENT_ALERT)).status).toBe(200);
+    // A body larger than the whole allowance is still taken when it is the only one.
+    expect((await post(CURRENT_ALERT.padEnd(6000, ' '))).status).toBe(200);
+    await harness.stop();
+    expect(harness.out.lines).toHaveLength(3);
+  });
+
   it('requires the bearer token when one is configured (401 otherwise)', async () => {
     harness = await startAgent({ sources: { http: { token: 's3cret-token' } } });
     expect((await post(CURRENT_ALERT)).status).toBe(401);

@@ -30,7 +30,12 @@ describe('configuration', () => {
     const config = loadConfig({ env: {} });
     expect(config.server.listen).toEqual({ host: '0.0.0.0', port: 2804 });
     expect(config.server.shutdownGrace).toBe(10_000);
-    expect(config.sources.http).toEqual({ enabled: true, path: '/', maxBodyBytes: 1024 * 1024 });
+    expect(config.sources.http).toEqual({
+      enabled: true,
+      path: '/',
+      maxBodyBytes: 1024 * 1024,
+      maxInFlightBytes: 8 * 1024 * 1024,
+    });
     expect(config.sinks).toEqual({
       console: { type: 'console', format: 'text', color: 'auto', minPriority: Priority.Debug },
     });
