@@ -4,6 +4,7 @@
 
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
+import { daemonSetRuntime } from './daemonset-runtime.js';
 import { NODE_NAME } from './fixtures.js';
 import { cpuMs, freePort, peakRssMb, rssMb, startPerch, waitFor200 } from './perch-process.js';
 import { startStubKubeApi, writeStubKubeconfig } from './stub-kube-api.js';
@@ -25,14 +26,17 @@ function baseConfig(dir, port, extra = {}) {
  * One `perch run`: in watch mode (`kubernetes.enabled: true`, KUBECONFIG naming the stub) or without
  * Kubernetes; resolves once /healthz answers 200, and, in watch mode, both watches are open.
  */
-async function launch({ dir, cpu, kube, extra }) {
+async function launch({ dir, cpu, kube, extra, runtime }) {
   const port = await freePort();
   const run = mkdtempSync(join(dir, 'perch-'));
   const config = baseConfig(run, port, {
     kubernetes: kube ? { enabled: true } : { enabled: false },
     ...extra,
   });
-  const env = kube ? { KUBECONFIG: writeStubKubeconfig(join(run, 'kubeconfig'), kube.url) } : {};
+  const env = {
+    ...(runtime?.env ?? {}),
+    ...(kube ? { KUBECONFIG: writeStubKubeconfig(join(run, 'kubeconfig'), kube.url) } : {}),
+  };
   const perch = startPerch({ configPath: join(run, 'perch.yaml'), config, cpu, env });
   try {
     const healthyAt = await waitFor200(`http://127.0.0.1:${port}/healthz`, perch);
@@ -53,16 +57,21 @@ async function launch({ dir, cpu, kube, extra }) {
   }
 }
 
-/** RSS after `idleMs` with no alerts, in watch mode and without Kubernetes, one fresh process each. */
+/**
+ * RSS after `idleMs` with no alerts, one fresh process each: in watch mode with the DaemonSet's
+ * process settings (the figure), the same with none (plain `node`), and without Kubernetes.
+ */
 export async function idleRss({ dir, cpu, idleMs, progress }) {
-  const out = {};
+  const out = { settings: daemonSetRuntime().describe };
+  const runtime = daemonSetRuntime();
   const kube = await startStubKubeApi();
   try {
-    for (const [name, withKube] of [
-      ['watch', kube],
-      ['withoutKubernetes', undefined],
+    for (const [name, withKube, settings] of [
+      ['watch', kube, runtime],
+      ['watchNoFlags', kube, undefined],
+      ['withoutKubernetes', undefined, runtime],
     ]) {
-      const { perch } = await launch({ dir, cpu, kube: withKube });
+      const { perch } = await launch({ dir, cpu, kube: withKube, runtime: settings });
       try {
         await sleep(idleMs);
         out[name] = { rssMb: rssMb(perch.child.pid), idleMs };
@@ -77,13 +86,14 @@ export async function idleRss({ dir, cpu, idleMs, progress }) {
   return out;
 }
 
-/** Spawn → /healthz 200 in watch mode, `runs` fresh processes; the median is the figure. */
+/** Spawn → /healthz 200 in watch mode with the DaemonSet's settings, `runs` fresh processes; the median is the figure. */
 export async function startTime({ dir, cpu, runs, progress }) {
   const kube = await startStubKubeApi();
+  const runtime = daemonSetRuntime();
   const samples = [];
   try {
     for (let i = 0; i < runs; i++) {
-      const { perch, startMs } = await launch({ dir, cpu, kube });
+      const { perch, startMs } = await launch({ dir, cpu, kube, runtime });
       await perch.stop();
       samples.push(startMs);
       progress(`start ${i + 1}/${runs}: /healthz answered ${startMs.toFixed(0)} ms after spawn`);
@@ -230,14 +240,32 @@ export async function webhookPeer({ load, rate, durationMs, progress }) {
 }
 
 /**
- * Peak RSS (VmHWM) of `perch run` with its defaults, no heap flag, under an NDJSON storm: 1,000-alert
- * bodies as fast as two connections can post them for `durationMs`. sources.http.maxBodyBytes is raised
- * to 4 MiB because 1,000 of the bench's alerts (1.2 MB) exceed the 1 MiB default.
+ * Peak RSS (VmHWM) of `perch run` under an NDJSON storm: 1,000-alert bodies as fast as two
+ * connections can post them for `durationMs`, once with its defaults and no heap flag, once with
+ * the DaemonSet's process settings. sources.http.maxBodyBytes is raised to 4 MiB because 1,000 of
+ * the bench's alerts (1.2 MB) exceed the 1 MiB default.
  */
 export async function stormRss({ dir, cpu, load, podsFile, durationMs, progress }) {
+  const noFlags = await stormOnce({ dir, cpu, load, podsFile, durationMs, progress, label: 'no heap flag' });
+  const runtime = daemonSetRuntime();
+  const daemonSet = await stormOnce({
+    dir,
+    cpu,
+    load,
+    podsFile,
+    durationMs,
+    progress,
+    runtime,
+    label: runtime.describe,
+  });
+  return { ...noFlags, daemonSet: { ...daemonSet, settings: runtime.describe } };
+}
+
+async function stormOnce({ dir, cpu, load, podsFile, durationMs, progress, runtime, label }) {
   const { perch, port } = await launch({
     dir,
     cpu,
+    runtime,
     extra: {
       kubernetes: { enabled: false, podsFile },
       sources: { http: { maxBodyBytes: 4 * 1024 * 1024 } },
@@ -249,7 +277,7 @@ export async function stormRss({ dir, cpu, load, podsFile, durationMs, progress 
     const storm = await load.call('ndjsonStorm', { port, durationMs });
     const result = { startMb, peakMb: peakRssMb(pid), endMb: rssMb(pid), ...storm };
     progress(
-      `NDJSON storm: ${storm.alerts} alerts in ${storm.bodies} bodies over ${storm.ms} ms ` +
+      `NDJSON storm (${label}): ${storm.alerts} alerts in ${storm.bodies} bodies over ${storm.ms} ms ` +
         `(answers ${JSON.stringify(storm.statuses)}); RSS ${startMb.toFixed(1)} MB at start, ` +
         `peak ${result.peakMb.toFixed(1)} MB`,
     );

@@ -115,6 +115,7 @@ const TARGETS = {
   cpuMsPerDelivery: 0.25,
   webhookP99Ms: 25,
   stormRssMb: 256,
+  stormRssDaemonSetMb: 200,
   addedUs: 10,
 };
 /** falcosidekick (webhook output only) on the same load, measured once beside Perch: not re-measured here. */
@@ -584,14 +585,15 @@ function table(r) {
   const fp = r.footprint ?? {};
   if (fp.idle) {
     rows.push([
-      `idle RSS, watch mode (stub API server, ${fmt(fp.idle.watch.idleMs / 1000)} s without alerts)`,
+      `idle RSS, watch mode (stub API server, ${fmt(fp.idle.watch.idleMs / 1000)} s without alerts, DaemonSet's ${fp.idle.settings})`,
       `${fmt(fp.idle.watch.rssMb, 1)} MB`,
       'before: 144 MB',
       `≤ ${TARGETS.idleRssMb} MB`,
       mark(fp.idle.watch.rssMb <= TARGETS.idleRssMb),
     ]);
+    rows.push(['  same, plain node (no flags)', `${fmt(fp.idle.watchNoFlags.rssMb, 1)} MB`, '', '', '']);
     rows.push([
-      '  same, without Kubernetes',
+      '  same settings, without Kubernetes',
       `${fmt(fp.idle.withoutKubernetes.rssMb, 1)} MB`,
       'before: 96 MB',
       '',
@@ -673,6 +675,14 @@ function table(r) {
       `≤ ${TARGETS.stormRssMb} MB`,
       mark(fp.storm.peakMb <= TARGETS.stormRssMb),
     ]);
+  if (fp.storm?.daemonSet)
+    rows.push([
+      `  same, DaemonSet's ${fp.storm.daemonSet.settings}`,
+      `${fmt(fp.storm.daemonSet.peakMb, 1)} MB`,
+      `at start ${fmt(fp.storm.daemonSet.startMb, 1)} MB`,
+      `≤ ${TARGETS.stormRssDaemonSetMb} MB`,
+      mark(fp.storm.daemonSet.peakMb <= TARGETS.stormRssDaemonSetMb),
+    ]);
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => [...row[c]].length)));
   const line = (row) =>
     row
@@ -725,6 +735,8 @@ function toJson(r, meta) {
   if (fp.idle) {
     json.idle_rss_mb = round(fp.idle.watch.rssMb, 1);
     json.idle_rss_mb_without_kubernetes = round(fp.idle.withoutKubernetes.rssMb, 1);
+    json.idle_rss_mb_no_flags = round(fp.idle.watchNoFlags.rssMb, 1);
+    json.footprint_settings = fp.idle.settings;
   }
   if (fp.start) json.start_ms = Math.round(fp.start.medianMs);
   if (fp.webhook)
@@ -749,6 +761,7 @@ function toJson(r, meta) {
       alerts_per_cpu_second: Math.round(fp.webhookBatch.alertsPerCpuSecond ?? Number.NaN) || null,
     };
   if (fp.storm) json.storm_rss_mb = round(fp.storm.peakMb, 1);
+  if (fp.storm?.daemonSet) json.storm_rss_mb_daemonset = round(fp.storm.daemonSet.peakMb, 1);
   if (r.added_us)
     json.added_us = Object.fromEntries(
       Object.entries(r.added_us)
@@ -769,6 +782,7 @@ function toJson(r, meta) {
       lost: 0,
     },
     storm_rss_mb: TARGETS.stormRssMb,
+    storm_rss_mb_daemonset: TARGETS.stormRssDaemonSetMb,
     added_us: TARGETS.addedUs,
   };
   json.baselines = {

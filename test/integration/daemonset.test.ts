@@ -145,7 +145,7 @@ describe('daemonset manifests', () => {
     expect(container?.livenessProbe).toMatchObject({ httpGet: { path: '/healthz' } });
     expect(container?.readinessProbe).toMatchObject({ httpGet: { path: '/readyz' } });
     expect(container?.resources).toMatchObject({
-      requests: { cpu: '100m', memory: '160Mi' },
+      requests: { cpu: '100m', memory: '128Mi' },
       limits: { memory: '256Mi' },
     });
     // V8's heap is half the memory limit, whatever the limit is set to: what the kubelet makes of
@@ -159,9 +159,9 @@ describe('daemonset manifests', () => {
       }
       return env.NODE_OPTIONS;
     };
-    expect(heapFlag('256Mi')).toBe('--max-old-space-size=128');
-    expect(heapFlag('512Mi')).toBe('--max-old-space-size=256');
-    expect(heapFlag('1Gi')).toBe('--max-old-space-size=512');
+    expect(heapFlag('256Mi')).toBe('--max-old-space-size=128 --max-semi-space-size=2');
+    expect(heapFlag('512Mi')).toBe('--max-old-space-size=256 --max-semi-space-size=2');
+    expect(heapFlag('1Gi')).toBe('--max-old-space-size=512 --max-semi-space-size=2');
     expect(
       (find(objects, 'Service') as unknown as { spec: { internalTrafficPolicy: string } }).spec
         .internalTrafficPolicy,
