@@ -211,7 +211,8 @@ const hubCommand = program
     const checked = await validateStartup({
       ...(flags.config ? { path: flags.config } : {}),
       overrides: (tree) => {
-        const server = (tree.server ??= {}) as Record<string, unknown>;
+        tree.server ??= {};
+        const server = tree.server as Record<string, unknown>;
         if (flags.listen !== undefined) server.listen = flags.listen;
         else server.listen ??= HUB_LISTEN;
       },

@@ -61,15 +61,16 @@ export class Hub {
         `sinks.${forwarding[0]}: a hub does not forward to a hub (type: hub is the agents' sink); use the sinks people read`,
       );
     this.server = new HttpServer(this.metrics, log);
-    let evictions = (_count: number) => undefined as void;
-    const taken = new TakenIds(config.hub.maxIds, config.hub.idRetention, Date.now, (n) => evictions(n));
+    // The metrics count evictions and read the ids' size: each needs the other built first.
+    let onEvict: ((count: number) => void) | undefined;
+    const taken = new TakenIds(config.hub.maxIds, config.hub.idRetention, Date.now, (n) => onEvict?.(n));
     this.ledger = new SettleLedger(taken);
     this.hubMetrics = new HubMetrics(
       this.metrics,
       () => taken.size,
       () => this.ledger.inFlight,
     );
-    evictions = (n) => this.hubMetrics.idsEvicted.inc(n);
+    onEvict = (n) => this.hubMetrics.idsEvicted.inc(n);
     this.eventMetrics = new EventMetrics(config.metrics, this.metrics.registry);
     const sinkSet = createSinks(config, options.stdout, this.metrics, log, (alert) =>
       this.ledger.hold(alert),
