@@ -164,8 +164,8 @@ export class Hub {
     );
     this.leadership.start();
     log.info(
-      { port, leadership: this.leadership.describe, sinks: this.sinks.map((s) => s.id) },
-      'Perch hub is running',
+      { role: 'hub', port, leadership: this.leadership.describe, sinks: this.sinks.map((s) => s.id) },
+      'Perch is running',
     );
     return { port };
   }

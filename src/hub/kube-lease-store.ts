@@ -12,10 +12,9 @@ export async function kubeLeaseStore(
   namespace: string,
   name: string,
 ): Promise<LeaseStore> {
-  const [k8s, { loadKubeConfig }] = await Promise.all([
-    import('@kubernetes/client-node'),
-    import('../kube/kube-config-loader.js'),
-  ]);
+  // One after the other: both load the same library, which must be evaluated once.
+  const { loadKubeConfig } = await import('../kube/kube-config-loader.js');
+  const k8s = await import('@kubernetes/client-node');
   const { kubeConfig } = loadKubeConfig(location, kubernetes);
   const api = kubeConfig.makeApiClient(k8s.CoordinationV1Api);
   const describe = `Lease ${namespace}/${name}`;
