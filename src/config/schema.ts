@@ -145,11 +145,21 @@ const deliveryFields = {
     .prefault({}),
   /** Alerts waiting in memory for this sink; beyond it the oldest lowest-priority one is dropped, counted. */
   queueSize: z.int().positive().default(1000),
+  /** Requests in flight at once; unset: the destination's default (webhook 8, others 1). */
+  maxInFlight: z.int().min(1).max(64).optional(),
   /** Alerts at or above this priority are written to the spool before they count as accepted; off when unset. */
   spoolMinPriority: priority.optional(),
   /** A user template (see docs/delivery.md) replacing the default layout's text. */
   template: z.string().min(1).optional(),
 };
+
+/** Several alerts in one request, for destinations that take an array. */
+export const batchSettings = z.strictObject({
+  /** Alerts per request at most. */
+  maxAlerts: z.int().min(1).max(1000).default(64),
+  /** How long the first alert may wait for more; 0: whatever is queued when a request can go. */
+  maxWait: duration.default(0),
+});
 
 const urlSecret = secret.refine((s) => isHttpUrl(s.reveal()), {
   message: 'expected an http(s) URL (the value is not shown: it is a secret)',
@@ -175,6 +185,8 @@ const webhookSink = z.strictObject({
       }),
     )
     .default({}),
+  /** Off unless set: then the body is a JSON array of the one-alert bodies (see docs/delivery.md). */
+  batch: batchSettings.optional(),
   ...deliveryFields,
 });
 
@@ -204,6 +216,8 @@ const alertmanagerSink = z.strictObject({
   resendInterval: duration.default(60_000),
   /** How long an incident stays active after it was raised. */
   incidentActiveFor: duration.default(3_600_000),
+  /** Alertmanager takes an array of alerts: up to 64 per post by default. */
+  batch: batchSettings.prefault({}),
   ...deliveryFields,
 });
 

@@ -14,7 +14,8 @@ export interface SinkProbe {
 
 /** One sink's handle on the delivery metrics. */
 export interface SinkDeliveryMetrics {
-  delivery(status: DeliveryStatus): void;
+  /** `count` alerts (of one request) had this outcome. */
+  delivery(status: DeliveryStatus, count?: number): void;
   spoolEvicted(count: number): void;
   succeeded(nowMs: number): void;
   requestSeconds(seconds: number): void;
@@ -158,14 +159,19 @@ export function sinkDeliveryMetrics(
   }
   const { deliveries, evictions, lastSuccess, duration, probes } = set;
   probes.set(sink, probe);
-  // Touch the series so dashboards show zero before the first event instead of no data.
-  for (const status of STATUSES) deliveries.inc({ sink, status }, 0);
-  evictions.inc({ sink }, 0);
+  // Each series' child is looked up once: prom-client hashes the label set on every labelled call.
+  // Touching them also makes dashboards show zero before the first event instead of no data.
+  const byStatus = new Map(STATUSES.map((status) => [status, deliveries.labels({ sink, status })]));
+  for (const child of byStatus.values()) child.inc(0);
+  const evicted = evictions.labels({ sink });
+  evicted.inc(0);
+  const success = lastSuccess.labels({ sink });
+  const requests = duration.labels({ sink });
   return {
-    delivery: (status) => deliveries.inc({ sink, status }),
-    spoolEvicted: (count) => evictions.inc({ sink }, count),
-    succeeded: (nowMs) => lastSuccess.set({ sink }, nowMs / 1000),
-    requestSeconds: (seconds) => duration.observe({ sink }, seconds),
+    delivery: (status, count = 1) => byStatus.get(status)?.inc(count),
+    spoolEvicted: (count) => evicted.inc(count),
+    succeeded: (nowMs) => success.set(nowMs / 1000),
+    requestSeconds: (seconds) => requests.observe(seconds),
     detach: () => {
       if (probes.get(sink) === probe) probes.delete(sink);
     },

@@ -14,10 +14,12 @@ export interface QueuedEntry {
   /** No attempt before this (backoff, or the delay the service asked for). */
   notBeforeMs: number;
   lastFailure?: string;
+  /** Its request is in flight: never dropped to make room, never sent twice at once. */
+  sending?: boolean;
 }
 
 /**
- * One sink's queue, in the order alerts were accepted (delivery is head of line). Spooled entries
+ * One sink's queue, in the order alerts were accepted (sent oldest first; see DeliverySink). Spooled entries
  * are light references to the spool; in-memory entries hold their request and are bounded by
  * `capacity`: beyond it the oldest entry of the lowest priority present is dropped.
  */
@@ -53,9 +55,18 @@ export class DeliveryQueue {
     return this.bySpoolId.has(id);
   }
 
+  spooled(id: number): QueuedEntry | undefined {
+    return this.bySpoolId.get(id);
+  }
+
+  /** Entries not in flight, oldest first. */
+  *waiting(): Generator<QueuedEntry> {
+    for (const entry of this.order.values()) if (!entry.sending) yield entry;
+  }
+
   /**
    * Appends an entry; returns the in-memory entry dropped to make room (maybe this one), never
-   * `keep` (the entry being sent) and never a spooled one.
+   * `keep` nor one in flight (`sending`), and never a spooled one.
    */
   push(entry: QueuedEntry, keep?: QueuedEntry): QueuedEntry | undefined {
     this.index(entry);
@@ -138,7 +149,7 @@ export class DeliveryQueue {
     const priorities = [...this.byPriority.keys()].sort((a, b) => a - b);
     for (const priority of priorities) {
       for (const entry of this.byPriority.get(priority)?.values() ?? []) {
-        if (entry !== keep) return entry;
+        if (entry !== keep && !entry.sending) return entry;
       }
     }
     return undefined;

@@ -12,7 +12,13 @@ import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js
 import { classifyResponse } from './classify.js';
 import { type SinkDeliveryMetrics, sinkDeliveryMetrics } from './delivery-metrics.js';
 import { DeliveryQueue, type QueuedEntry } from './delivery-queue.js';
-import type { DeliveryVerdict, Destination, RenderedRequest } from './destination.js';
+import type {
+  BatchLimits,
+  DeliveryVerdict,
+  Destination,
+  DestinationResponse,
+  RenderedRequest,
+} from './destination.js';
 import type { Poster } from './poster.js';
 import { decodeRequest, encodeRequest } from './request-codec.js';
 import type { Spool, SpoolEntryInfo } from './spool.js';
@@ -57,9 +63,18 @@ const LOAD_PAGE = 500;
  * queues, paces (token bucket), retries with backoff, honours the service's Retry-After, stops
  * hammering a dead service (circuit breaker), and keeps what matters on disk (the spool).
  *
- * One request at a time, in the order alerts were accepted (head of line): a failing alert holds
- * back the ones behind it until it is delivered, rejected or given up on, so the destination sees
- * alerts in order, also after an outage or a restart (spooled entries of earlier runs go first).
+ * Requests go in the order alerts were accepted, oldest first (spooled entries of earlier runs go
+ * first), up to `maxInFlight` at once (default: the destination's; 1 for most). A failing alert
+ * holds back the ones behind it until it is delivered, rejected or given up on: nothing new goes
+ * out while the oldest waiting alert waits for its retry. With one request in flight the
+ * destination sees alerts strictly in order; with more, requests that overlap may arrive in any
+ * order among themselves, and an alert retried after a failure arrives after some that followed it.
+ * While the circuit is not closed only one request (the trial) is in flight.
+ *
+ * Batches (destinations with `batch`, see BatchRendering): a request carries up to
+ * `batch.maxAlerts` queued alerts, waiting at most `batch.maxWait` after the oldest was queued for
+ * more to arrive. Its alerts share the answer; each is counted, retried or removed from the spool
+ * on its own.
  *
  * Delivery guarantee:
  * - Alerts at or above `spoolMinPriority` (with a spool): AT LEAST ONCE. send() returns after the
@@ -105,15 +120,19 @@ export class DeliverySink implements AlertSink {
   /** Only with `track`: the callbacks of the entries not done yet. */
   private readonly doneOf = new Map<QueuedEntry, (kept: boolean) => void>();
 
+  private readonly maxInFlight: number;
+  private readonly batch?: BatchLimits;
+
   private loop?: Promise<void>;
   private closing = false;
   private discardedOnClose = 0;
   private closed?: Promise<void>;
-  /** The entry whose request is in flight: never dropped to make room. */
-  private current?: QueuedEntry;
-  private abortCurrent?: AbortController;
-  private wakeIdle?: () => void;
-  private sleeper?: { timer: NodeJS.Timeout; resolve: () => void };
+  /** Requests in flight (entries in them are marked `sending`). */
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Aborts every request in flight when close() runs out of patience. */
+  private readonly abortAll = new AbortController();
+  /** The loop's pause: ends at its timer, or early on what it waits for (new work, a free slot, close). */
+  private pause?: { timer?: NodeJS.Timeout; resolve: () => void; onWork: boolean };
   /** Real time (not the injected clock) of the last entry that left the queue: flush() watches progress. */
   private lastProgressAt = Date.now();
 
@@ -128,7 +147,10 @@ export class DeliverySink implements AlertSink {
     this.spool = deps.spool;
     this.metrics = deps.metrics;
     this.track = deps.track;
-    this.poster = deps.poster ?? new UndiciPoster();
+    this.maxInFlight = config.maxInFlight ?? destination.defaultMaxInFlight ?? 1;
+    this.batch = batchLimits(config, destination);
+    // One connection per request in flight: HTTP/1.1 sends one request at a time on each.
+    this.poster = deps.poster ?? new UndiciPoster({ connections: this.maxInFlight });
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
     this.flushStallMs = deps.flushStallMs ?? 1000;
@@ -268,11 +290,11 @@ export class DeliverySink implements AlertSink {
     } else {
       this.pushInMemory(entry);
     }
-    this.wakeIdle?.();
+    if (this.pause?.onWork) this.wake();
   }
 
   private pushInMemory(entry: QueuedEntry): void {
-    const dropped = this.queue.push(entry, this.current);
+    const dropped = this.queue.push(entry);
     if (dropped) {
       this.finish(dropped, false);
       this.counters.discarded('queue_full');
@@ -298,7 +320,7 @@ export class DeliverySink implements AlertSink {
       const id = spool.put(this.id, entry.priority, encodeRequest(request), entry.queuedAtMs, (committed) => {
         if (committed) {
           // On disk now: the request is read back when the entry reaches the head.
-          if (entry !== this.current && entry !== this.queue.head()) entry.request = undefined;
+          if (!entry.sending && entry !== this.queue.head()) entry.request = undefined;
           this.finish(entry, true);
         } else if (this.queue.unspool(entry)) {
           this.unspooled('the spool write was rolled back');
@@ -321,8 +343,8 @@ export class DeliverySink implements AlertSink {
   }
 
   private evicted(entries: readonly SpoolEntryInfo[]): void {
-    // The entry in flight is left alone: its outcome is about to be counted, and it stays in memory.
-    const mine = entries.filter((e) => e.sink === this.id && e.id !== this.current?.spoolId);
+    // Entries in flight are left alone: their outcome is about to be counted, and they stay in memory.
+    const mine = entries.filter((e) => e.sink === this.id && !this.queue.spooled(e.id)?.sending);
     if (mine.length === 0) return;
     for (const entry of mine) this.queue.removeSpooled(entry.id);
     this.delivery.spoolEvicted(mine.length);
@@ -375,21 +397,19 @@ export class DeliverySink implements AlertSink {
         this.logProblem('loop', () =>
           this.log.error({ err: redactSecrets(String(err)) }, 'delivery loop failed; retrying'),
         );
-        await this.sleep(Math.max(100, this.config.retry.initial));
+        await this.waitFor(Math.max(100, this.config.retry.initial), false);
       }
     }
   }
 
-  /** One turn of the loop: wait for work, a deadline, a backoff, the circuit or a token, or send. */
+  /**
+   * One turn of the loop: wait for a free slot, work, a deadline, a backoff, the circuit, a token
+   * or more alerts for a batch; or send a request (without waiting for its answer).
+   */
   private async step(): Promise<void> {
-    const entry = this.queue.head();
-    if (!entry) {
-      await new Promise<void>((resolve) => {
-        this.wakeIdle = resolve;
-      });
-      this.wakeIdle = undefined;
-      return;
-    }
+    if (this.inFlight.size >= this.maxInFlight) return this.waitFor(undefined, false);
+    const entry = this.queue.waiting().next().value;
+    if (!entry) return this.waitFor(undefined, true);
     const now = this.now();
     const deadline = this.deadline(entry);
     if (now >= deadline) {
@@ -398,17 +418,63 @@ export class DeliverySink implements AlertSink {
     }
     const request = this.requestOf(entry);
     if (!request) return;
+    // Half-open: the trial request alone decides whether the destination is back.
+    if (this.breaker.state !== 'closed' && this.inFlight.size > 0) return this.waitFor(undefined, false);
     const wait = Math.min(Math.max(entry.notBeforeMs - now, this.breaker.waitMs()), deadline - now);
-    if (wait > 0) {
-      await this.sleep(wait);
-      return;
+    if (wait > 0) return this.waitFor(wait, false);
+    const gatherUntil = this.gatherUntil(entry);
+    const members = this.batchFrom(entry, request, now);
+    if (members.length < (this.batch?.maxAlerts ?? 1) && gatherUntil > now) {
+      return this.waitFor(gatherUntil - now, true);
     }
     const tokenWait = this.bucket.take();
-    if (tokenWait > 0) {
-      await this.sleep(tokenWait);
-      return;
+    if (tokenWait > 0) return this.waitFor(tokenWait, false);
+    this.launch(members);
+  }
+
+  /** Until when a batch starting with `entry` may wait for more alerts (never for a retried one). */
+  private gatherUntil(entry: QueuedEntry): number {
+    if (!this.batch || this.batch.maxWaitMs <= 0 || entry.attempts > 0) return 0;
+    return entry.queuedAtMs + this.batch.maxWaitMs;
+  }
+
+  /**
+   * The entries of the next request: `head`, and for a batching destination the entries after it
+   * that may go now, for the same URL, up to batch.maxAlerts.
+   */
+  private batchFrom(head: QueuedEntry, request: RenderedRequest, now: number): Member[] {
+    const members: Member[] = [{ entry: head, request }];
+    const max = this.batch?.maxAlerts ?? 1;
+    if (max <= 1) return members;
+    const waiting = this.queue.waiting();
+    waiting.next(); // head
+    for (const entry of waiting) {
+      if (members.length >= max) break;
+      if (entry.notBeforeMs > now || now >= this.deadline(entry)) break;
+      const next = this.requestOf(entry);
+      if (!next) continue; // unreadable: dropped and counted
+      if (next.url !== request.url) break; // spooled under an earlier URL: a request of its own
+      members.push({ entry, request: next });
     }
-    await this.attempt(entry, request);
+    return members;
+  }
+
+  /** Sends one request for `members` in the background; the loop goes on to the next. */
+  private launch(members: Member[]): void {
+    for (const member of members) member.entry.sending = true;
+    const attempt = this.attempt(members)
+      .catch((err: unknown) => {
+        this.counters.error('internal');
+        this.logProblem('attempt', () =>
+          this.log.error({ err: redactSecrets(String(err)) }, 'a delivery attempt failed unexpectedly'),
+        );
+      })
+      .finally(() => {
+        for (const member of members) member.entry.sending = false;
+        this.inFlight.delete(attempt);
+        this.wake();
+      });
+    this.inFlight.add(attempt);
   }
 
   private deadline(entry: QueuedEntry): number {
@@ -437,79 +503,122 @@ export class DeliverySink implements AlertSink {
     return request;
   }
 
-  private async attempt(entry: QueuedEntry, request: RenderedRequest): Promise<void> {
+  private async attempt(members: readonly Member[]): Promise<void> {
+    const entries = members.map((m) => m.entry);
     let prepared: RenderedRequest;
     try {
-      prepared = this.destination.prepare?.(request, entry.attempts + 1) ?? request;
+      const request =
+        members.length === 1 || !this.destination.batch
+          ? (members[0] as Member).request
+          : this.destination.batch.combine(members.map((m) => m.request));
+      const attempt = Math.max(...entries.map((e) => e.attempts)) + 1;
+      prepared = this.destination.prepare?.(request, attempt) ?? request;
     } catch (err) {
       // A destination that cannot prepare this request never will: retrying would block the queue.
-      this.settle(entry, { kind: 'rejected', reason: `prepare failed: ${redactSecrets(String(err))}` });
+      this.settle(entries, { kind: 'rejected', reason: `prepare failed: ${redactSecrets(String(err))}` });
       return;
     }
-    const abort = new AbortController();
-    this.current = entry;
-    this.abortCurrent = abort;
     const started = performance.now();
-    const result = await this.poster.post(prepared, this.config.timeout, abort.signal);
+    const result = await this.poster.post(prepared, this.config.timeout, this.abortAll.signal);
     this.delivery.requestSeconds((performance.now() - started) / 1000);
-    this.current = undefined;
-    this.abortCurrent = undefined;
     switch (result.kind) {
       case 'aborted':
-        return; // closing: the entry stays (a spooled one on disk, for the next start)
+        return; // closing: the entries stay (spooled ones on disk, for the next start)
       case 'failed':
         this.counters.error(result.failure.type);
-        this.settle(entry, { kind: 'retry', reason: result.failure.reason });
+        this.settle(entries, { kind: 'retry', reason: result.failure.reason });
         return;
       case 'answered': {
-        const verdict = classifyResponse(this.destination, result.response, this.now());
-        if (verdict.kind === 'retry') this.counters.error(`http_${result.response.status}`);
-        this.settle(entry, verdict);
+        const verdicts = this.verdictsFor(result.response, entries.length);
+        if (eachOf(verdicts, entries.length).some((v) => v.kind === 'retry'))
+          this.counters.error(`http_${result.response.status}`);
+        this.settle(entries, verdicts);
       }
     }
   }
 
-  private settle(entry: QueuedEntry, answer: DeliveryVerdict): void {
-    // A destination's own classify may quote what it got; reasons reach logs and /readyz.
-    const verdict =
-      answer.kind === 'delivered' ? answer : { ...answer, reason: redactSecrets(answer.reason) };
-    switch (verdict.kind) {
-      case 'delivered':
-        this.breaker.recordSuccess();
-        this.delivery.delivery('delivered');
-        this.delivery.succeeded(this.now());
-        this.counters.sent();
-        this.complete(entry);
-        return;
-      case 'rejected': {
-        // The service answered: it is up, whatever it thought of this alert.
-        this.breaker.recordSuccess();
-        this.delivery.delivery('rejected');
-        this.counters.discarded('rejected');
-        const suppressed = this.rejectionLog.admit(verdict.reason, this.now());
-        if (suppressed >= 0) {
-          this.log.error(
-            { reason: verdict.reason, suppressed },
-            'destination rejected an alert; it is not retried',
-          );
-        }
-        this.complete(entry);
+  /** One verdict for all alerts of the request, or one each. */
+  private verdictsFor(
+    response: DestinationResponse,
+    count: number,
+  ): DeliveryVerdict | readonly DeliveryVerdict[] {
+    const classifyBatch = this.destination.batch?.classifyBatch;
+    if (count > 1 && classifyBatch) {
+      try {
+        const verdicts = classifyBatch(response, count);
+        if (!isList(verdicts) || verdicts.length === count) return verdicts;
+      } catch {
+        // As for classify: the generic reading still works.
+      }
+    }
+    return classifyResponse(this.destination, response, this.now());
+  }
+
+  /**
+   * Applies the answer to one request: the circuit breaker hears of the request once; each alert
+   * is counted, completed or scheduled for its retry on its own; a rejection is logged once.
+   */
+  private settle(
+    entries: readonly QueuedEntry[],
+    answer: DeliveryVerdict | readonly DeliveryVerdict[],
+  ): void {
+    const verdicts = eachOf(answer, entries.length).map(redacted);
+    const retry = verdicts.find((v) => v.kind === 'retry');
+    // A service that answered is up, whatever it thought of these alerts; one that says when to
+    // come back (429, Retry-After) is up and pacing us, not failing.
+    const opened =
+      retry?.kind === 'retry' && retry.afterMs === undefined
+        ? this.breaker.recordFailure(retry.reason)
+        : (this.breaker.recordSuccess(), false);
+    let delivered = 0;
+    const rejected: string[] = [];
+    const retried: QueuedEntry[] = [];
+    entries.forEach((entry, i) => {
+      const verdict = verdicts[i] as DeliveryVerdict;
+      if (verdict.kind === 'delivered') delivered += 1;
+      else if (verdict.kind === 'rejected') rejected.push(verdict.reason);
+      else {
+        this.scheduleRetry(entry, verdict.reason, verdict.afterMs);
+        retried.push(entry);
         return;
       }
-      case 'retry':
-        this.retryLater(entry, verdict.reason, verdict.afterMs);
+      this.complete(entry);
+    });
+    if (delivered > 0) {
+      this.delivery.delivery('delivered', delivered);
+      this.delivery.succeeded(this.now());
+      this.counters.sent(delivered);
+    }
+    if (rejected.length > 0) {
+      this.delivery.delivery('rejected', rejected.length);
+      this.counters.discarded('rejected', rejected.length);
+      const reason = rejected[0] as string;
+      const suppressed = this.rejectionLog.admit(reason, this.now());
+      if (suppressed >= 0) {
+        this.log.error(
+          { reason, suppressed, ...(rejected.length > 1 ? { alerts: rejected.length } : {}) },
+          rejected.length > 1
+            ? 'destination rejected a batch of alerts; they are not retried'
+            : 'destination rejected an alert; it is not retried',
+        );
+      }
+    }
+    if (retry?.kind === 'retry' && retried.length > 0) {
+      this.delivery.delivery('retried', retried.length);
+      this.logRetry(retry.reason, retried, opened);
     }
   }
 
-  private retryLater(entry: QueuedEntry, reason: string, afterMs: number | undefined): void {
+  private scheduleRetry(entry: QueuedEntry, reason: string, afterMs: number | undefined): void {
     entry.attempts += 1;
     entry.lastFailure = reason;
-    this.delivery.delivery('retried');
     if (entry.spoolId !== undefined) this.safely(() => this.spool?.recordAttempt(entry.spoolId as number));
-    // A service that says when to come back (429, Retry-After) is up and pacing us, not failing.
-    const opened = afterMs === undefined && this.breaker.recordFailure(reason);
     const delay = afterMs ?? nextDelay(entry.attempts - 1, this.backoff(), this.random);
     entry.notBeforeMs = this.now() + Math.max(0, delay);
+  }
+
+  private logRetry(reason: string, entries: readonly QueuedEntry[], opened: boolean): void {
+    const first = entries[0] as QueuedEntry;
     if (opened) {
       this.log.warn(
         { reason, failures: this.breaker.failureCount, retryInMs: this.breaker.waitMs() },
@@ -517,7 +626,15 @@ export class DeliverySink implements AlertSink {
       );
     } else {
       this.logProblem(`retry:${reason}`, () =>
-        this.log.warn({ reason, attempts: entry.attempts, retryInMs: delay }, 'delivery failed; will retry'),
+        this.log.warn(
+          {
+            reason,
+            attempts: first.attempts,
+            retryInMs: Math.max(0, first.notBeforeMs - this.now()),
+            ...(entries.length > 1 ? { alerts: entries.length } : {}),
+          },
+          'delivery failed; will retry',
+        ),
       );
     }
   }
@@ -576,35 +693,45 @@ export class DeliverySink implements AlertSink {
     return head ? Math.max(0, this.now() - head.queuedAtMs) / 1000 : 0;
   }
 
-  private sleep(ms: number): Promise<void> {
+  /**
+   * Pauses the loop for `ms` (undefined: until woken). A request finishing always wakes it (a slot
+   * is free, the circuit may have closed); new work wakes it when `onWork`.
+   */
+  private waitFor(ms: number | undefined, onWork: boolean): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.sleeper = undefined;
-        resolve();
-      }, ms);
-      // The loop alone must not keep the process alive; flush() and requests in flight do.
-      timer.unref();
-      this.sleeper = { timer, resolve };
+      const pause: { timer?: NodeJS.Timeout; resolve: () => void; onWork: boolean } = { resolve, onWork };
+      if (ms !== undefined) {
+        pause.timer = setTimeout(() => this.wake(), ms);
+        // The loop alone must not keep the process alive; flush() and requests in flight do.
+        pause.timer.unref();
+      }
+      this.pause = pause;
     });
+  }
+
+  private wake(): void {
+    const pause = this.pause;
+    if (!pause) return;
+    this.pause = undefined;
+    if (pause.timer) clearTimeout(pause.timer);
+    pause.resolve();
   }
 
   private async shutdown(): Promise<void> {
     this.closing = true;
-    this.wakeIdle?.();
-    if (this.sleeper) {
-      clearTimeout(this.sleeper.timer);
-      this.sleeper.resolve();
-      this.sleeper = undefined;
-    }
+    this.wake();
     if (this.loop) {
-      let timer: NodeJS.Timeout | undefined;
-      const grace = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, Math.min(CLOSE_IN_FLIGHT_GRACE_MS, this.config.timeout));
-      });
-      await Promise.race([this.loop, grace]);
-      clearTimeout(timer);
-      this.abortCurrent?.abort();
       await this.loop;
+      if (this.inFlight.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        const grace = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, Math.min(CLOSE_IN_FLIGHT_GRACE_MS, this.config.timeout));
+        });
+        await Promise.race([Promise.all(this.inFlight), grace]);
+        clearTimeout(timer);
+        this.abortAll.abort();
+        await Promise.all(this.inFlight);
+      }
     }
     const discarded = this.queue.drainMemory();
     for (const entry of discarded) this.finish(entry, false);
@@ -631,4 +758,35 @@ export class DeliverySink implements AlertSink {
   private logProblem(key: string, write: () => void): void {
     if (this.problemLog.admit(key, this.now()) >= 0) write();
   }
+}
+
+/** One alert of a request: its queue entry and its rendered request. */
+interface Member {
+  entry: QueuedEntry;
+  request: RenderedRequest;
+}
+
+function isList(answer: DeliveryVerdict | readonly DeliveryVerdict[]): answer is readonly DeliveryVerdict[] {
+  return Array.isArray(answer);
+}
+
+/** One verdict per alert of a request. */
+function eachOf(answer: DeliveryVerdict | readonly DeliveryVerdict[], count: number): DeliveryVerdict[] {
+  if (isList(answer)) return [...answer];
+  return Array.from({ length: count }, () => answer);
+}
+
+function redacted(answer: DeliveryVerdict): DeliveryVerdict {
+  // A destination's own classify may quote what it got; reasons reach logs and /readyz.
+  return answer.kind === 'delivered' ? answer : { ...answer, reason: redactSecrets(answer.reason) };
+}
+
+/** The sink's batch limits: its config's, else the destination's default; none when it cannot batch. */
+function batchLimits(config: DeliverySinkConfig, destination: Destination): BatchLimits | undefined {
+  if (!destination.batch) return undefined;
+  const configured = 'batch' in config ? config.batch : undefined;
+  const limits = configured
+    ? { maxAlerts: configured.maxAlerts, maxWaitMs: configured.maxWait }
+    : destination.batch.defaults;
+  return limits && limits.maxAlerts > 1 ? limits : undefined;
 }

@@ -7,8 +7,6 @@ import { ResponseHeaders } from './response-headers.js';
 
 /** Responses are read up to this size: a reason needs 200 characters, and a hostile answer must not fill memory. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
-/** A sink sends one request at a time, so one kept-alive connection per origin is all it uses. */
-const CONNECTIONS_PER_ORIGIN = 1;
 /** Destinations render a handful of URLs at most; the bound only keeps a misbehaving one from growing the cache. */
 const MAX_CACHED_URLS = 64;
 
@@ -22,9 +20,19 @@ interface Target {
  * Posts with undici's request API over one kept-alive pool per origin. URLs are parsed once and
  * remembered: a sink sends the same URL again and again. undici follows no redirect unless told to.
  */
+export interface UndiciPosterOptions {
+  /** Kept-alive connections per origin: as many as the sink keeps requests in flight (default 1). */
+  connections?: number;
+}
+
 export class UndiciPoster implements Poster {
   private readonly pools = new Map<string, Pool>();
   private readonly targets = new Map<string, Target>();
+  private readonly connections: number;
+
+  constructor(options: UndiciPosterOptions = {}) {
+    this.connections = Math.max(1, options.connections ?? 1);
+  }
 
   async post(request: RenderedRequest, timeoutMs: number, signal: AbortSignal): Promise<AttemptResult> {
     if (signal.aborted) return { kind: 'aborted' };
@@ -75,7 +83,7 @@ export class UndiciPoster implements Poster {
     if (parsed.username || parsed.password) throw new TypeError('a URL with credentials cannot be requested');
     let pool = this.pools.get(parsed.origin);
     if (!pool) {
-      pool = new Pool(parsed.origin, { connections: CONNECTIONS_PER_ORIGIN });
+      pool = new Pool(parsed.origin, { connections: this.connections });
       this.pools.set(parsed.origin, pool);
     }
     const target = { pool, path: `${parsed.pathname}${parsed.search}` };

@@ -1,6 +1,7 @@
 /**
- * Prometheus Alertmanager (API v2): one Perch alert becomes one `POST /api/v2/alerts` with a
- * one-element array (reference chat-and-alerting.md §7).
+ * Prometheus Alertmanager (API v2): one Perch alert becomes one element of the array a
+ * `POST /api/v2/alerts` carries; the delivery engine puts up to `batch.maxAlerts` queued alerts
+ * in one post (reference chat-and-alerting.md §7).
  *
  * Labels identify an alert to Alertmanager: it deduplicates, groups, inhibits and silences by
  * them, and alerts with the same label set are ONE alert whose annotations the latest post
@@ -549,18 +550,33 @@ export function alertmanagerDestination(
   const headers = { 'content-type': 'application/json', ...endpoint.headers };
   return {
     kind: 'alertmanager',
-    // Alertmanager publishes no limit; it is the cluster's own service. One alert per request, so
-    // allow a burst the size of a digest flush without hammering it.
+    // Alertmanager publishes no limit; it is the cluster's own service. Counted in posts (each of
+    // up to batch.maxAlerts alerts): a burst the size of a digest flush, without hammering it.
     defaultRate: { perSecond: 50, burst: 100 },
     render: (alert) => ({
       url: endpoint.url,
       body: JSON.stringify([alertmanagerAlert(alert, config, now())]),
       headers: { ...headers },
     }),
+    // Order matters to Alertmanager: the latest post of a label set wins, so an incident's
+    // resolution must not overtake its last re-send. Batches carry the volume instead.
+    defaultMaxInFlight: 1,
+    batch: { defaults: { maxAlerts: 64, maxWaitMs: 0 }, combine: combineAlertmanagerRequests },
     prepare: (request) => refreshIncidentEndsAt(request, config, now()),
     classify: (response) => classifyAlertmanagerResponse(response, now()),
   };
 }
+
+/** One post of several alerts: the one-element arrays render() made, as one array. */
+export function combineAlertmanagerRequests(requests: readonly RenderedRequest[]): RenderedRequest {
+  const [first] = requests;
+  if (!first) throw new RangeError('a batch needs at least one request');
+  const elements = requests.map((r) => r.body.trim().slice(1, -1).trim()).filter((e) => e !== '');
+  return { url: first.url, headers: first.headers, body: `[${elements.join(',')}]` };
+}
+
+/** Written by JSON.stringify: a body without it holds no incident, and need not be parsed. */
+const INCIDENT_MARK = '"perch_kind":"incident"';
 
 /**
  * The delivery engine renders once, when it takes an alert in, and may post it much later (after
@@ -574,18 +590,32 @@ export function refreshIncidentEndsAt(
   options: AlertmanagerOptions,
   nowMs: number,
 ): RenderedRequest {
+  if (!request.body.includes(INCIDENT_MARK)) return request;
   try {
     const alerts = JSON.parse(request.body) as AlertmanagerAlertBody[];
-    const [alert] = alerts;
-    if (alerts.length !== 1 || !alert || alert.labels.perch_kind !== 'incident') return request;
-    const activeUntil = Date.parse(alert.annotations[ACTIVE_UNTIL] ?? '');
-    const starts = Date.parse(alert.startsAt);
-    if (Number.isNaN(activeUntil) || Number.isNaN(starts)) return request;
-    const endsAt = iso(Math.max(starts, incidentEndsAt(activeUntil, options, nowMs)));
-    if (endsAt === alert.endsAt) return request;
-    return { ...request, body: JSON.stringify([{ ...alert, endsAt }]) };
+    if (!Array.isArray(alerts)) return request;
+    let changed = false;
+    const refreshed = alerts.map((alert) => {
+      const next = refreshedAlert(alert, options, nowMs);
+      if (next !== alert) changed = true;
+      return next;
+    });
+    return changed ? { ...request, body: JSON.stringify(refreshed) } : request;
   } catch {
     // Not one of ours (an older format): sent as it was rendered.
     return request;
   }
+}
+
+function refreshedAlert(
+  alert: AlertmanagerAlertBody,
+  options: AlertmanagerOptions,
+  nowMs: number,
+): AlertmanagerAlertBody {
+  if (alert?.labels?.perch_kind !== 'incident') return alert;
+  const activeUntil = Date.parse(alert.annotations?.[ACTIVE_UNTIL] ?? '');
+  const starts = Date.parse(alert.startsAt);
+  if (Number.isNaN(activeUntil) || Number.isNaN(starts)) return alert;
+  const endsAt = iso(Math.max(starts, incidentEndsAt(activeUntil, options, nowMs)));
+  return endsAt === alert.endsAt ? alert : { ...alert, endsAt };
 }

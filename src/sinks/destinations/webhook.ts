@@ -16,9 +16,14 @@
  * `webhook-signature` is `v1,` + base64(HMAC-SHA256(secret, `${id}.${timestamp}.${body}`)). A secret
  * written `whsec_…` is base64 after the prefix, as Standard Webhooks shows it; any other string is used
  * as its UTF-8 bytes.
+ *
+ * Batches (opt-in, `batch`): the body is a JSON array of exactly the objects above, oldest first,
+ * and `webhook-id` names the batch (`batch_` + a digest of its alerts' ids, the same on every
+ * attempt of the same alerts); each object's `data.id` still names its alert. The signature covers
+ * the whole array body.
  */
 
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { SinkConfig } from '../../config/schema.js';
 import { defaultClassify } from '../../delivery/classify.js';
 import type {
@@ -72,6 +77,23 @@ export function sign(key: Buffer, id: string, timestampSeconds: number, body: st
   return `v1,${mac}`;
 }
 
+/** The array body of a batch: the one-alert bodies, as rendered, joined. */
+export function combineWebhookRequests(requests: readonly RenderedRequest[]): RenderedRequest {
+  const [first] = requests;
+  if (!first) throw new RangeError('a batch needs at least one request');
+  const ids = requests.map((r) => r.headers['webhook-id'] ?? '');
+  return {
+    url: first.url,
+    body: `[${requests.map((r) => r.body).join(',')}]`,
+    headers: { ...first.headers, 'webhook-id': batchId(ids) },
+  };
+}
+
+/** base64url has no `.`, as the signed content `id.timestamp.body` requires. */
+function batchId(ids: readonly string[]): string {
+  return `batch_${createHash('sha256').update(ids.join('\n')).digest('base64url').slice(0, 32)}`;
+}
+
 export function webhookDestination(config: WebhookConfig, options: WebhookOptions = {}): Destination {
   const now = options.now ?? Date.now;
   const template = config.template ? compileTemplate(config.template) : undefined;
@@ -84,6 +106,10 @@ export function webhookDestination(config: WebhookConfig, options: WebhookOption
     kind: 'webhook',
     // No service-defined limit; generous, and 429/Retry-After still slow Perch down.
     defaultRate: { perSecond: 10, burst: 20 },
+    // Receivers are servers of the user's own that take concurrent requests; each alert carries its
+    // own id and time, so order between overlapping requests is not part of the contract.
+    defaultMaxInFlight: 8,
+    batch: { combine: combineWebhookRequests },
     render(alert: Alert): RenderedRequest {
       // Sent signed or not, for receivers that drop duplicates. Alert ids contain no `.`, as the
       // signed content `id.timestamp.body` requires.
