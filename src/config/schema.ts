@@ -227,6 +227,8 @@ const hubSink = z
     type: z.literal('hub'),
     /** The hub's Service, e.g. http://perch-hub.perch:2805; alerts go to its versioned ingest path. */
     url: httpUrl,
+    /** Alerts per request: up to 100 by default, whatever is queued when a request can go. */
+    batch: batchSettings.optional(),
     ...deliveryFields,
     // The hub renders the messages people read: a template here would never be used.
   })

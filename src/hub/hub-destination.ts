@@ -2,12 +2,12 @@ import type { Destination, RenderedRequest } from '../delivery/destination.js';
 import { toFalcoJson } from '../events/serialize-event.js';
 import type { Alert } from '../pipeline/alert.js';
 import { eventIdOf } from './event-id.js';
-import { encodeBatch, HUB_INGEST_PATH } from './wire.js';
+import { combineBatches, encodeBatch, HUB_INGEST_PATH } from './wire.js';
 
-/** A hub destination renders event alerts only: the hub sink is fed every event, never a digest. */
-export interface HubDestination extends Destination {
-  renderBatch(alerts: readonly Alert[]): RenderedRequest;
-}
+/** A batch waits for no more than what is queued; the hub answers each within hub.ackTimeout. */
+const DEFAULT_BATCH = { maxAlerts: 100, maxWaitMs: 0 };
+/** Requests in flight: the hub holds each until its alerts are settled, so one at a time would idle. */
+const DEFAULT_IN_FLIGHT = 4;
 
 /**
  * The agent's side of the hub: posts events, with their Kubernetes context and this node's name, to
@@ -15,8 +15,9 @@ export interface HubDestination extends Destination {
  * while it is not (or while it is a standby), so the delivery engine keeps them (spooled) and
  * sends them again; the hub drops the ids it has taken already.
  */
-export function hubDestination(baseUrl: string, node: string): HubDestination {
+export function hubDestination(baseUrl: string, node: string): Destination {
   const url = new URL(HUB_INGEST_PATH, baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`).toString();
+  // The hub sink is fed every event, never a digest or an incident.
   const renderBatch = (alerts: readonly Alert[]): RenderedRequest => {
     const items = alerts.map((alert) => {
       if (alert.kind !== 'event') throw new Error(`the hub sink forwards events only, got a ${alert.kind}`);
@@ -29,7 +30,15 @@ export function hubDestination(baseUrl: string, node: string): HubDestination {
     kind: 'hub',
     // The hub is ours and answers with Retry-After when it is busy: no documented service limit to keep to.
     defaultRate: { perSecond: 500, burst: 1000 },
+    defaultMaxInFlight: DEFAULT_IN_FLIGHT,
     render: (alert) => renderBatch([alert]),
-    renderBatch,
+    batch: {
+      defaults: DEFAULT_BATCH,
+      combine: (requests) => ({
+        url,
+        body: combineBatches(requests.map((r) => r.body)),
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+      }),
+    },
   };
 }

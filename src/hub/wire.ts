@@ -24,7 +24,15 @@ export function encodeBatch(
     (item) =>
       `{"id":${JSON.stringify(item.id)},"node":${JSON.stringify(item.node)},"enrichment":${JSON.stringify(item.enrichment)},"event":${JSON.stringify(item.falcoJson)}}`,
   );
-  return `{"alerts":[${alerts.join(',')}]}`;
+  return `${BATCH_START}${alerts.join(',')}${BATCH_END}`;
+}
+
+const BATCH_START = '{"alerts":[';
+const BATCH_END = ']}';
+
+/** One body carrying the alerts of several bodies encodeBatch wrote (oldest first). */
+export function combineBatches(bodies: readonly string[]): string {
+  return `${BATCH_START}${bodies.map((body) => body.slice(BATCH_START.length, -BATCH_END.length)).join(',')}${BATCH_END}`;
 }
 
 export class BatchFormatError extends Error {}
