@@ -1,6 +1,8 @@
-import type { Destination, RenderedRequest } from '../delivery/destination.js';
+import { defaultClassify } from '../delivery/classify.js';
+import type { DeliveryVerdict, Destination, RenderedRequest } from '../delivery/destination.js';
 import { toFalcoJson } from '../events/serialize-event.js';
 import type { Alert } from '../pipeline/alert.js';
+import { parseJsonObject } from '../sinks/destinations/http.js';
 import { eventIdOf } from './event-id.js';
 import { combineBatches, encodeBatch, HUB_INGEST_PATH } from './wire.js';
 
@@ -39,6 +41,13 @@ export function hubDestination(baseUrl: string, node: string): Destination {
         body: combineBatches(requests.map((r) => r.body)),
         headers: { 'content-type': 'application/json; charset=utf-8' },
       }),
+      classifyBatch: (response, count) => {
+        const verdict = defaultClassify(response);
+        const results = parseJsonObject(response.body)?.results;
+        if (verdict.kind !== 'retry' || !Array.isArray(results) || results.length !== count) return verdict;
+        // Only what the hub has not taken is sent again.
+        return results.map((r): DeliveryVerdict => (r === 'taken' ? { kind: 'delivered' } : verdict));
+      },
     },
   };
 }

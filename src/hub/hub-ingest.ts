@@ -3,7 +3,7 @@ import type { FalcoEvent } from '../events/falco-event.js';
 import type { Enrichment } from '../kube/pod-context.js';
 import type { HubMetrics } from './hub-metrics.js';
 import type { SettleLedger, Settlement } from './settle-ledger.js';
-import { BatchFormatError, decodeBatch, HUB_INGEST_PATH } from './wire.js';
+import { BatchFormatError, type BatchResult, decodeBatch, HUB_INGEST_PATH } from './wire.js';
 
 export type HubRole = 'leader' | 'standby' | 'draining';
 
@@ -28,8 +28,9 @@ const BODY_LIMIT = 16 * 1024 * 1024;
 /**
  * POST /v1/hub/alerts: answers 200 once every alert of the batch is settled at the hub (see
  * SettleLedger), 503 with Retry-After when some are not within `hub.ackTimeout`, when this
- * replica is a standby, or while it shuts down: the agent keeps the batch (in its spool) and sends
- * it again; what was settled meanwhile is then dropped by id.
+ * replica is a standby, or while it shuts down. `results` says, in batch order, which alerts were
+ * taken: the agent sends the others again (they stay in its spool); should it send a taken one
+ * again all the same, it is dropped by id.
  */
 export function registerHubIngest(app: FastifyInstance, deps: HubIngestDeps): void {
   app.post(HUB_INGEST_PATH, { bodyLimit: BODY_LIMIT }, async (request, reply) => {
@@ -51,18 +52,21 @@ export function registerHubIngest(app: FastifyInstance, deps: HubIngestDeps): vo
       if (err instanceof BatchFormatError) return reply.code(400).send({ error: err.message });
       throw err;
     }
+    // One wait per alert, in batch order; a duplicate is settled already.
     const waits: Promise<Settlement>[] = [];
     const fresh: (typeof alerts)[number][] = [];
     let duplicates = 0;
     let joined = 0;
     for (const alert of alerts) {
       const admission = deps.ledger.admit(alert.id, alert.event);
-      if (admission.kind === 'duplicate') duplicates += 1;
-      else {
-        if (admission.kind === 'joined') joined += 1;
-        else fresh.push(alert);
-        waits.push(admission.settled);
+      if (admission.kind === 'duplicate') {
+        duplicates += 1;
+        waits.push(Promise.resolve('taken'));
+        continue;
       }
+      if (admission.kind === 'joined') joined += 1;
+      else fresh.push(alert);
+      waits.push(admission.settled);
     }
     deps.metrics.countReceived('new', fresh.length);
     deps.metrics.countReceived('duplicate', duplicates);
@@ -70,15 +74,16 @@ export function registerHubIngest(app: FastifyInstance, deps: HubIngestDeps): vo
     for (const alert of fresh)
       deps.take(alert.event, { ...alert.enrichment, node: alert.enrichment.node ?? alert.node });
     const settlements = await within(waits, deps.ackTimeoutMs);
-    const taken = settlements.filter((s) => s === 'taken').length;
-    const notTaken = waits.length - taken;
-    deps.metrics.countAcks('taken', taken + duplicates);
+    const results: BatchResult[] = settlements.map((s) => (s === 'taken' ? 'taken' : 'not_taken'));
+    const taken = results.filter((r) => r === 'taken').length;
+    const notTaken = results.length - taken;
+    deps.metrics.countAcks('taken', taken);
     deps.metrics.countAcks('not_taken', notTaken);
-    if (notTaken === 0) return reply.code(200).send({ taken: taken + duplicates, duplicates });
+    if (notTaken === 0) return reply.code(200).send({ taken, duplicates, results });
     return reply
       .code(503)
       .header('retry-after', String(RETRY_AFTER_SECONDS))
-      .send({ status: 'not settled yet', taken: taken + duplicates, notTaken });
+      .send({ status: 'not settled yet', taken, notTaken, results });
   });
 }
 

@@ -35,6 +35,9 @@ export function combineBatches(bodies: readonly string[]): string {
   return `${BATCH_START}${bodies.map((body) => body.slice(BATCH_START.length, -BATCH_END.length)).join(',')}${BATCH_END}`;
 }
 
+/** Per alert of a batch, in its order, in the hub's answer. */
+export type BatchResult = 'taken' | 'not_taken';
+
 export class BatchFormatError extends Error {}
 
 /** Reads a request body; throws BatchFormatError naming the first thing that is wrong. */

@@ -34,4 +34,21 @@ describe('hub destination (agent side)', () => {
     expect(id('node-a', 1)).not.toBe(id('node-a', 2));
     expect(id('node-a', 1)).not.toBe(id('node-b', 1));
   });
+
+  it('sends again only the alerts of a batch the hub did not take, after the delay it asked for', () => {
+    const destination = hubDestination('http://hub:2805', 'node-a');
+    const verdicts = destination.batch?.classifyBatch?.(
+      {
+        status: 503,
+        headers: { get: (name: string) => (name === 'retry-after' ? '1' : null) },
+        body: JSON.stringify({ status: 'not settled yet', results: ['taken', 'not_taken', 'taken'] }),
+      },
+      3,
+    );
+    expect(verdicts).toEqual([
+      { kind: 'delivered' },
+      expect.objectContaining({ kind: 'retry', afterMs: 1000 }),
+      { kind: 'delivered' },
+    ]);
+  });
 });
