@@ -82,7 +82,10 @@ export function handleRequest(ctx: HandlerContext, req: IncomingMessage, res: Se
     if (failure && !res.headersSent) sendJson(res, failure.code, failure);
     ctx.log.settle(entry, res.statusCode);
   };
-  if (req.method !== 'POST' && req.method !== 'PUT') return answer(undefined);
+  if (req.method !== 'POST' && req.method !== 'PUT') {
+    answer(undefined);
+    return;
+  }
   const chunks: Buffer[] = [];
   req.on('data', (chunk: Buffer) => chunks.push(chunk));
   req.on('end', () => answer(Buffer.concat(chunks).toString('utf8')));
