@@ -566,10 +566,10 @@ export class DeliverySink implements AlertSink {
     const retry = verdicts.find((v) => v.kind === 'retry');
     // A service that answered is up, whatever it thought of these alerts; one that says when to
     // come back (429, Retry-After) is up and pacing us, not failing.
-    const opened =
-      retry?.kind === 'retry' && retry.afterMs === undefined
-        ? this.breaker.recordFailure(retry.reason)
-        : (this.breaker.recordSuccess(), false);
+    let opened = false;
+    if (retry?.kind === 'retry' && retry.afterMs === undefined)
+      opened = this.breaker.recordFailure(retry.reason);
+    else this.breaker.recordSuccess();
     let delivered = 0;
     const rejected: string[] = [];
     const retried: QueuedEntry[] = [];
