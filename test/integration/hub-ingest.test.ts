@@ -1,5 +1,8 @@
 // The hub's ingest contract with agents, in process: acknowledged only once settled, ids taken once.
 
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { configSchema } from '../../src/config/schema.js';
@@ -9,7 +12,9 @@ import { hubEventId } from '../../src/hub/event-id.js';
 import { Hub } from '../../src/hub/hub.js';
 import { encodeBatch, HUB_INGEST_PATH } from '../../src/hub/wire.js';
 import { createLogger } from '../../src/logging/logger.js';
+import { FakeKubeApi } from '../fakes/fake-kube-api.js';
 import { HttpReceiver } from '../fakes/http-receiver.js';
+import { until } from '../helpers/until.js';
 
 const sink = () =>
   new Writable({
@@ -18,12 +23,15 @@ const sink = () =>
 
 let hub: Hub | undefined;
 let receiver: HttpReceiver | undefined;
+let fake: FakeKubeApi | undefined;
 
 afterEach(async () => {
   await hub?.stop();
   await receiver?.stop();
+  await fake?.stop();
   hub = undefined;
   receiver = undefined;
+  fake = undefined;
 });
 
 async function startHub(receiverUrl: string, extra: Record<string, unknown> = {}): Promise<string> {
@@ -116,5 +124,49 @@ describe('hub ingest', () => {
     );
     expect(res.status).toBe(400);
     expect(res.body).toEqual({ error: 'alerts[0].enrichment: expected an object with an outcome' });
+  });
+
+  it('as a standby (another replica holds the Lease): not ready, and ingest answers 503 naming the leader', async () => {
+    receiver = await HttpReceiver.start();
+    fake = new FakeKubeApi();
+    const apiUrl = await fake.start();
+    fake.upsert('Lease', {
+      metadata: { name: 'perch-hub', namespace: 'perch' },
+      spec: {
+        holderIdentity: 'hub-0',
+        leaseDurationSeconds: 60,
+        renewTime: new Date().toISOString(),
+        leaseTransitions: 0,
+      },
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'perch-hub-standby-'));
+    const kubeconfig = join(dir, 'kubeconfig.json');
+    writeFileSync(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'fake', cluster: { server: apiUrl, 'insecure-skip-tls-verify': true } }],
+        users: [{ name: 'hub', user: {} }],
+        contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'hub' } }],
+        'current-context': 'fake',
+      }),
+    );
+    const url = await startHub(receiver.url, {
+      kubernetes: { kubeconfig },
+      hub: {
+        leaderElection: { enabled: true, namespace: 'perch', identity: 'hub-1', retryPeriod: '100ms' },
+      },
+    });
+    await until(
+      async () => (await fetch(`${url}/readyz`).then((r) => r.text())).includes('hub-0'),
+      'standby',
+    );
+    const ready = await fetch(`${url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.text()).toContain('standby (the lease is held by hub-0)');
+    const res = await post(url, encodeBatch([forwarded(1)]));
+    expect(res).toMatchObject({ status: 503, retryAfter: '2', body: { status: 'standby', leader: 'hub-0' } });
+    expect(receiver.requests).toHaveLength(0);
   });
 });
