@@ -1,4 +1,4 @@
-import type { Logger } from '../logging/logger.js';
+import { type Logger, LogLimiter } from '../logging/logger.js';
 import { LeaseConflict, type LeaseRecord, type LeaseStore, type StoredLease } from './lease-record.js';
 
 export interface LeaderElectionTiming {
@@ -13,8 +13,6 @@ export interface LeaderCallbacks {
   onStartedLeading(takeover: boolean): void;
   /** Renewal failed past the renew deadline: another replica may take over at any moment. */
   onStoppedLeading(): void;
-  /** Someone else holds the lease (or nobody can be reached). */
-  onObserved?(holder: string | undefined): void;
 }
 
 /**
@@ -34,6 +32,8 @@ export class LeaseElector {
   private observedAt = 0;
   private lastRenewAt = 0;
   private running?: Promise<void>;
+  /** An unreachable API server is logged once a minute per reason, not at every retry. */
+  private readonly failures = new LogLimiter(60_000);
 
   constructor(
     private readonly store: LeaseStore,
@@ -75,13 +75,20 @@ export class LeaseElector {
 
   private async tick(): Promise<void> {
     const acquired = await this.tryAcquireOrRenew().catch((err: unknown) => {
-      this.log.warn(
-        { lease: this.store.describe, err: String(err) },
-        'leader election: cannot reach the Lease',
-      );
+      const reason = String(err);
+      const suppressed = this.failures.admit(reason);
+      if (suppressed >= 0)
+        this.log.warn(
+          { lease: this.store.describe, err: reason, suppressed },
+          'leader election: cannot read or write the Lease',
+        );
       return false;
     });
-    if (this.stopped) return;
+    if (this.stopped) {
+      // Acquired while stopping: stop() then releases it rather than leaving it to expire.
+      if (acquired) this.leading = true;
+      return;
+    }
     const now = this.now();
     if (acquired) {
       this.lastRenewAt = now;
@@ -103,8 +110,6 @@ export class LeaseElector {
       );
       this.callbacks.onStoppedLeading();
       return;
-    } else if (!this.leading) {
-      this.callbacks.onObserved?.(this.holder);
     }
     // client-go jitters its retries so that standbys do not hit the API server in step.
     const jitter = this.leading ? 0 : Math.random() * 0.2 * this.timing.retryPeriodMs;
