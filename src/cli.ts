@@ -17,6 +17,7 @@ import {
 } from './app/validate-startup.js';
 import type { PerchConfig } from './config/schema.js';
 import { stringifyExact } from './events/serialize-event.js';
+import { Hub } from './hub/hub.js';
 import { createLogger } from './logging/logger.js';
 import { RulesError } from './rules/rules-holder.js';
 import { redactSecrets } from './util/redact.js';
@@ -188,6 +189,76 @@ const testSinkCommand = program
   });
 
 exitOnUsageError(testSinkCommand, EXIT.invalidConfig);
+
+const HUB_LISTEN = '0.0.0.0:2805';
+
+const hubCommand = program
+  .command('hub')
+  .description(
+    'run the hub: cluster-wide dedup, digests, correlations and delivery for the alerts agents forward (sink type hub); leader-elected on a Kubernetes Lease',
+  )
+  .addOption(
+    runFlagOption(
+      'config',
+      'hub.yaml: the same schema as perch.yaml (rules, sinks, delivery, log, server, hub)',
+    ),
+  )
+  .option(
+    '--listen <host:port>',
+    `server.listen: where agents post and /readyz answers (default ${HUB_LISTEN})`,
+  )
+  .action(async (flags: { config?: string; listen?: string }) => {
+    const checked = await validateStartup({
+      ...(flags.config ? { path: flags.config } : {}),
+      overrides: (tree) => {
+        tree.server ??= {};
+        const server = tree.server as Record<string, unknown>;
+        if (flags.listen !== undefined) server.listen = flags.listen;
+        else server.listen ??= HUB_LISTEN;
+      },
+      scope: 'hub',
+    });
+    for (const warning of checked.warnings) process.stderr.write(`warning: ${warning}\n`);
+    const config = startableOrExit(checked, flags.config);
+    const log = createLogger(config.log.level);
+    let hub: Hub;
+    try {
+      hub = new Hub(config, {
+        stdout: process.stdout,
+        log,
+        onLostLeadership: () => {
+          // As client-go's users do: a replica that may no longer lead ends; its restart is a standby.
+          log.error('lost the lease: exiting so that this replica restarts as a standby');
+          process.exit(EXIT.failed);
+        },
+      });
+    } catch (err) {
+      if (err instanceof RulesError) {
+        process.stderr.write(`perch: ${err.message}\n`);
+        process.exit(EXIT.invalidConfig);
+      }
+      log.fatal({ err: (err as Error).message }, 'cannot start');
+      process.exit(EXIT.failed);
+    }
+    process.on('SIGHUP', () => hub.rules.reload('SIGHUP'));
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals += 1;
+      if (signals > 1) process.exit(EXIT.secondSignal);
+      void hub.stop(signal).then(() => process.exit(EXIT.ok));
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    try {
+      await hub.start();
+    } catch (err) {
+      log.fatal({ err: redactSecrets(String((err as Error).message ?? err)) }, 'cannot start');
+      await hub.stop('start failed').catch(() => undefined);
+      process.exit(EXIT.failed);
+    }
+  });
+
+exitOnUsageError(hubCommand, EXIT.invalidConfig);
 
 program
   .command('demo')

@@ -64,7 +64,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   );
   for (const line of headline(await agent.metrics.registry.metrics())) out.write(`  ${line}\n`);
   out.write(
-    `\nShut down ${clean ? 'cleanly' : 'with alerts left undrained'}. Next: node dist/cli.js replay examples/demo/alerts.jsonl --pods examples/demo/cluster.json --json\n`,
+    `\nShut down ${clean ? 'cleanly' : 'with alerts left undrained'}. Next: node dist/cli.js replay examples/demo/alerts.jsonl --pods examples/demo/cluster.json --json\n` +
+      'This agent saw one node. In a cluster, each node runs an agent; with a hub (node dist/cli.js hub, sink type hub on the agents),\n' +
+      'repeats are digested and detections correlated across all nodes, and each message is sent once per cluster (docs/operations.md).\n',
   );
   return clean && accepted === lines.length ? 0 : 1;
 }

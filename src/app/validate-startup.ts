@@ -30,9 +30,9 @@ export interface StartupValidation {
 /**
  * What is checked: `run` checks everything it needs to start; `replay` only what it uses (the
  * rules and a pods dump), so a production perch.yaml replays on a laptop without its cluster;
- * `test-sink` only the sinks.
+ * `test-sink` only the sinks; `hub` the sinks and the rules.
  */
-export type StartupScope = 'run' | 'replay' | 'test-sink';
+export type StartupScope = 'run' | 'replay' | 'test-sink' | 'hub';
 
 interface Checks {
   sinks: boolean;
@@ -48,6 +48,8 @@ const CHECKS: Record<StartupScope, Checks> = {
   run: { sinks: true, rules: true, podsFile: true, cluster: true, sources: true },
   replay: { sinks: false, rules: true, podsFile: true, cluster: false, sources: false },
   'test-sink': { sinks: true, rules: false, podsFile: false, cluster: false, sources: false },
+  // The hub takes alerts from agents only, with their context: no inputs, no watch of its own.
+  hub: { sinks: true, rules: true, podsFile: false, cluster: false, sources: false },
 };
 
 /**

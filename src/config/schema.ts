@@ -259,6 +259,18 @@ const otlpSink = z.strictObject({
   batch: batchSettings.prefault({}),
   ...otlpDeliveryFields,
 });
+/** Forwards every event, with its Kubernetes context, to the cluster's hub (`perch hub`). */
+const hubSink = z
+  .strictObject({
+    type: z.literal('hub'),
+    /** The hub's Service, e.g. http://perch-hub.perch:2805; alerts go to its versioned ingest path. */
+    url: httpUrl,
+    /** Alerts per request: up to 100 by default, whatever is queued when a request can go. */
+    batch: batchSettings.optional(),
+    ...deliveryFields,
+    // The hub renders the messages people read: a template here would never be used.
+  })
+  .omit({ template: true });
 
 const sink = z.discriminatedUnion('type', [
   consoleSink,
@@ -272,6 +284,7 @@ const sink = z.discriminatedUnion('type', [
   webhookSink,
   alertmanagerSink,
   otlpSink,
+  hubSink,
 ]);
 
 export const SINK_NAME = /^[a-z0-9]([a-z0-9_-]{0,62})$/;
@@ -390,6 +403,38 @@ export const configSchema = z.strictObject({
       stdin: z.strictObject({ enabled: z.boolean().default(false) }).prefault({}),
     })
     .prefault({}),
+  /** Settings of `perch hub`; an agent ignores them. */
+  hub: z
+    .strictObject({
+      /** Longest an agent's request waits for its alerts to be settled before 503 + Retry-After. */
+      ackTimeout: duration.default(5000),
+      /** Alert ids remembered to drop one taken already; beyond it the oldest are forgotten, counted. */
+      maxIds: z.int().positive().default(200_000),
+      /** How long an id is remembered: longer than an agent keeps retrying a delivered batch. */
+      idRetention: duration.default(3_600_000),
+      leaderElection: z
+        .strictObject({
+          /** auto: on a Kubernetes Lease when a cluster is found (in-cluster or kubeconfig), else a lone leader. */
+          enabled: z.union([z.literal('auto'), z.boolean()]).default('auto'),
+          leaseName: z.string().min(1).default('perch-hub'),
+          /** Default: $POD_NAMESPACE, then the service account's namespace, then `default`. */
+          namespace: z.string().min(1).optional(),
+          /** Default: $POD_NAME, then the host name. */
+          identity: z.string().min(1).optional(),
+          leaseDuration: duration.default(15_000),
+          /** A leader that has not renewed for this long steps down (before another may take over). */
+          renewDeadline: duration.default(10_000),
+          retryPeriod: duration.default(2000),
+        })
+        .refine((e) => e.renewDeadline < e.leaseDuration, {
+          message: 'renewDeadline must be shorter than leaseDuration',
+        })
+        .refine((e) => e.retryPeriod < e.renewDeadline, {
+          message: 'retryPeriod must be shorter than renewDeadline',
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   sinks: z
     .record(z.string().regex(SINK_NAME, 'sink names are lower-case letters, digits, - and _'), sink)
     .default({ console: { type: 'console', format: 'text', color: 'auto', minPriority: Priority.Debug } }),
@@ -410,5 +455,7 @@ export type TelegramSinkConfig = z.output<typeof telegramSink>;
 export type AlertmanagerSinkConfig = z.output<typeof alertmanagerSink>;
 export type OtlpSinkConfig = z.output<typeof otlpSink>;
 export type DeliveryConfig = PerchConfig['delivery'];
+export type HubSinkConfig = z.output<typeof hubSink>;
+export type HubConfig = PerchConfig['hub'];
 export type GrpcSourceConfig = PerchConfig['sources']['grpc'];
 export type TlsFilesConfig = z.output<typeof tlsFiles>;

@@ -42,6 +42,12 @@ export interface DeliverySinkDeps {
   breaker?: Partial<Omit<CircuitBreakerOptions, 'now'>>;
   /** How long flush() waits on a sink that is failing before it gives up and resolves; default 1 s. */
   flushStallMs?: number;
+  /**
+   * Told of each alert the sink takes; the callback returned runs once the sink is done with it:
+   * `kept` true when it was delivered, rejected, given up on, filtered out or committed to the spool,
+   * false when it was dropped for want of room or at shutdown (whoever holds it should send it again).
+   */
+  track?: (alert: Alert) => ((kept: boolean) => void) | undefined;
 }
 
 /** Rejections and give-ups are logged once per distinct reason per this long. */
@@ -110,6 +116,9 @@ export class DeliverySink implements AlertSink {
   private readonly problemLog = new LogLimiter(RETRY_LOG_INTERVAL_MS);
   private readonly unsubscribeEvictions?: () => void;
   private readonly metrics: PerchMetrics;
+  private readonly track?: DeliverySinkDeps['track'];
+  /** Only with `track`: the callbacks of the entries not done yet. */
+  private readonly doneOf = new Map<QueuedEntry, (kept: boolean) => void>();
 
   private readonly maxInFlight: number;
   private readonly batch?: BatchLimits;
@@ -141,6 +150,7 @@ export class DeliverySink implements AlertSink {
     this.log = deps.log.child({ sink: id, destination: destination.kind });
     this.spool = deps.spool;
     this.metrics = deps.metrics;
+    this.track = deps.track;
     this.maxInFlight = config.maxInFlight ?? destination.defaultMaxInFlight ?? 1;
     this.batch = batchLimits(config, destination);
     this.sendWindow = this.maxInFlight * (this.batch?.maxAlerts ?? 1);
@@ -238,8 +248,10 @@ export class DeliverySink implements AlertSink {
 
   private accept(alert: Alert): void {
     this.counters.received();
+    const done = this.track?.(alert);
     if (this.closing) {
       this.counters.discarded('shutdown');
+      done?.(false);
       return;
     }
     if (
@@ -247,6 +259,7 @@ export class DeliverySink implements AlertSink {
       (this.namespaceTest && !this.namespaceTest(alertNamespace(alert)))
     ) {
       this.counters.discarded('filtered');
+      done?.(true);
       return;
     }
     let request: RenderedRequest;
@@ -257,6 +270,7 @@ export class DeliverySink implements AlertSink {
       this.counters.discarded('render_error');
       const reason = redactSecrets(String((err as { message?: unknown } | null)?.message ?? err));
       this.logProblem(`render:${reason}`, () => this.log.error({ reason }, 'could not render an alert'));
+      done?.(true);
       return;
     }
     const queuedAtMs = this.now();
@@ -269,8 +283,12 @@ export class DeliverySink implements AlertSink {
       attempts: 0,
       notBeforeMs: 0,
     };
+    if (done) this.doneOf.set(entry, done);
     const spoolId = this.spoolPut(entry, request);
-    if (spoolId === null) return; // evicted at once by a full spool: counted by evicted()
+    if (spoolId === null) {
+      this.finish(entry, true);
+      return; // evicted at once by a full spool: counted by evicted()
+    }
     if (spoolId !== undefined) {
       entry.spoolId = spoolId;
       this.queue.push(entry);
@@ -283,6 +301,7 @@ export class DeliverySink implements AlertSink {
   private pushInMemory(entry: QueuedEntry): void {
     const dropped = this.queue.push(entry);
     if (dropped) {
+      this.finish(dropped, false);
       this.counters.discarded('queue_full');
       this.logProblem('queue_full', () =>
         this.log.warn(
@@ -309,6 +328,7 @@ export class DeliverySink implements AlertSink {
           // about to happen (it is among the next requests the sink can have in flight).
           if (!entry.sending && entry !== this.queue.head() && this.queue.size > this.sendWindow)
             entry.request = undefined;
+          this.finish(entry, true);
         } else if (this.queue.unspool(entry)) {
           this.unspooled('the spool write was rolled back');
         }
@@ -569,10 +589,10 @@ export class DeliverySink implements AlertSink {
       : verdicts?.find((v) => v.kind === 'retry');
     // A service that answered is up, whatever it thought of these alerts; one that says when to
     // come back (429, Retry-After) is up and pacing us, not failing.
-    const opened =
-      retry?.kind === 'retry' && retry.afterMs === undefined
-        ? this.breaker.recordFailure(retry.reason)
-        : (this.breaker.recordSuccess(), false);
+    let opened = false;
+    if (retry?.kind === 'retry' && retry.afterMs === undefined)
+      opened = this.breaker.recordFailure(retry.reason);
+    else this.breaker.recordSuccess();
     let delivered = 0;
     const rejected: string[] = [];
     const retried: QueuedEntry[] = [];
@@ -663,8 +683,17 @@ export class DeliverySink implements AlertSink {
   /** The entry leaves the queue and, if spooled, the disk. */
   private complete(entry: QueuedEntry): void {
     this.queue.remove(entry);
+    this.finish(entry, true);
     if (entry.spoolId !== undefined) this.safely(() => this.spool?.remove(entry.spoolId as number));
     this.lastProgressAt = Date.now();
+  }
+
+  /** The caller that tracks this entry learns that the sink is done with it (once). */
+  private finish(entry: QueuedEntry, kept: boolean): void {
+    const done = this.doneOf.get(entry);
+    if (!done) return;
+    this.doneOf.delete(entry);
+    done(kept);
   }
 
   /** A spool write that fails after delivery only risks a duplicate later: log it, never crash the loop. */
@@ -731,6 +760,7 @@ export class DeliverySink implements AlertSink {
       }
     }
     const discarded = this.queue.drainMemory();
+    for (const entry of discarded) this.finish(entry, false);
     this.discardedOnClose = discarded.length;
     if (discarded.length > 0) {
       this.counters.discarded('shutdown', discarded.length);

@@ -8,8 +8,9 @@ export class ApiStatusError extends Error {
     readonly statusCode: number,
     readonly body: string,
     path: string,
+    method = 'GET',
   ) {
-    super(`GET ${path} answered ${statusCode}${statusText(body)}`);
+    super(`${method} ${path} answered ${statusCode}${statusText(body)}`);
   }
 }
 
@@ -57,11 +58,51 @@ export async function get(
   }
 }
 
-async function getOnce(
+/**
+ * Sends a JSON `body` with `method` (POST, PUT) and parses the 2xx answer; any other status
+ * rejects with ApiStatusError (409 Conflict for a stale resourceVersion). Retries once after a 401
+ * when rotating credentials changed, as `get` does.
+ */
+export async function sendJson<T>(
+  connection: ApiConnection,
+  method: 'POST' | 'PUT',
+  path: string,
+  body: unknown,
+  options: RequestOptions,
+): Promise<T> {
+  const text = JSON.stringify(body);
+  const once = async () => readAll(await exchange(connection, method, path, {}, options, text));
+  let answer: string;
+  try {
+    answer = await once();
+  } catch (err) {
+    if (!(err instanceof ApiStatusError && err.statusCode === 401 && connection.credentialsRejected()))
+      throw err;
+    answer = await once();
+  }
+  try {
+    return JSON.parse(answer) as T;
+  } catch {
+    throw new Error(`${method} ${path} answered with a body that is not JSON (${answer.length} bytes)`);
+  }
+}
+
+function getOnce(
   connection: ApiConnection,
   path: string,
   query: Query,
   options: RequestOptions,
+): Promise<IncomingMessage> {
+  return exchange(connection, 'GET', path, query, options);
+}
+
+async function exchange(
+  connection: ApiConnection,
+  method: 'GET' | 'POST' | 'PUT',
+  path: string,
+  query: Query,
+  options: RequestOptions,
+  body?: string,
 ): Promise<IncomingMessage> {
   const url = urlFor(connection.server, path, query);
   const base = await connection.requestOptions();
@@ -69,9 +110,14 @@ async function getOnce(
   const response = await new Promise<IncomingMessage>((resolve, reject) => {
     const req = send(url, {
       ...base,
-      method: 'GET',
+      method,
       agent: connection.agent,
-      headers: { ...base.headers, Accept: 'application/json', 'User-Agent': 'perch' },
+      headers: {
+        ...base.headers,
+        Accept: 'application/json',
+        'User-Agent': 'perch',
+        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      },
       ...(options.signal ? { signal: options.signal } : {}),
     });
     req.setTimeout(options.idleTimeoutMs, () => {
@@ -83,11 +129,12 @@ async function getOnce(
     });
     req.once('response', resolve);
     req.once('error', reject);
-    req.end();
+    req.end(body);
   });
-  if (response.statusCode === 200) return response;
-  const body = await readAll(response).catch(() => '');
-  throw new ApiStatusError(response.statusCode ?? 0, body, url.pathname);
+  const status = response.statusCode ?? 0;
+  if (status === 200 || (method !== 'GET' && status >= 200 && status < 300)) return response;
+  const text = await readAll(response).catch(() => '');
+  throw new ApiStatusError(status, text, url.pathname, method);
 }
 
 /** The server URL may carry a path prefix (a proxy in front of the API server); the API path goes under it. */

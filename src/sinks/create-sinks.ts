@@ -1,8 +1,10 @@
 import type { Writable } from 'node:stream';
 import type { OtlpSinkConfig, PerchConfig } from '../config/schema.js';
-import { DeliverySink } from '../delivery/delivery-sink.js';
+import { DeliverySink, type DeliverySinkDeps } from '../delivery/delivery-sink.js';
 import { Spool } from '../delivery/spool.js';
 import type { Priority } from '../events/priority.js';
+import { HubSink } from '../hub/hub-sink.js';
+import { localNodeName } from '../hub/node-name.js';
 import type { Logger } from '../logging/logger.js';
 import type { PerchMetrics } from '../metrics/perch-metrics.js';
 import { snippet } from '../util/redact.js';
@@ -29,6 +31,8 @@ export function createSinks(
   stdout: Writable,
   metrics: PerchMetrics,
   log: Logger,
+  /** The hub learns when its delivering sinks are done with an alert, to acknowledge it to the agent. */
+  track?: DeliverySinkDeps['track'],
 ): SinkSet {
   const thresholds = Object.values(config.sinks).flatMap((s) =>
     'spoolMinPriority' in s && s.spoolMinPriority !== undefined ? [s.spoolMinPriority] : [],
@@ -45,7 +49,7 @@ export function createSinks(
         })
       : undefined;
   if (spool) metrics.setSpoolUp(spool.up);
-  const deps = { metrics, log, ...(spool ? { spool } : {}) };
+  const deps = { metrics, log, ...(spool ? { spool } : {}), ...(track ? { track } : {}) };
   const sinks = Object.entries(config.sinks).map(([name, sink]): Sink => {
     switch (sink.type) {
       case 'console':
@@ -68,6 +72,8 @@ export function createSinks(
         return new DeliverySink(name, sink, messageDestination(sink), deps);
       case 'otlp':
         return new DeliverySink(name, sink, otlpSinkDestination(name, sink, metrics, log), deps);
+      case 'hub':
+        return new HubSink(name, sink, localNodeName(config.nodeName), deps);
       default:
         return unknownSinkType(sink);
     }

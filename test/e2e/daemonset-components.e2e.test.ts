@@ -112,7 +112,8 @@ describe(`every combination of the ${COMPONENTS.length} components (${subsets.le
       expect(config.rules.files).toEqual(['/etc/perch/rules/rules.yaml']);
       expect(config.delivery.spoolPath).toBe('/var/lib/perch/spool.db');
       expect(config.server.shutdownGrace).toBe(20_000);
-      expect(Object.keys(config.sinks)).toEqual(['console']);
+      // The hub component adds the agents' forwarding; their console stays for node-local logs.
+      expect(Object.keys(config.sinks)).toEqual(s.includes('hub') ? ['console', 'hub'] : ['console']);
     },
   );
 

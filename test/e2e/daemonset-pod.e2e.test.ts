@@ -142,6 +142,11 @@ describe('Perch in the DaemonSet pod, as rendered', () => {
         chmodSync(join(falcoDir, 'falco.sock'), 0o775);
       }
 
+      // The spool's hostPath as the kubelet creates it (root, 0755), then the documented step
+      // (install -d -o 65532 …): writable by the pod's user. The hub component's forwarding spools.
+      const spoolDir = hostPaths['/var/lib/perch'];
+      if (spoolDir) chmodSync(spoolDir, 0o777);
+
       sandbox = new PodSandbox({
         objects,
         hostPaths,

@@ -2,13 +2,15 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FaultInjector } from './kube-faults.js';
-import { withoutTypeMeta, withTypeMeta } from './kube-objects.js';
+import { type KubeObjectLike, withoutTypeMeta, withTypeMeta } from './kube-objects.js';
 import type { RequestLog } from './kube-request-log.js';
 import type { ResourceInfo } from './kube-resources.js';
 import { parseRoute, type Route } from './kube-routes.js';
 import { compileFilter, type ObjectFilter, SelectorError } from './kube-selectors.js';
 import {
+  alreadyExists,
   badRequest,
+  conflict,
   expired,
   methodNotAllowed,
   notFound,
@@ -53,7 +55,7 @@ export function handleRequest(ctx: HandlerContext, req: IncomingMessage, res: Se
   const url = new URL(req.url ?? '/', 'http://fake.invalid');
   const query = Object.fromEntries(url.searchParams);
   const route = parseRoute(url.pathname);
-  const verb = route ? verbOf(route, query) : undefined;
+  const verb = route ? verbOf(route, query, req.method) : undefined;
   const { authorization, accept } = req.headers;
   const userAgent = req.headers['user-agent'];
   const entry = ctx.log.record({
@@ -70,17 +72,28 @@ export function handleRequest(ctx: HandlerContext, req: IncomingMessage, res: Se
     ...(route?.name === undefined ? {} : { name: route.name }),
     ...(verb === undefined ? {} : { verb }),
   });
-  let failure: Status | undefined;
-  try {
-    failure = dispatch(ctx, req, res, { path: url.pathname, query, route, verb });
-  } catch (err) {
-    failure = statusFor(500, { user: ctx.settings.user, verb: verb ?? 'get' }, String(err));
+  const answer = (body: string | undefined) => {
+    let failure: Status | undefined;
+    try {
+      failure = dispatch(ctx, req, res, { path: url.pathname, query, route, verb }, body);
+    } catch (err) {
+      failure = statusFor(500, { user: ctx.settings.user, verb: verb ?? 'get' }, String(err));
+    }
+    if (failure && !res.headersSent) sendJson(res, failure.code, failure);
+    ctx.log.settle(entry, res.statusCode);
+  };
+  if (req.method !== 'POST' && req.method !== 'PUT') {
+    answer(undefined);
+    return;
   }
-  if (failure && !res.headersSent) sendJson(res, failure.code, failure);
-  ctx.log.settle(entry, res.statusCode);
+  const chunks: Buffer[] = [];
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.on('end', () => answer(Buffer.concat(chunks).toString('utf8')));
 }
 
-function verbOf(route: Route, query: Record<string, string>): Verb {
+function verbOf(route: Route, query: Record<string, string>, method: string | undefined): Verb {
+  if (method === 'POST') return 'create';
+  if (method === 'PUT') return 'update';
   if (TRUE_VALUES.has(query.watch ?? '')) return 'watch';
   return route.name === undefined ? 'list' : 'get';
 }
@@ -97,6 +110,7 @@ function dispatch(
   req: IncomingMessage,
   res: ServerResponse,
   { path, query, route, verb }: Parsed,
+  body: string | undefined,
 ): Status | undefined {
   if (path === '/healthz' || path === '/livez' || path === '/readyz') {
     res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' }).end('ok');
@@ -115,6 +129,7 @@ function dispatch(
     return statusFor(fault.status, context, fault.message);
   }
   if (!route || !verb) return pathNotFound();
+  if (verb === 'create' || verb === 'update') return write(ctx, res, route, verb, body ?? '');
   if (req.method !== 'GET') return methodNotAllowed(req.method ?? '');
 
   let filter: ObjectFilter;
@@ -155,6 +170,56 @@ function dispatch(
     case 'watch':
       return serveWatch(ctx, res, route.info, filter, query);
   }
+}
+
+/**
+ * POST (create) and PUT (update) as the apiserver does them: a create of a name that exists is 409
+ * AlreadyExists; an update of an absent object is 404, and one whose metadata.resourceVersion is
+ * not the stored one is 409 Conflict (optimistic concurrency; without a resourceVersion the update
+ * is unconditional). Every write gets the next resourceVersion.
+ */
+function write(
+  ctx: HandlerContext,
+  res: ServerResponse,
+  route: Route,
+  verb: 'create' | 'update',
+  body: string,
+): Status | undefined {
+  if (!route.info.namespaced || route.namespace === undefined)
+    return methodNotAllowed(verb === 'create' ? 'POST' : 'PUT');
+  if (verb === 'create' && route.name !== undefined) return methodNotAllowed('POST');
+  if (verb === 'update' && route.name === undefined) return methodNotAllowed('PUT');
+  let object: { metadata?: { name?: unknown; namespace?: unknown; resourceVersion?: unknown } };
+  try {
+    object = JSON.parse(body) as typeof object;
+  } catch (err) {
+    return badRequest(`the body is not JSON: ${(err as Error).message}`);
+  }
+  const metadata = object?.metadata;
+  const name = typeof metadata?.name === 'string' ? metadata.name : '';
+  if (name === '') return badRequest('metadata.name: Required value: name is required');
+  if (route.name !== undefined && name !== route.name)
+    return badRequest(`the name of the object (${name}) does not match the name on the URL (${route.name})`);
+  if (metadata?.namespace !== undefined && metadata.namespace !== route.namespace)
+    return badRequest(
+      'the namespace of the provided object does not match the namespace sent on the request',
+    );
+  const existing = ctx.store.get(route.info, route.namespace, name);
+  if (verb === 'create' && existing) return alreadyExists(route.info, name);
+  if (verb === 'update') {
+    if (!existing) return notFound(route.info, name);
+    const expected = metadata?.resourceVersion;
+    if (expected !== undefined && expected !== '' && expected !== existing.metadata.resourceVersion)
+      return conflict(route.info, name);
+  }
+  const { resourceVersion: _rv, ...meta } = metadata as Record<string, unknown>;
+  const event = ctx.store.upsert(route.info, {
+    ...object,
+    metadata: { ...meta, name, namespace: route.namespace },
+  } as KubeObjectLike);
+  for (const watch of ctx.watches) if (watch.info === route.info) watch.deliver(event);
+  sendJson(res, verb === 'create' ? 201 : 200, event.object);
+  return undefined;
 }
 
 function serveWatch(

@@ -1,7 +1,7 @@
 // The resource types the fake API server serves, with the type metadata the real apiserver uses for them.
 
-export type ResourceKey = 'pods' | 'namespaces' | 'runtimeclasses' | 'replicasets' | 'jobs';
-export type KindName = 'Pod' | 'Namespace' | 'RuntimeClass' | 'ReplicaSet' | 'Job';
+export type ResourceKey = 'pods' | 'namespaces' | 'runtimeclasses' | 'replicasets' | 'jobs' | 'leases';
+export type KindName = 'Pod' | 'Namespace' | 'RuntimeClass' | 'ReplicaSet' | 'Job' | 'Lease';
 /** A resource named either by its plural resource name (`'pods'`) or by its kind (`'Pod'`). */
 export type ResourceRef = ResourceKey | KindName;
 
@@ -83,6 +83,16 @@ export const RESOURCES: Readonly<Record<ResourceKey, ResourceInfo>> = {
     apiVersion: 'batch/v1',
     namespaced: true,
     fieldLabels: [NAME, NAMESPACE, 'status.successful'],
+  },
+  leases: {
+    resource: 'leases',
+    kind: 'Lease',
+    listKind: 'LeaseList',
+    group: 'coordination.k8s.io',
+    version: 'v1',
+    apiVersion: 'coordination.k8s.io/v1',
+    namespaced: true,
+    fieldLabels: [NAME, NAMESPACE],
   },
 };
 

@@ -2,7 +2,7 @@
 
 import { qualifiedResource, type ResourceInfo } from './kube-resources.js';
 
-export type Verb = 'get' | 'list' | 'watch';
+export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update';
 
 export interface StatusDetails {
   name?: string;
@@ -70,6 +70,26 @@ export function notFound(info: ResourceInfo, name: string): Status {
     404,
     'NotFound',
     `${qualifiedResource(info)} "${name}" not found`,
+    resourceDetails(info, name),
+  );
+}
+
+/** POST of a name that exists: `leases.coordination.k8s.io "x" already exists` (errors.NewAlreadyExists). */
+export function alreadyExists(info: ResourceInfo, name: string): Status {
+  return failure(
+    409,
+    'AlreadyExists',
+    `${qualifiedResource(info)} "${name}" already exists`,
+    resourceDetails(info, name),
+  );
+}
+
+/** PUT with a stale metadata.resourceVersion (errors.NewConflict with registry's OptimisticLockErrorMsg). */
+export function conflict(info: ResourceInfo, name: string): Status {
+  return failure(
+    409,
+    'Conflict',
+    `Operation cannot be fulfilled on ${qualifiedResource(info)} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
     resourceDetails(info, name),
   );
 }

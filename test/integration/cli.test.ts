@@ -62,7 +62,7 @@ describe('perch check', () => {
     expect(result.stderr).toContain('3 problem(s)');
     expect(result.stderr).toContain('server.listen: expected HOST:PORT');
     expect(result.stderr).toContain(
-      'sinks.x.type: got "pager", expected one of: console, grpc-bridge, slack, mattermost, teams, discord, googlechat, telegram, webhook, alertmanager, otlp',
+      'sinks.x.type: got "pager", expected one of: console, grpc-bridge, slack, mattermost, teams, discord, googlechat, telegram, webhook, alertmanager, otlp, hub',
     );
     expect(result.stderr).toContain('unknown key "bogus"');
   });

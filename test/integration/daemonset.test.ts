@@ -3,18 +3,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { PodMonitor, PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
-import { DaemonSet } from 'kubernetes-models/apps/v1';
+import { DaemonSet, Deployment } from 'kubernetes-models/apps/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
-import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import {
+  ClusterRole,
+  ClusterRoleBinding,
+  Role,
+  RoleBinding,
+} from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Namespace, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { parse } from 'yaml';
+import { validateStartup } from '../../src/app/validate-startup.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { evaluatePodSecurity, type PodLike } from '../../src/kube/pod-security.js';
 import { expandReferences, resourceFieldValue } from '../helpers/kubelet-env.js';
 import { build, COMPONENTS, find, type K8sObject, REPO, withComponents } from '../helpers/kustomize.js';
 import { linkConfigMapMounts } from '../helpers/pod-mounts.js';
 import type { EnvVar } from '../helpers/pod-spec.js';
-import { daemonSetPod, onlyContainer } from '../helpers/pod-spec.js';
+import { daemonSetPod, onlyContainer, type PodSpec } from '../helpers/pod-spec.js';
 
 const withComponent = (component: string) => withComponents([component]);
 
@@ -33,6 +40,10 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   'v1/Secret': Secret,
   'v1/Service': Service,
   'apps/v1/DaemonSet': DaemonSet,
+  'apps/v1/Deployment': Deployment,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'rbac.authorization.k8s.io/v1/Role': Role,
+  'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
   'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole,
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': ClusterRoleBinding,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
@@ -54,13 +65,25 @@ function podTemplate(objects: K8sObject[]): PodLike {
   return ds.spec.template;
 }
 
-function rbac(objects: K8sObject[]): string[] {
+/** The grants of the roles (`kinds`) in a rendering, one line per group, resource and names. */
+function rbac(objects: K8sObject[], kinds: readonly string[] = ['ClusterRole']): string[] {
   return objects
-    .filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role')
-    .flatMap((o) => (o.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[]) ?? [])
+    .filter((o) => kinds.includes(o.kind))
+    .flatMap(
+      (o) =>
+        (o.rules as {
+          apiGroups: string[];
+          resources: string[];
+          resourceNames?: string[];
+          verbs: string[];
+        }[]) ?? [],
+    )
     .flatMap((r) =>
       r.apiGroups.flatMap((g) =>
-        r.resources.map((res) => `${g || 'core'}/${res}: ${[...r.verbs].sort().join(',')}`),
+        r.resources.map(
+          (res) =>
+            `${g || 'core'}/${res}${r.resourceNames ? `/${r.resourceNames.join(',')}` : ''}: ${[...r.verbs].sort().join(',')}`,
+        ),
       ),
     )
     .sort();
@@ -212,5 +235,75 @@ describe('daemonset manifests', () => {
     for (const [, render] of RENDERINGS) {
       for (const rule of rbac(render())) expect(rule).toMatch(/: get,list,watch$/);
     }
+  });
+
+  it('hub: its Role reads and renews exactly its own Lease, and creates leases (create cannot be limited by name)', () => {
+    const objects = rendering('hub');
+    expect(rbac(objects, ['Role'])).toEqual([
+      'coordination.k8s.io/leases/perch-hub: get,update',
+      'coordination.k8s.io/leases: create',
+    ]);
+    const binding = find(objects, 'RoleBinding', 'perch-hub-lease') as unknown as {
+      subjects: { kind: string; name: string; namespace: string }[];
+    };
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'perch-hub', namespace: 'perch' }]);
+    // the agents gain nothing from it
+    expect(rbac(objects)).toEqual(rbac(rendering('base')));
+  });
+
+  it('hub: two replicas, Pod Security "restricted", only the leader ready behind its Service, one evicted at a time', () => {
+    const objects = rendering('hub');
+    const deployment = find(objects, 'Deployment', 'perch-hub') as unknown as {
+      metadata: { namespace: string };
+      spec: {
+        replicas: number;
+        template: PodLike & {
+          spec: { serviceAccountName: string; containers: { args: string[]; readinessProbe: unknown }[] };
+        };
+      };
+    };
+    expect(deployment.metadata.namespace).toBe('perch');
+    expect(deployment.spec.replicas).toBe(2);
+    expect(evaluatePodSecurity(deployment.spec.template)).toEqual({ level: 'restricted', violations: [] });
+    expect(deployment.spec.template.spec.serviceAccountName).toBe('perch-hub');
+    const container = deployment.spec.template.spec.containers[0];
+    expect(container?.args).toEqual(['hub', '--config', '/etc/perch/hub.yaml']);
+    expect(container?.readinessProbe).toMatchObject({ httpGet: { path: '/readyz' } });
+    const service = find(objects, 'Service', 'perch-hub') as unknown as {
+      spec: { selector: Record<string, string>; ports: { port: number }[] };
+    };
+    expect(service.spec.selector).toEqual({ 'app.kubernetes.io/name': 'perch-hub' });
+    expect(service.spec.ports.map((p) => p.port)).toEqual([2805]);
+    // the agents' Service does not select the hub's pods
+    const agents = find(objects, 'Service', 'perch') as unknown as {
+      spec: { selector: Record<string, string> };
+    };
+    expect(agents.spec.selector).toEqual({ 'app.kubernetes.io/name': 'perch' });
+    expect(find(objects, 'PodDisruptionBudget', 'perch-hub')).toMatchObject({ spec: { maxUnavailable: 1 } });
+  });
+
+  it('hub: the agents forward to the hub Service, and the hub accepts its hub.yaml as perch hub checks it', async () => {
+    const objects = rendering('hub');
+    const agents = loadConfig({ path: join(mountedConfig(objects), 'etc/perch/perch.yaml'), env: {} });
+    expect(agents.sinks.hub).toMatchObject({ type: 'hub', url: 'http://perch-hub.perch.svc:2805' });
+    // The hub pod's ConfigMap mounts under a fresh root; its absolute rules path is read there.
+    const root = mkdtempSync(join(tmpdir(), 'perch-hub-mounted-'));
+    const deployment = find(objects, 'Deployment', 'perch-hub') as unknown as {
+      spec: { template: { spec: PodSpec } };
+    };
+    const pod = deployment.spec.template.spec;
+    linkConfigMapMounts(objects, pod, onlyContainer(pod), root);
+    const checked = await validateStartup({
+      path: join(root, 'etc/perch/hub.yaml'),
+      env: {},
+      scope: 'hub',
+      overrides: (tree) => {
+        const rules = tree.rules as { files: string[] };
+        rules.files = rules.files.map((file) => join(root, file));
+      },
+    });
+    expect(checked.groups).toEqual([]);
+    expect(checked.config?.hub.leaderElection).toMatchObject({ enabled: true, leaseName: 'perch-hub' });
+    expect(checked.config?.server.listen).toEqual({ host: '0.0.0.0', port: 2805 });
   });
 });

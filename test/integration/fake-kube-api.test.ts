@@ -635,6 +635,78 @@ describe('typed clients against the fake kube api', () => {
   });
 });
 
+describe('Leases against the fake kube api (coordination.k8s.io/v1, optimistic concurrency)', () => {
+  it('creates, reads and updates a Lease; 404 when absent, 409 on a second create and on a stale resourceVersion', async () => {
+    const { kc } = await startApi();
+    const leases = kc.makeApiClient(k8s.CoordinationV1Api);
+    const namespace = 'perch';
+    const name = 'perch-hub';
+
+    const absent = await leases.readNamespacedLease({ name, namespace }).catch((e: unknown) => e);
+    expect(absent).toMatchObject({ code: 404 });
+    expect(statusOf(absent)).toMatchObject({
+      reason: 'NotFound',
+      message: 'leases.coordination.k8s.io "perch-hub" not found',
+    });
+
+    const renewTime = new Date('2026-01-01T00:00:00.123456Z');
+    const created = await leases.createNamespacedLease({
+      namespace,
+      body: {
+        metadata: { name },
+        spec: { holderIdentity: 'hub-a', leaseDurationSeconds: 15, renewTime, leaseTransitions: 0 },
+      },
+    });
+    const firstVersion = created.metadata?.resourceVersion ?? '';
+    expect(firstVersion).toMatch(/^\d+$/);
+
+    const again = await leases
+      .createNamespacedLease({ namespace, body: { metadata: { name }, spec: { holderIdentity: 'hub-b' } } })
+      .catch((e: unknown) => e);
+    expect(again).toMatchObject({ code: 409 });
+    expect(statusOf(again)).toMatchObject({ reason: 'AlreadyExists' });
+
+    const read = await leases.readNamespacedLease({ name, namespace });
+    expect(read.spec).toMatchObject({
+      holderIdentity: 'hub-a',
+      leaseDurationSeconds: 15,
+      leaseTransitions: 0,
+    });
+    // the renew time (a MicroTime) survives the round trip
+    expect(new Date(String(read.spec?.renewTime)).getTime()).toBe(renewTime.getTime());
+
+    // hub-b wins the race with the version both read; hub-a's write with the same version is refused
+    const won = await leases.replaceNamespacedLease({
+      name,
+      namespace,
+      body: {
+        metadata: { name, resourceVersion: firstVersion },
+        spec: { holderIdentity: 'hub-b', leaseDurationSeconds: 15, leaseTransitions: 1 },
+      },
+    });
+    expect(Number(won.metadata?.resourceVersion)).toBeGreaterThan(Number(firstVersion));
+    const lost = await leases
+      .replaceNamespacedLease({
+        name,
+        namespace,
+        body: { metadata: { name, resourceVersion: firstVersion }, spec: { holderIdentity: 'hub-a' } },
+      })
+      .catch((e: unknown) => e);
+    expect(lost).toMatchObject({ code: 409 });
+    expect(statusOf(lost)).toMatchObject({ reason: 'Conflict' });
+    expect((await leases.readNamespacedLease({ name, namespace })).spec?.holderIdentity).toBe('hub-b');
+
+    const missing = await leases
+      .replaceNamespacedLease({
+        name: 'other',
+        namespace,
+        body: { metadata: { name: 'other', resourceVersion: '1' }, spec: {} },
+      })
+      .catch((e: unknown) => e);
+    expect(missing).toMatchObject({ code: 404 });
+  });
+});
+
 function statusOf(error: unknown): unknown {
   return error instanceof k8s.ApiException && typeof error.body === 'string'
     ? JSON.parse(error.body)

@@ -77,7 +77,7 @@ sinks: {"Bad Name": {type: console}, s: {type: carrier-pigeon}, c: {type: consol
       'sources.files[0].path: is required (expected string, received undefined)',
       'sources.files[0].fromBeginning: got "yes", expected boolean, received string',
       'sinks["Bad Name"]: the name "Bad Name" is not allowed: sink names are lower-case letters, digits, - and _',
-      'sinks.s.type: got "carrier-pigeon", expected one of: console, grpc-bridge, slack, mattermost, teams, discord, googlechat, telegram, webhook, alertmanager, otlp',
+      'sinks.s.type: got "carrier-pigeon", expected one of: console, grpc-bridge, slack, mattermost, teams, discord, googlechat, telegram, webhook, alertmanager, otlp, hub',
       'sinks.c.minPriority: expected a Falco priority (Debug, Informational, Notice, Warning, Error, Critical, Alert, Emergency), got "loud"',
     ]);
   });
