@@ -265,6 +265,8 @@ const hubSink = z
     type: z.literal('hub'),
     /** The hub's Service, e.g. http://perch-hub.perch:2805; alerts go to its versioned ingest path. */
     url: httpUrl,
+    /** Sent as `Authorization: Bearer …` when the hub requires one (`hub.token`); never spooled. */
+    token: secret.optional(),
     /** Alerts per request: up to 100 by default, whatever is queued when a request can go. */
     batch: batchSettings.optional(),
     ...deliveryFields,
@@ -406,6 +408,8 @@ export const configSchema = z.strictObject({
   /** Settings of `perch hub`; an agent ignores them. */
   hub: z
     .strictObject({
+      /** Bearer token agents must send (their hub sink's `token`); unset = any client that reaches the hub may post. */
+      token: secret.optional(),
       /** Longest an agent's request waits for its alerts to be settled before 503 + Retry-After. */
       ackTimeout: duration.default(5000),
       /** Alert ids remembered to drop one taken already; beyond it the oldest are forgotten, counted. */

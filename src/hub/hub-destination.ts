@@ -17,7 +17,7 @@ const DEFAULT_IN_FLIGHT = 4;
  * while it is not (or while it is a standby), so the delivery engine keeps them (spooled) and
  * sends them again; the hub drops the ids it has taken already.
  */
-export function hubDestination(baseUrl: string, node: string): Destination {
+export function hubDestination(baseUrl: string, node: string, token?: string): Destination {
   const url = new URL(HUB_INGEST_PATH, baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`).toString();
   // The hub sink is fed every event, never a digest or an incident.
   const renderBatch = (alerts: readonly Alert[]): RenderedRequest => {
@@ -34,6 +34,15 @@ export function hubDestination(baseUrl: string, node: string): Destination {
     defaultRate: { perSecond: 500, burst: 1000 },
     defaultMaxInFlight: DEFAULT_IN_FLIGHT,
     render: (alert) => renderBatch([alert]),
+    // Added to each attempt rather than rendered: a rendered request is spooled, a token must not be.
+    ...(token === undefined
+      ? {}
+      : {
+          prepare: (request: RenderedRequest): RenderedRequest => ({
+            ...request,
+            headers: { ...request.headers, authorization: `Bearer ${token}` },
+          }),
+        }),
     batch: {
       defaults: DEFAULT_BATCH,
       combine: (requests) => ({

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { FalcoEvent } from '../events/falco-event.js';
 import type { Enrichment } from '../kube/pod-context.js';
+import { bearerTokenMatches } from '../util/bearer-token-match.js';
 import type { HubMetrics } from './hub-metrics.js';
 import type { SettleLedger, Settlement } from './settle-ledger.js';
 import { BatchFormatError, type BatchResult, decodeBatch, HUB_INGEST_PATH } from './wire.js';
@@ -16,6 +17,8 @@ export interface HubIngestDeps {
   take(event: FalcoEvent, enrichment: Enrichment): void;
   ackTimeoutMs: number;
   metrics: HubMetrics;
+  /** `hub.token`: when set, a request without it is refused (401) before anything else. */
+  token?: string;
 }
 
 /** Seconds an agent waits before sending again what the hub could not take yet. */
@@ -34,6 +37,10 @@ const BODY_LIMIT = 16 * 1024 * 1024;
  */
 export function registerHubIngest(app: FastifyInstance, deps: HubIngestDeps): void {
   app.post(HUB_INGEST_PATH, { bodyLimit: BODY_LIMIT }, async (request, reply) => {
+    if (deps.token !== undefined && !bearerTokenMatches(request.headers.authorization, deps.token)) {
+      deps.metrics.unauthorized();
+      return reply.code(401).send({ error: 'missing or wrong bearer token (hub.token)' });
+    }
     const role = deps.role();
     if (role !== 'leader') {
       const holder = deps.holder();

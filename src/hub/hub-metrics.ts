@@ -10,6 +10,7 @@ export class HubMetrics {
   readonly idsEvicted: Counter;
   private readonly changes: Counter<'change'>;
   private readonly leaderGauge: Gauge;
+  private readonly refused: Counter;
 
   constructor(metrics: PerchMetrics, ids: () => number, inFlight: () => number) {
     const registers = [metrics.registry];
@@ -58,6 +59,11 @@ export class HubMetrics {
       labelNames: ['change'] as const,
       registers,
     });
+    this.refused = new Counter({
+      name: 'perch_hub_unauthorized_requests_total',
+      help: 'Requests refused with 401 because they lacked the bearer token hub.token asks for.',
+      registers,
+    });
     for (const outcome of ['new', 'duplicate', 'joined']) this.received.inc({ outcome }, 0);
     for (const outcome of ['taken', 'not_taken']) this.acks.inc({ outcome }, 0);
     for (const change of ['acquired', 'takeover', 'lost', 'released']) this.changes.inc({ change }, 0);
@@ -69,6 +75,10 @@ export class HubMetrics {
 
   countAcks(outcome: 'taken' | 'not_taken', count: number): void {
     if (count > 0) this.acks.inc({ outcome }, count);
+  }
+
+  unauthorized(): void {
+    this.refused.inc();
   }
 
   leadership(change: 'acquired' | 'takeover' | 'lost' | 'released'): void {

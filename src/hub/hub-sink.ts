@@ -22,7 +22,12 @@ export class HubSink implements EventSink {
     deps: DeliverySinkDeps,
   ) {
     this.minPriority = config.minPriority;
-    this.delivery = new DeliverySink(id, config, hubDestination(config.url, node), deps);
+    this.delivery = new DeliverySink(
+      id,
+      config,
+      hubDestination(config.url, node, config.token?.reveal()),
+      deps,
+    );
   }
 
   send(alert: EventAlert): void {

@@ -100,6 +100,7 @@ export class Hub {
       ledger: this.ledger,
       take: (event, enrichment) => this.take(event, enrichment),
       ackTimeoutMs: config.hub.ackTimeout,
+      ...(config.hub.token ? { token: config.hub.token.reveal() } : {}),
       metrics: this.hubMetrics,
     });
   }

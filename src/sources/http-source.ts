@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Observable, Subject } from 'rxjs';
 import type { HttpSourceConfig } from '../config/schema.js';
@@ -9,6 +8,7 @@ import { parseFalcoJson } from '../events/parse-falco-json.js';
 import { type BatchResult, MAX_MALFORMED_LINES, parseNdjson } from '../events/parse-ndjson.js';
 import { type Logger, LogLimiter } from '../logging/logger.js';
 import type { ComponentMetrics, PerchMetrics } from '../metrics/perch-metrics.js';
+import { bearerTokenMatches } from '../util/bearer-token-match.js';
 import type { Durability, Source, SourceStatus } from './source.js';
 
 const NDJSON_TYPES = new Set([
@@ -126,10 +126,7 @@ export class HttpSource implements Source {
   private authorised(req: FastifyRequest): boolean {
     const token = this.config.token?.reveal();
     if (token === undefined) return true;
-    const header = req.headers.authorization ?? '';
-    const presented = Buffer.from(header.startsWith('Bearer ') ? header.slice(7).trim() : '');
-    const expected = Buffer.from(token);
-    return presented.length === expected.length && timingSafeEqual(presented, expected);
+    return bearerTokenMatches(req.headers.authorization, token);
   }
 
   /**

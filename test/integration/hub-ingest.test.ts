@@ -75,10 +75,11 @@ function forwarded(n: number) {
 async function post(
   hubUrl: string,
   body: string,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; retryAfter: string | null; body: unknown }> {
   const res = await fetch(`${hubUrl}${HUB_INGEST_PATH}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
     body,
   });
   return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() };
@@ -113,6 +114,22 @@ describe('hub ingest', () => {
     // the receiver sees the forwarded id: the same whichever hub replica delivers it
     const ids = receiver.requests.filter((r) => r.answer === 200).map((r) => r.headers['webhook-id']);
     expect(ids).toContain(forwarded(1).id);
+  });
+
+  it('with hub.token: refuses a request without the token, or with another, before reading it', async () => {
+    receiver = await HttpReceiver.start();
+    const url = await startHub(receiver.url, {
+      hub: { token: 's3cret-hub-token', ackTimeout: '300ms', leaderElection: { enabled: false } },
+    });
+    const batch = encodeBatch([forwarded(1)]);
+    expect((await post(url, batch)).status).toBe(401);
+    expect((await post(url, batch, { authorization: 'Bearer s3cret-hub-tokem' })).status).toBe(401);
+    expect((await post(url, batch, { authorization: 's3cret-hub-token' })).status).toBe(401);
+    expect(receiver.accepted()).toHaveLength(0);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/^perch_hub_unauthorized_requests_total 3$/m);
+    const taken = await post(url, batch, { authorization: 'Bearer s3cret-hub-token' });
+    expect(taken).toMatchObject({ status: 200, body: { taken: 1 } });
   });
 
   it('refuses a malformed batch with 400 naming what is wrong', async () => {

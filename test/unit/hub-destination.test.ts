@@ -28,6 +28,16 @@ describe('hub destination (agent side)', () => {
     expect(alerts[0]?.event.outputFields?.['evt.time']).toBe(1767225600123456789n);
   });
 
+  it('with a token: adds it to each attempt only, never to the request that is queued and spooled', () => {
+    const destination = hubDestination('http://perch-hub.perch:2805', 'node-b', 'hub-token-1');
+    const rendered = destination.render(
+      alertFromEvent({ event: parseFalcoJson(falco(1)), enrichment: { outcome: 'disabled' } }, 0),
+    );
+    expect(JSON.stringify(rendered)).not.toContain('hub-token-1');
+    expect(destination.prepare?.(rendered, 1).headers.authorization).toBe('Bearer hub-token-1');
+    expect(hubDestination('http://h:2805', 'n').prepare).toBeUndefined();
+  });
+
   it('gives the same alert the same id on every send, and different alerts or nodes different ids', () => {
     const id = (node: string, n: number) => hubEventId(node, parseFalcoJson(falco(n)));
     expect(id('node-a', 1)).toBe(id('node-a', 1));
