@@ -53,13 +53,7 @@ run.action(async (flags: RunFlags) => {
   try {
     agent = new Agent(config, { stdout: process.stdout, stdin: process.stdin }, log);
   } catch (err) {
-    // A rules file that changed since it was checked.
-    if (err instanceof RulesError) {
-      process.stderr.write(`perch: ${err.message}\n`);
-      process.exit(EXIT.invalidConfig);
-    }
-    log.fatal({ err: (err as Error).message }, 'cannot start');
-    process.exit(EXIT.failed);
+    exitCannotStart(err, log);
   }
   // SIGHUP reloads the rules without losing dedup or correlation state, as daemons do.
   process.on('SIGHUP', () => agent.rules.reload('SIGHUP'));
@@ -233,12 +227,7 @@ const hubCommand = program
         },
       });
     } catch (err) {
-      if (err instanceof RulesError) {
-        process.stderr.write(`perch: ${err.message}\n`);
-        process.exit(EXIT.invalidConfig);
-      }
-      log.fatal({ err: (err as Error).message }, 'cannot start');
-      process.exit(EXIT.failed);
+      exitCannotStart(err, log);
     }
     process.on('SIGHUP', () => hub.rules.reload('SIGHUP'));
     let signals = 0;
@@ -271,6 +260,16 @@ program
  * An unknown flag or a missing argument is an invalid invocation: exit with the command's code for
  * invalid configuration (commander's own is 1, which for `run` means that start failed).
  */
+/** A role that failed to start: a rules file that changed since it was checked is the user's to fix (2). */
+function exitCannotStart(err: unknown, log: ReturnType<typeof createLogger>): never {
+  if (err instanceof RulesError) {
+    process.stderr.write(`perch: ${err.message}\n`);
+    process.exit(EXIT.invalidConfig);
+  }
+  log.fatal({ err: (err as Error).message }, 'cannot start');
+  process.exit(EXIT.failed);
+}
+
 function exitOnUsageError(command: Command, code: number): void {
   command.exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : code));
 }
