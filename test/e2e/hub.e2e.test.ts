@@ -9,6 +9,7 @@ import { deliveredIds, idAlert, metric, post, sleep } from '../crash/crash-harne
 import { FakeKubeApi } from '../fakes/fake-kube-api.js';
 import { HttpReceiver } from '../fakes/http-receiver.js';
 import { makeContainer, makePod } from '../fixtures/pods.js';
+import { fakeKubeconfig } from '../helpers/fake-kubeconfig.js';
 import { ReadyProxy, type Started, startPerch, writeAgentConfig } from '../helpers/hub-cluster.js';
 import { until } from '../helpers/until.js';
 
@@ -167,22 +168,6 @@ sinks:
   });
 });
 
-function kubeconfigFile(dir: string, url: string): string {
-  const path = join(dir, 'kubeconfig.json');
-  writeFileSync(
-    path,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'fake', cluster: { server: url, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'hub', user: { token: 'hub-token' } }],
-      contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'hub' } }],
-      'current-context': 'fake',
-    }),
-  );
-  return path;
-}
-
 const LEASE_DURATION_MS = 4000;
 const RETRY_PERIOD_MS = 500;
 
@@ -228,7 +213,7 @@ describe('hub: failover on a Lease', () => {
     const fake = new FakeKubeApi({ token: 'hub-token' });
     const apiUrl = await fake.start();
     cleanup.push(() => fake.stop());
-    const kubeconfig = kubeconfigFile(dir, apiUrl);
+    const kubeconfig = fakeKubeconfig(apiUrl, 'hub-token', dir);
 
     const hubA = track(
       await startPerch([

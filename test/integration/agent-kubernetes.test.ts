@@ -1,31 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { FakeKubeApi } from '../fakes/fake-kube-api.js';
 import { type Harness, metricValue, startAgent } from '../helpers/agent-harness.js';
+import { fakeKubeconfig } from '../helpers/fake-kubeconfig.js';
 import { until } from '../helpers/until.js';
 
 const NODE = 'node-a';
 const TOKEN = 'agent-test-token';
 const SHORT_ID = 'aaaabbbbcccc';
-
-/** A kubeconfig file as users write them, pointing at the fake API server. */
-function kubeconfigFile(url: string): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'perch-kube-')), 'kubeconfig.json');
-  writeFileSync(
-    path,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'fake', cluster: { server: url, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'perch', user: { token: TOKEN } }],
-      contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'perch' } }],
-      'current-context': 'fake',
-    }),
-  );
-  return path;
-}
 
 function shellPod(name: string, containerId: string, runtimeClassName?: string) {
   return {
@@ -103,7 +84,7 @@ describe('perch run with a Kubernetes API server', () => {
       ...shellPod('elsewhere', `${'f'.repeat(64)}`),
       spec: { nodeName: 'node-b', containers: [] },
     });
-    harness = await startAgent({ nodeName: NODE, kubernetes: { kubeconfig: kubeconfigFile(url) } });
+    harness = await startAgent({ nodeName: NODE, kubernetes: { kubeconfig: fakeKubeconfig(url, TOKEN) } });
     await until(() => harness?.agent.kubernetes.state.pods.size.live === 1, 'the pod list');
 
     expect(await post(shellAlert(fullId, 'payments-7c9d8b6f4-abcde'))).toBe(200);
@@ -135,7 +116,7 @@ describe('perch run with a Kubernetes API server', () => {
     const url = await fake.start();
     harness = await startAgent({
       nodeName: NODE,
-      kubernetes: { kubeconfig: kubeconfigFile(url), pendingTimeout: '3s' },
+      kubernetes: { kubeconfig: fakeKubeconfig(url, TOKEN), pendingTimeout: '3s' },
     });
     await until(
       async () =>
@@ -162,7 +143,7 @@ describe('perch run with a Kubernetes API server', () => {
     const url = await fake.start();
     harness = await startAgent({
       nodeName: NODE,
-      kubernetes: { kubeconfig: kubeconfigFile(url), pendingTimeout: '300ms' },
+      kubernetes: { kubeconfig: fakeKubeconfig(url, TOKEN), pendingTimeout: '300ms' },
     });
     expect(await post(shellAlert(`${'9'.repeat(64)}`, 'ghost'))).toBe(200);
     expect(
@@ -183,7 +164,7 @@ describe('perch run with a Kubernetes API server', () => {
   it('stays ready while the API server refuses it, and says why in /readyz', async () => {
     fake = new FakeKubeApi({ token: 'a-different-token' });
     const url = await fake.start();
-    harness = await startAgent({ nodeName: NODE, kubernetes: { kubeconfig: kubeconfigFile(url) } });
+    harness = await startAgent({ nodeName: NODE, kubernetes: { kubeconfig: fakeKubeconfig(url, TOKEN) } });
     let body: { status: string; checks: { name: string; up: boolean; detail?: string }[] } = {
       status: '',
       checks: [],

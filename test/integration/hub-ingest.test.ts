@@ -1,6 +1,6 @@
 // The hub's ingest contract with agents, in process: acknowledged only once settled, ids taken once.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -14,6 +14,7 @@ import { encodeBatch, HUB_INGEST_PATH } from '../../src/hub/wire.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { FakeKubeApi } from '../fakes/fake-kube-api.js';
 import { HttpReceiver } from '../fakes/http-receiver.js';
+import { fakeKubeconfig } from '../helpers/fake-kubeconfig.js';
 import { until } from '../helpers/until.js';
 
 const sink = () =>
@@ -157,18 +158,7 @@ describe('hub ingest', () => {
       },
     });
     const dir = mkdtempSync(join(tmpdir(), 'perch-hub-standby-'));
-    const kubeconfig = join(dir, 'kubeconfig.json');
-    writeFileSync(
-      kubeconfig,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'fake', cluster: { server: apiUrl, 'insecure-skip-tls-verify': true } }],
-        users: [{ name: 'hub', user: {} }],
-        contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'hub' } }],
-        'current-context': 'fake',
-      }),
-    );
+    const kubeconfig = fakeKubeconfig(apiUrl, undefined, dir);
     const url = await startHub(receiver.url, {
       kubernetes: { kubeconfig },
       hub: {

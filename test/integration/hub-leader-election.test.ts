@@ -1,8 +1,5 @@
 // Leader election of the hub against the fake API server's Leases, with durations short enough for a test.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { configSchema } from '../../src/config/schema.js';
 import { kubeLeaseStore } from '../../src/hub/kube-lease-store.js';
@@ -10,6 +7,7 @@ import { LeaseElector } from '../../src/hub/lease-elector.js';
 import type { LeaseStore } from '../../src/hub/lease-record.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { FakeKubeApi } from '../fakes/fake-kube-api.js';
+import { fakeKubeconfig } from '../helpers/fake-kubeconfig.js';
 import { until } from '../helpers/until.js';
 
 const NAMESPACE = 'perch';
@@ -26,26 +24,10 @@ afterEach(async () => {
   fake = undefined;
 });
 
-function kubeconfigFile(url: string): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'perch-lease-')), 'kubeconfig.json');
-  writeFileSync(
-    path,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'fake', cluster: { server: url, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'hub', user: { token: 'hub-token' } }],
-      contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'hub' } }],
-      'current-context': 'fake',
-    }),
-  );
-  return path;
-}
-
 async function leaseStore(): Promise<LeaseStore> {
   fake ??= new FakeKubeApi({ token: 'hub-token' });
   const url = fake.port === 0 ? await fake.start() : fake.url;
-  const path = kubeconfigFile(url);
+  const path = fakeKubeconfig(url, 'hub-token');
   const kubernetes = configSchema.parse({ kubernetes: { kubeconfig: path } }).kubernetes;
   return kubeLeaseStore({ use: true, kind: 'file', path, describe: path }, kubernetes, NAMESPACE, LEASE);
 }

@@ -28,6 +28,7 @@ import { FakeFalcoGrpc } from '../fakes/fake-falco-grpc.js';
 import { FakeKubeApi } from '../fakes/fake-kube-api.js';
 import { HttpReceiver } from '../fakes/http-receiver.js';
 import { metricValue } from '../helpers/agent-harness.js';
+import { fakeKubeconfig } from '../helpers/fake-kubeconfig.js';
 import {
   ConsoleTally,
   DeliveryMatcher,
@@ -123,22 +124,6 @@ async function until(
   }
 }
 
-function kubeconfigFile(dir: string, url: string): string {
-  const path = join(dir, 'kubeconfig.json');
-  writeFileSync(
-    path,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'fake', cluster: { server: url, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'perch', user: { token: 'soak' } }],
-      contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'perch' } }],
-      'current-context': 'fake',
-    }),
-  );
-  return path;
-}
-
 /** Every series of a metric whose labels include `labels`, as { labels, value }. */
 async function series(
   metrics: PerchMetrics,
@@ -193,7 +178,7 @@ describe('soak', () => {
           nodeName: NODE,
           server: { listen: '127.0.0.1:0', shutdownGrace: '60s' },
           kubernetes: {
-            kubeconfig: kubeconfigFile(dir, kubeUrl),
+            kubeconfig: fakeKubeconfig(kubeUrl, 'soak', dir),
             pendingTimeout: '2s',
             // Deleted pods are kept this long for late alerts: short, so their number is steady within the short form.
             deletedPodGrace: '30s',
