@@ -29,39 +29,22 @@ export async function getJson<T>(
   query: Query,
   options: RequestOptions,
 ): Promise<T> {
-  const response = await get(connection, path, query, options);
-  const text = await readAll(response);
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    throw new Error(`GET ${path} answered 200 with a body that is not JSON (${text.length} bytes)`);
-  }
+  return parseAnswer<T>(await get(connection, path, query, options), 'GET', path);
 }
 
-/**
- * GET `path` and hand back the 200 response to read as a stream. A 401 re-reads rotating
- * credentials and retries at once when they changed, so a rotated token costs no backoff.
- */
-export async function get(
+/** GET `path` and hand back the 200 response to read as a stream. */
+export function get(
   connection: ApiConnection,
   path: string,
   query: Query,
   options: RequestOptions,
 ): Promise<IncomingMessage> {
-  try {
-    return await getOnce(connection, path, query, options);
-  } catch (err) {
-    if (err instanceof ApiStatusError && err.statusCode === 401 && connection.credentialsRejected()) {
-      return getOnce(connection, path, query, options);
-    }
-    throw err;
-  }
+  return withFreshCredentials(connection, () => exchange(connection, 'GET', path, query, options));
 }
 
 /**
  * Sends a JSON `body` with `method` (POST, PUT) and parses the 2xx answer; any other status
- * rejects with ApiStatusError (409 Conflict for a stale resourceVersion). Retries once after a 401
- * when rotating credentials changed, as `get` does.
+ * rejects with ApiStatusError (409 Conflict for a stale resourceVersion).
  */
 export async function sendJson<T>(
   connection: ApiConnection,
@@ -71,29 +54,36 @@ export async function sendJson<T>(
   options: RequestOptions,
 ): Promise<T> {
   const text = JSON.stringify(body);
-  const once = async () => readAll(await exchange(connection, method, path, {}, options, text));
-  let answer: string;
+  const response = await withFreshCredentials(connection, () =>
+    exchange(connection, method, path, {}, options, text),
+  );
+  return parseAnswer<T>(response, method, path);
+}
+
+/** A 401 re-reads rotating credentials and tries once more when they changed: a rotated token costs no backoff. */
+async function withFreshCredentials(
+  connection: ApiConnection,
+  attempt: () => Promise<IncomingMessage>,
+): Promise<IncomingMessage> {
   try {
-    answer = await once();
+    return await attempt();
   } catch (err) {
-    if (!(err instanceof ApiStatusError && err.statusCode === 401 && connection.credentialsRejected()))
-      throw err;
-    answer = await once();
-  }
-  try {
-    return JSON.parse(answer) as T;
-  } catch {
-    throw new Error(`${method} ${path} answered with a body that is not JSON (${answer.length} bytes)`);
+    if (err instanceof ApiStatusError && err.statusCode === 401 && connection.credentialsRejected()) {
+      return attempt();
+    }
+    throw err;
   }
 }
 
-function getOnce(
-  connection: ApiConnection,
-  path: string,
-  query: Query,
-  options: RequestOptions,
-): Promise<IncomingMessage> {
-  return exchange(connection, 'GET', path, query, options);
+async function parseAnswer<T>(response: IncomingMessage, method: string, path: string): Promise<T> {
+  const text = await readAll(response);
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new Error(
+      `${method} ${path} answered ${response.statusCode} with a body that is not JSON (${text.length} bytes)`,
+    );
+  }
 }
 
 async function exchange(
