@@ -62,8 +62,8 @@ async function launch({ dir, cpu, kube, extra, runtime }) {
  * process settings (the figure), the same with none (plain `node`), and without Kubernetes.
  */
 export async function idleRss({ dir, cpu, idleMs, progress }) {
-  const out = { settings: daemonSetRuntime().describe };
   const runtime = daemonSetRuntime();
+  const out = { settings: runtime.describe };
   const kube = await startStubKubeApi();
   try {
     for (const [name, withKube, settings] of [
