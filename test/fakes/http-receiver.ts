@@ -1,5 +1,5 @@
-import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { RestartableServer } from './restartable-server.js';
 
 /** How the receiver answers one request. */
 export type Reply =
@@ -27,12 +27,13 @@ export class HttpReceiver {
   readonly requests: RecordedRequest[] = [];
   private readonly script: Reply[] = [];
   private defaultReply: Reply = { status: 200, body: 'ok' };
-  private server?: Server;
-  private readonly sockets = new Set<Socket>();
+  private readonly http: RestartableServer;
   private readonly pendingTimers = new Set<NodeJS.Timeout>();
   private waiters: { count: number; resolve: () => void }[] = [];
 
-  private constructor(private portNumber: number) {}
+  private constructor(port: number) {
+    this.http = new RestartableServer((req, res) => this.handle(req, res), port);
+  }
 
   static async start(port = 0): Promise<HttpReceiver> {
     const receiver = new HttpReceiver(port);
@@ -41,15 +42,15 @@ export class HttpReceiver {
   }
 
   get port(): number {
-    return this.portNumber;
+    return this.http.port;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.portNumber}`;
+    return this.http.url;
   }
 
   get isUp(): boolean {
-    return this.server !== undefined;
+    return this.http.isUp;
   }
 
   /** Queues replies for the next requests, in order. */
@@ -88,51 +89,38 @@ export class HttpReceiver {
   }
 
   /** Starts listening (again), on the same port as before once one was bound. */
-  async up(): Promise<void> {
-    if (this.server) return;
-    const server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        const reply = this.script.shift() ?? this.defaultReply;
-        const recorded: RecordedRequest = {
-          method: req.method ?? '',
-          path: req.url ?? '',
-          headers: req.headers,
-          body: Buffer.concat(chunks).toString('utf8'),
-          atMs: Date.now(),
-          answer: 'reset' in reply ? 'reset' : reply.status,
-        };
-        this.requests.push(recorded);
-        this.notify();
-        if ('reset' in reply) {
-          req.socket.destroy();
-          return;
-        }
-        this.answer(res, reply);
-      });
+  up(): Promise<void> {
+    return this.http.up();
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const reply = this.script.shift() ?? this.defaultReply;
+      const recorded: RecordedRequest = {
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        atMs: Date.now(),
+        answer: 'reset' in reply ? 'reset' : reply.status,
+      };
+      this.requests.push(recorded);
+      this.notify();
+      if ('reset' in reply) {
+        req.socket.destroy();
+        return;
+      }
+      this.answer(res, reply);
     });
-    server.on('connection', (socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.portNumber, '127.0.0.1', () => resolve());
-    });
-    this.portNumber = (server.address() as AddressInfo).port;
-    this.server = server;
   }
 
   /** Stops listening and drops every connection: new requests are refused (ECONNREFUSED). */
   async down(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
     for (const timer of this.pendingTimers) clearTimeout(timer);
     this.pendingTimers.clear();
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await this.http.down();
   }
 
   stop(): Promise<void> {

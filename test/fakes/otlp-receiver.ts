@@ -4,10 +4,10 @@
  * independent of the serializer Perch sends with, and answers with scripted replies, which can carry
  * a partial success encoded the same independent way.
  */
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
+import { RestartableServer } from './restartable-server.js';
 
 interface GeneratedMessage {
   decode(bytes: Uint8Array): object;
@@ -160,10 +160,11 @@ function responseBody(reply: OtlpReply, json: boolean): Uint8Array | string {
 export class OtlpReceiver {
   readonly requests: ReceivedRequest[] = [];
   private readonly script: OtlpReply[] = [];
-  private server?: Server;
-  private readonly sockets = new Set<Socket>();
+  private readonly http: RestartableServer;
 
-  private constructor(private portNumber: number) {}
+  private constructor(port: number) {
+    this.http = new RestartableServer((req, res) => this.handle(req, res), port);
+  }
 
   static async start(port = 0): Promise<OtlpReceiver> {
     const receiver = new OtlpReceiver(port);
@@ -172,7 +173,7 @@ export class OtlpReceiver {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.portNumber}`;
+    return this.http.url;
   }
 
   reply(...replies: OtlpReply[]): this {
@@ -185,66 +186,53 @@ export class OtlpReceiver {
     return this.requests.filter((r) => r.answer < 300).flatMap((r) => r.records);
   }
 
-  async up(): Promise<void> {
-    if (this.server) return;
-    const server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        const raw = Buffer.concat(chunks);
-        const contentType = String(req.headers['content-type'] ?? '');
-        const json = contentType.startsWith('application/json');
-        const reply = this.script.shift() ?? { status: 200 };
-        try {
-          const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
-          const decoded = decodeLogsRequest(body, contentType);
-          this.requests.push({
-            path: req.url ?? '',
-            headers: req.headers,
-            raw,
-            ...decoded,
-            answer: reply.status,
-          });
-        } catch (err) {
-          // A body the official definitions cannot read is what a real collector answers 400 to.
-          this.requests.push({
-            path: req.url ?? '',
-            headers: req.headers,
-            raw,
-            resourceLogs: 0,
-            records: [],
-            answer: 400,
-          });
-          res.writeHead(400, { 'content-type': 'text/plain' });
-          res.end(`undecodable: ${(err as Error).message}`);
-          return;
-        }
-        res.writeHead(reply.status, {
-          'content-type': json ? 'application/json' : 'application/x-protobuf',
-          ...reply.headers,
+  up(): Promise<void> {
+    return this.http.up();
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      const contentType = String(req.headers['content-type'] ?? '');
+      const json = contentType.startsWith('application/json');
+      const reply = this.script.shift() ?? { status: 200 };
+      try {
+        const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
+        const decoded = decodeLogsRequest(body, contentType);
+        this.requests.push({
+          path: req.url ?? '',
+          headers: req.headers,
+          raw,
+          ...decoded,
+          answer: reply.status,
         });
-        res.end(responseBody(reply, json));
+      } catch (err) {
+        // A body the official definitions cannot read is what a real collector answers 400 to.
+        this.requests.push({
+          path: req.url ?? '',
+          headers: req.headers,
+          raw,
+          resourceLogs: 0,
+          records: [],
+          answer: 400,
+        });
+        res.writeHead(400, { 'content-type': 'text/plain' });
+        res.end(`undecodable: ${(err as Error).message}`);
+        return;
+      }
+      res.writeHead(reply.status, {
+        'content-type': json ? 'application/json' : 'application/x-protobuf',
+        ...reply.headers,
       });
+      res.end(responseBody(reply, json));
     });
-    server.on('connection', (socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.portNumber, '127.0.0.1', () => resolve());
-    });
-    this.portNumber = (server.address() as AddressInfo).port;
-    this.server = server;
   }
 
   /** Stops listening and drops every connection (an outage: connections are refused). */
   async down(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await this.http.down();
   }
 
   stop(): Promise<void> {
