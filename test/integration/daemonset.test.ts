@@ -185,6 +185,8 @@ describe('daemonset manifests', () => {
     expect(heapFlag('256Mi')).toBe('--max-old-space-size=128 --max-semi-space-size=2');
     expect(heapFlag('512Mi')).toBe('--max-old-space-size=256 --max-semi-space-size=2');
     expect(heapFlag('1Gi')).toBe('--max-old-space-size=512 --max-semi-space-size=2');
+    // glibc's arenas capped: part of the memory at rest the Sizing table in docs/operations.md counts on
+    expect(((container?.env ?? []) as EnvVar[]).find((v) => v.name === 'MALLOC_ARENA_MAX')?.value).toBe('2');
     expect(
       (find(objects, 'Service') as unknown as { spec: { internalTrafficPolicy: string } }).spec
         .internalTrafficPolicy,
