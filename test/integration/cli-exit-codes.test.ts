@@ -111,6 +111,30 @@ const SCENARIOS: Record<string, () => Promise<Outcome>> = {
     expect(perch.stderr).toContain('second signal: exiting without draining');
     return { code, stderr: perch.stderr };
   },
+  'hub 0': async () => {
+    const config = file('hub.yaml', 'hub: {leaderElection: {enabled: false}}\n');
+    const perch = new PerchProcess(['hub', '-c', config, '--listen', '127.0.0.1:0']);
+    running.push(perch);
+    const port = await perch.port(20_000);
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+    perch.child.kill('SIGTERM');
+    return { code: await perch.exited, stderr: perch.stderr };
+  },
+  'hub 1': async () => {
+    const busy = createServer();
+    servers.push(busy);
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', () => resolve()));
+    const { port } = busy.address() as { port: number };
+    const config = file('hub-busy.yaml', 'hub: {leaderElection: {enabled: false}}\n');
+    const result = await runPerch(['hub', '-c', config, '--listen', `127.0.0.1:${port}`]);
+    expect(result.stderr).toContain('cannot start');
+    return result;
+  },
+  'hub 2': async () => {
+    const result = await runPerch(['hub', '-c', file('bad-hub.yaml', 'hub: {ackTimeout: soon}\n')]);
+    expect(result.stderr).toContain('hub.ackTimeout');
+    return result;
+  },
   'check 0': () => runPerch(['check', '-c', file('good.yaml', 'sinks: {out: {type: console}}\n')]),
   'check 1': () => runPerch(['check', '-c', file('bad-check.yaml', 'bogus: 1\n')]),
   'replay 0': () => runPerch(['replay', file('one.jsonl', `${CURRENT_ALERT}\n`)]),
@@ -148,9 +172,9 @@ const SCENARIOS: Record<string, () => Promise<Outcome>> = {
 describe("README's exit-code table", () => {
   const documented = documentedCodes();
 
-  it('documents the codes of run, check, replay and test-sink, and each has a scenario here', () => {
+  it('documents the codes of run, check, replay, test-sink and hub, and each has a scenario here', () => {
     expect(documented.map(([command]) => command)).toEqual(
-      expect.arrayContaining(['run', 'check', 'replay', 'test-sink']),
+      expect.arrayContaining(['run', 'check', 'replay', 'test-sink', 'hub']),
     );
     expect(documented.map(([command, code]) => `${command} ${code}`).sort()).toEqual(
       Object.keys(SCENARIOS).sort(),
