@@ -60,11 +60,6 @@ export function eventTags(event: FalcoEvent): readonly string[] {
   return event.tags ?? NO_TAGS;
 }
 
-/** Falco's host name, or undefined when Falco left it out or sent it empty. */
-export function eventHostname(event: FalcoEvent): string | undefined {
-  return event.hostname || undefined;
-}
-
 /** The output fields, or none when Falco left them out. */
 export function outputFieldsOf(event: FalcoEvent): Readonly<Record<string, FieldValue>> {
   return event.outputFields ?? NO_FIELDS;
