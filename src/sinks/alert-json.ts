@@ -84,6 +84,47 @@ export function alertToJson(alert: Alert, integers: Integers = 'bigint'): Record
   }
 }
 
+/**
+ * The JSON text of `alertToJson(alert)` with exact big integers, as `--json`, replay and webhooks
+ * write it. An event's enrichment is shared by every alert of its container and frozen, so its text
+ * is written once and reused: most of an alert's JSON is its pod context.
+ */
 export function formatAlertJson(alert: Alert): string {
-  return stringifyMarked(alertToJson(alert, 'marked'));
+  if (alert.kind !== 'event') return stringifyMarked(alertToJson(alert, 'marked'));
+  const event = toFalcoShape(alert.event);
+  if (event.output_fields !== undefined)
+    event.output_fields = markIntegers(event.output_fields as Record<string, unknown>);
+  // The members of eventJson, in its order, each as JSON.stringify writes it (undefined: left out).
+  return (
+    `{"kind":"event"${member('id', alert.id)}${member('priority', priorityName(alert.priority))}` +
+    `${member('source', sourceKind(alert.event))}${member('reasons', alert.reasons)}` +
+    `${alert.routes ? member('routes', alert.routes) : ''}` +
+    `${alert.enrichment === undefined ? '' : `,"enrichment":${enrichmentText(alert.enrichment)}`}` +
+    `,"event":${stringifyMarked(event)}}`
+  );
+}
+
+/** `,"key":value` as JSON.stringify writes a member, or nothing for a value it leaves out. */
+function member(key: string, value: unknown): string {
+  const text = JSON.stringify(value);
+  return text === undefined ? '' : `,${JSON.stringify(key)}:${text}`;
+}
+
+const enrichmentTexts = new WeakMap<object, string>();
+
+/** An enrichment's JSON text, kept for as long as the (deeply frozen, so unchanging) object lives. */
+function enrichmentText(enrichment: object): string {
+  let text = enrichmentTexts.get(enrichment);
+  if (text === undefined) {
+    text = JSON.stringify(enrichment);
+    // Only what cannot change may be kept; an enrichment built elsewhere (tests, the hub) is written each time.
+    if (deeplyFrozen(enrichment)) enrichmentTexts.set(enrichment, text);
+  }
+  return text;
+}
+
+function deeplyFrozen(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return true;
+  if (!Object.isFrozen(value)) return false;
+  return Object.values(value).every(deeplyFrozen);
 }

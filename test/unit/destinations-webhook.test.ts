@@ -5,8 +5,11 @@ import type { DestinationResponse, RenderedRequest } from '../../src/delivery/de
 import { parseFalcoJson } from '../../src/events/parse-falco-json.js';
 import { Priority } from '../../src/events/priority.js';
 import { alertFromEvent, type DigestAlert, type EventAlert } from '../../src/pipeline/alert.js';
-import { sign, signingKey, webhookDestination } from '../../src/sinks/destinations/webhook.js';
+import { stringifyExact } from '../../src/events/serialize-event.js';
+import type { Enrichment } from '../../src/kube/pod-context.js';
+import { sign, signingKey, webhookBody, webhookDestination } from '../../src/sinks/destinations/webhook.js';
 import { CURRENT_ALERT } from '../fixtures/falco-alerts.js';
+import { PRIVILEGED_API_CONTAINER, podContext } from '../fixtures/pod-context.js';
 
 const URL = new Secret('https://receiver.example.com/falco');
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -96,6 +99,46 @@ describe('webhook body', () => {
     ]);
     // JSON needs no escaping: the value is sent as it is.
     expect(body.text).toBe('Notice: <!channel> rule ×3');
+  });
+
+  it('writes an enrichment shared by many alerts, frozen as the cluster state shares it, exactly each time', () => {
+    const deepFreeze = <T>(value: T): T => {
+      if (value && typeof value === 'object') {
+        for (const inner of Object.values(value)) deepFreeze(inner);
+        Object.freeze(value);
+      }
+      return value;
+    };
+    const enrichment: Enrichment = deepFreeze({
+      outcome: 'container_id',
+      pod: podContext({
+        labels: { app: 'api', 'quote"key': 'line\nbreak' },
+        posture: { level: 'privileged', violations: [PRIVILEGED_API_CONTAINER] },
+      }),
+    });
+    const destination = webhookDestination({ url: URL, headers: {} });
+    for (const routes of [undefined, ['pager', 'siem']]) {
+      const alert = alertFromEvent({ event: parseFalcoJson(CURRENT_ALERT), enrichment }, 1_767_258_903_000);
+      if (routes) alert.routes = routes;
+      expect(destination.render(alert).body).toBe(stringifyExact(webhookBody(alert)));
+    }
+  });
+
+  it('writes an enrichment that can still change as it is now, not as it was at the last alert', () => {
+    const labels: Record<string, string> = { app: 'api' };
+    // Frozen on the outside only: what it holds can change, so its text cannot be kept.
+    const enrichment: Enrichment = Object.freeze({
+      outcome: 'container_id',
+      pod: Object.freeze(podContext({ labels })),
+    });
+    const destination = webhookDestination({ url: URL, headers: {} });
+    const alert = () =>
+      alertFromEvent({ event: parseFalcoJson(CURRENT_ALERT), enrichment }, 1_767_258_903_000);
+    expect(destination.render(alert()).body).toContain('"labels":{"app":"api"}');
+    labels.team = 'payments';
+    const second = alert();
+    expect(destination.render(second).body).toContain('"labels":{"app":"api","team":"payments"}');
+    expect(destination.render(second).body).toBe(stringifyExact(webhookBody(second)));
   });
 
   it('adds configured headers but never lets them replace Perch’s own', () => {

@@ -33,8 +33,7 @@ import type {
   RenderedRequest,
 } from '../../delivery/destination.js';
 import type { Alert } from '../../pipeline/alert.js';
-import { alertToJson } from '../alert-json.js';
-import { stringifyMarked } from '../marked-integers.js';
+import { alertToJson, formatAlertJson } from '../alert-json.js';
 import { alertView } from './alert-view.js';
 import { JSON_CONTENT_TYPE } from './http.js';
 import { type CompiledTemplate, compileTemplate, renderTemplate } from './template.js';
@@ -55,20 +54,30 @@ export const WEBHOOK_ENVELOPE_VERSION = 1;
 /** Headers Perch owns: a configured header of the same name would break signing or parsing. */
 const RESERVED = new Set(['content-type', 'webhook-id', 'webhook-timestamp', 'webhook-signature']);
 
-/** The one-alert body; `marked` for stringifyMarked (see marked-integers.ts). */
-export function webhookBody(
-  alert: Alert,
-  template?: CompiledTemplate,
-  integers: 'bigint' | 'marked' = 'bigint',
-): Record<string, unknown> {
+/** The one-alert body as an object (big integers as bigints); webhookBodyText writes it. */
+export function webhookBody(alert: Alert, template?: CompiledTemplate): Record<string, unknown> {
   return {
     version: WEBHOOK_ENVELOPE_VERSION,
     source: 'perch',
     type: `alert.${alert.kind}`,
     timestamp: new Date(alert.receivedAtMs).toISOString(),
     ...(template ? { text: plainText(renderTemplate(template, alertView(alert).variables)) } : {}),
-    data: alertToJson(alert, integers),
+    data: alertToJson(alert),
   };
+}
+
+/**
+ * The text of `webhookBody(alert, template)` with exact big integers: the envelope written around
+ * formatAlertJson's text, which reuses the enrichment's JSON from one alert of a container to the next.
+ */
+export function webhookBodyText(alert: Alert, template?: CompiledTemplate): string {
+  const text = template
+    ? `"text":${JSON.stringify(plainText(renderTemplate(template, alertView(alert).variables)))},`
+    : '';
+  return (
+    `{"version":${WEBHOOK_ENVELOPE_VERSION},"source":"perch","type":"alert.${alert.kind}",` +
+    `"timestamp":"${new Date(alert.receivedAtMs).toISOString()}",${text}"data":${formatAlertJson(alert)}}`
+  );
 }
 
 /** The key bytes of a signing secret: `whsec_` + base64, or the string itself. */
@@ -121,7 +130,7 @@ export function webhookDestination(config: WebhookConfig, options: WebhookOption
       // signed content `id.timestamp.body` requires.
       return {
         url: config.url.reveal(),
-        body: stringifyMarked(webhookBody(alert, template, 'marked')),
+        body: webhookBodyText(alert, template),
         headers: { 'content-type': JSON_CONTENT_TYPE, ...extra, 'webhook-id': alert.id },
       };
     },
