@@ -1,5 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry, type RegistryContentType } from 'prom-client';
-import { TallyCounter } from './tally-counter.js';
+import { type Tally, TallyCounter } from './tally-counter.js';
 
 export type ComponentKind = 'source' | 'stage' | 'sink';
 
@@ -174,9 +174,16 @@ export class PerchMetrics {
     if (!this.enrichment.incKnown(outcome)) this.enrichment.incNew(outcome, { outcome });
   }
 
-  countHttpRequest(outcome: string, status: number): void {
-    const key = `${outcome} ${status}`;
-    if (!this.httpRequests.incKnown(key)) this.httpRequests.incNew(key, { outcome, status: String(status) });
+  /**
+   * Counts HTTP ingest requests of one outcome, one call per request: the series is looked up once,
+   * at the first count, which is also when it appears.
+   */
+  httpRequestCounter(outcome: string, status: number): () => void {
+    let tally: Tally | undefined;
+    return () => {
+      tally ??= this.httpRequests.tally(`${outcome} ${status}`, { outcome, status: String(status) });
+      tally.pending += 1;
+    };
   }
 
   component(kind: ComponentKind, id: string): ComponentMetrics {

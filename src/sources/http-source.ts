@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type Observable, Subject } from 'rxjs';
 import type { HttpSourceConfig } from '../config/schema.js';
@@ -19,15 +20,19 @@ const NDJSON_TYPES = new Set([
   'application/jsonlines',
 ]);
 
-type Outcome =
-  | 'accepted'
-  | 'partial'
-  | 'malformed'
-  | 'unauthorized'
-  | 'too_large'
-  | 'too_busy'
-  | 'unsupported_media_type'
-  | 'shutting_down';
+/** Each answer's outcome label and the status it is answered with (perch_http_ingest_requests_total). */
+const OUTCOME_STATUS = {
+  accepted: 200,
+  partial: 200,
+  malformed: 400,
+  unauthorized: 401,
+  too_large: 413,
+  too_busy: 429,
+  unsupported_media_type: 415,
+  shutting_down: 503,
+} as const;
+
+type Outcome = keyof typeof OUTCOME_STATUS;
 
 /** What a client is told to wait before it tries again while Perch shuts down. */
 const RETRY_AFTER_SECONDS = 5;
@@ -51,6 +56,9 @@ export class HttpSource implements Source {
   private durability?: Durability;
   /** Bytes of the request bodies taken and not yet answered: what ingest holds in memory. */
   private inFlightBytes = 0;
+  /** One listener for every response, so that a request's reservation costs no closure of its own. */
+  private readonly releaseOnClose: (this: ServerResponse) => void;
+  private readonly requestCounters: Record<Outcome, () => void>;
 
   constructor(
     private readonly config: HttpSourceConfig,
@@ -58,6 +66,18 @@ export class HttpSource implements Source {
     private readonly log: Logger,
   ) {
     this.metrics = perchMetrics.component('source', this.id);
+    this.requestCounters = Object.fromEntries(
+      Object.entries(OUTCOME_STATUS).map(([outcome, status]) => [
+        outcome,
+        perchMetrics.httpRequestCounter(outcome, status),
+      ]),
+    ) as Record<Outcome, () => void>;
+    const release = (res: ServerResponse) => {
+      this.inFlightBytes -= this.reservedBytes(res.req.headers['content-length']);
+    };
+    this.releaseOnClose = function (this: ServerResponse) {
+      release(this);
+    };
   }
 
   /** Adds the ingest route to the shared server; call before it listens. */
@@ -69,25 +89,21 @@ export class HttpSource implements Source {
         { parseAs: 'string', bodyLimit: this.config.maxBodyBytes },
         (_req, body, done) => done(null, body),
       );
-      scope.addHook('onRequest', async (req, reply) => {
-        if (!this.authorised(req)) {
-          this.count('unauthorized', 401);
-          reply.header('www-authenticate', 'Bearer realm="perch"');
-          return reply.code(401).send({ error: 'missing or wrong bearer token' });
-        }
-        if (this.stopped) return this.shuttingDown(reply);
-        return this.reserve(req, reply);
+      // A callback hook, not an async one: an async hook costs a promise and a microtask per request.
+      // A request answered here goes no further: done is not called.
+      scope.addHook('onRequest', (req, reply, done) => {
+        if (this.admit(req, reply)) done();
       });
       scope.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
         if (err.statusCode === 415) {
           // A Content-Type fastify cannot even parse ("json", ";"): the same answer as any unsupported type.
-          this.count('unsupported_media_type', 415);
+          this.count('unsupported_media_type');
           return reply.code(415).send({
             error: 'unsupported Content-Type: send application/json (one alert) or application/x-ndjson',
           });
         }
         if (err.statusCode === 413) {
-          this.count('too_large', 413);
+          this.count('too_large');
           return reply.code(413).send({
             error: `body larger than sources.http.maxBodyBytes (${this.config.maxBodyBytes} bytes)`,
           });
@@ -129,61 +145,92 @@ export class HttpSource implements Source {
     return bearerTokenMatches(req.headers.authorization, token);
   }
 
+  /** Before the body is read: true to go on, false once the request has been answered (401, 503, 429). */
+  private admit(req: FastifyRequest, reply: FastifyReply): boolean {
+    if (!this.authorised(req)) {
+      this.count('unauthorized');
+      reply.header('www-authenticate', 'Bearer realm="perch"');
+      reply.code(401).send({ error: 'missing or wrong bearer token' });
+      return false;
+    }
+    if (this.stopped) {
+      this.shuttingDown(reply);
+      return false;
+    }
+    return this.reserve(req, reply);
+  }
+
   /**
    * Holds the body's bytes against sources.http.maxInFlightBytes until the answer has gone (or the
    * connection closed), so that many concurrent senders cannot make Perch buffer without bound.
    */
-  private reserve(req: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
-    const declared = Number(req.headers['content-length']);
-    const bytes = Number.isFinite(declared)
-      ? Math.min(declared, this.config.maxBodyBytes)
-      : this.config.maxBodyBytes;
+  private reserve(req: FastifyRequest, reply: FastifyReply): boolean {
+    const bytes = this.reservedBytes(req.headers['content-length']);
     if (this.inFlightBytes > 0 && this.inFlightBytes + bytes > this.config.maxInFlightBytes) {
-      this.count('too_busy', 429);
-      return reply
+      this.count('too_busy');
+      reply
         .code(429)
         .header('retry-after', String(BUSY_RETRY_AFTER_SECONDS))
         .send({
           error: `too many alert bodies in flight: ${this.inFlightBytes} bytes being parsed, this one ${bytes} more, sources.http.maxInFlightBytes is ${this.config.maxInFlightBytes}; send again shortly`,
         });
+      return false;
     }
     this.inFlightBytes += bytes;
-    reply.raw.once('close', () => {
-      this.inFlightBytes -= bytes;
-    });
-    return undefined;
+    // A response closes exactly once, whether answered or its connection dropped; the listener reads
+    // the same header again to release what was reserved here.
+    reply.raw.on('close', this.releaseOnClose);
+    return true;
   }
 
-  private shuttingDown(reply: FastifyReply): FastifyReply {
-    this.count('shutting_down', 503);
-    return reply
+  /** What a request holds while in flight: its declared length, or the most a body may be. */
+  private reservedBytes(contentLength: string | undefined): number {
+    const declared = Number(contentLength);
+    return Number.isFinite(declared)
+      ? Math.min(declared, this.config.maxBodyBytes)
+      : this.config.maxBodyBytes;
+  }
+
+  private shuttingDown(reply: FastifyReply): void {
+    this.count('shutting_down');
+    reply
       .code(503)
       .header('retry-after', String(RETRY_AFTER_SECONDS))
       .header('connection', 'close')
       .send({ error: 'Perch is shutting down; send again later' });
   }
 
-  private async ingest(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  /**
+   * Answers as soon as the body is parsed and handed on: synchronously, so that a request costs no
+   * promise, unless a spooled sink needs the alerts on disk first.
+   */
+  private ingest(req: FastifyRequest, reply: FastifyReply): Promise<void> | undefined {
     // A body still arriving when shutdown began: its alerts would meet a closed pipeline.
-    if (this.stopped) return this.shuttingDown(reply);
+    if (this.stopped) {
+      this.shuttingDown(reply);
+      return undefined;
+    }
     const body = typeof req.body === 'string' ? req.body : '';
-    const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+    const type = mediaType(req.headers['content-type']);
     if (type === 'text/plain') {
-      this.count('unsupported_media_type', 415);
+      this.count('unsupported_media_type');
       this.warnOnce('text', 'Falco is sending text alerts; set json_output: true in falco.yaml');
-      return reply.code(415).send({
+      reply.code(415).send({
         error:
           'Perch needs JSON alerts: set json_output: true (and json_include_output_property: true) in falco.yaml, then restart Falco',
       });
+      return undefined;
     }
     const isNdjson = NDJSON_TYPES.has(type);
     if (!isNdjson && type !== '' && type !== 'application/json' && !type.endsWith('+json')) {
-      this.count('unsupported_media_type', 415);
-      return reply.code(415).send({
+      this.count('unsupported_media_type');
+      reply.code(415).send({
         error: `unsupported Content-Type "${type}": send application/json (one alert) or application/x-ndjson`,
       });
+      return undefined;
     }
-    const { events, rejected, rejectedCount } = isNdjson ? parseNdjson(body) : this.parseJsonBody(body);
+    const batch = isNdjson ? parseNdjson(body) : this.parseJsonBody(body);
+    const { events, rejected, rejectedCount } = batch;
     this.metrics.received(events.length + rejectedCount);
     if (rejectedCount > 0) {
       this.metrics.discarded('malformed', rejectedCount);
@@ -192,24 +239,35 @@ export class HttpSource implements Source {
         rejected: rejectedCount,
       });
     }
-    // The answer lists the first rejections only: its size must not grow with the body's.
-    const details = rejectedCount > rejected.length ? { rejected, rejectedCount } : { rejected };
     if (events.length === 0) {
-      this.count('malformed', 400);
+      this.count('malformed');
       const error = rejected[0]?.error ?? 'empty body: expected a Falco alert in JSON';
-      return reply.code(400).send({ error, ...details });
+      reply.code(400).send({ error, ...rejections(batch) });
+      return undefined;
     }
     for (const event of events) this.subject.next(event);
     // The 200 is a promise: what must survive a crash is on disk before it goes out.
-    if (this.durability) {
-      this.durability.admit(events);
-      await this.durability.committed();
+    if (this.durability) return this.acceptOnceDurable(this.durability, batch, reply);
+    this.accept(batch, reply);
+    return undefined;
+  }
+
+  private async acceptOnceDurable(durability: Durability, batch: BatchResult, reply: FastifyReply) {
+    durability.admit(batch.events);
+    await durability.committed();
+    this.accept(batch, reply);
+  }
+
+  private accept(batch: BatchResult, reply: FastifyReply): void {
+    const accepted = batch.events.length;
+    this.metrics.sent(accepted);
+    if (batch.rejectedCount > 0) {
+      this.count('partial');
+      reply.code(200).send({ accepted, ...rejections(batch) });
+    } else {
+      this.count('accepted');
+      reply.code(200).send({ accepted });
     }
-    this.metrics.sent(events.length);
-    this.count(rejectedCount > 0 ? 'partial' : 'accepted', 200);
-    return reply
-      .code(200)
-      .send(rejectedCount > 0 ? { accepted: events.length, ...details } : { accepted: events.length });
   }
 
   private parseJsonBody(body: string): BatchResult {
@@ -254,8 +312,8 @@ export class HttpSource implements Source {
     return { events, rejected, rejectedCount };
   }
 
-  private count(outcome: Outcome, status: number): void {
-    this.perchMetrics.countHttpRequest(outcome, status);
+  private count(outcome: Outcome): void {
+    this.requestCounters[outcome]();
   }
 
   private warnOnce(key: string, message: string, details: Record<string, unknown> = {}): void {
@@ -263,6 +321,20 @@ export class HttpSource implements Source {
     if (suppressed >= 0)
       this.log.warn({ source: this.id, ...details, suppressedSinceLast: suppressed }, message);
   }
+}
+
+/** The rejections an answer lists: the first ones only, so that its size does not grow with the body's. */
+function rejections({ rejected, rejectedCount }: BatchResult): Pick<BatchResult, 'rejected'> & {
+  rejectedCount?: number;
+} {
+  return rejectedCount > rejected.length ? { rejected, rejectedCount } : { rejected };
+}
+
+/** The media type of a Content-Type header, lower case, without parameters ('' when there is none). */
+function mediaType(header: string | undefined): string {
+  // What Falco sends, as it sends it: no need to split and fold it.
+  if (header === 'application/json') return header;
+  return (header ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
 }
 
 function oneRejection(error: string): BatchResult {

@@ -153,6 +153,39 @@ describe('HTTP source: a drop-in target for Falco http_output and falcosidekick 
     expect(harness.out.lines).toHaveLength(3);
   });
 
+  it('frees a body’s bytes in flight whatever its answer, and when its sender goes away mid-body', async () => {
+    harness = await startAgent({ sources: { http: { maxInFlightBytes: 5000 } } });
+    const { port } = new URL(harness.url);
+    // Each body takes 4,000 of the 5,000 bytes: one still held would turn the next into a 429.
+    expect((await post('{"rule": "x", '.padEnd(4000, ' '))).status).toBe(400);
+    expect((await post('x'.repeat(4000), { 'content-type': 'text/plain' })).status).toBe(415);
+    expect((await post('x'.repeat(4000), { 'content-type': 'application/xml' })).status).toBe(415);
+    expect((await post(CURRENT_ALERT.padEnd(4000, ' '))).status).toBe(200);
+    expect((await post(CURRENT_ALERT.padEnd(4000, ' '))).status).toBe(200);
+
+    const gone = httpRequest({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/',
+      headers: { 'content-type': 'application/json', 'content-length': '4000' },
+    });
+    gone.on('error', () => undefined);
+    gone.write('x'.repeat(2000));
+    gone.flushHeaders();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await post(CURRENT_ALERT.padEnd(4000, ' '))).status).toBe(429);
+    gone.destroy();
+    let status = 0;
+    const deadline = Date.now() + 5000;
+    while (status !== 200 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      status = (await post(CURRENT_ALERT.padEnd(4000, ' '))).status;
+    }
+    expect(status).toBe(200);
+    expect(await requests('too_busy', '429')).toBeGreaterThanOrEqual(1);
+  });
+
   it('requires the bearer token when one is configured (401 otherwise)', async () => {
     harness = await startAgent({ sources: { http: { token: 's3cret-token' } } });
     expect((await post(CURRENT_ALERT)).status).toBe(401);
