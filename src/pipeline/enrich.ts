@@ -69,6 +69,7 @@ export function enrich<T, R>(
 export function enrich<T, R>(
   resolver: Resolver,
   options: EnrichOptions,
+  // Only the first overload leaves the shape out, and there T and R are FalcoEvent and EnrichedEvent.
   shape: EnrichShape<T, R> = EVENTS as unknown as EnrichShape<T, R>,
 ): OperatorFunction<T, R> {
   const scheduler = options.scheduler ?? asyncScheduler;
