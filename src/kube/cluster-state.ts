@@ -3,7 +3,6 @@ import {
   containerFullId,
   containerId,
   type FalcoEvent,
-  isHostEvent,
   namespaceName,
   podName,
 } from '../events/falco-event.js';
@@ -54,6 +53,8 @@ export interface ClusterStateOptions {
 export type ClusterKind = 'pods' | 'runtimeclasses' | 'namespaces' | 'replicasets' | 'jobs';
 
 const ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
+/** Container ids remembered with their answer; a node runs a few hundred containers. */
+const MAX_KNOWN_CONTAINERS = 4096;
 
 /**
  * Everything Perch knows about this node's slice of the cluster, fed by watches (or a dump for
@@ -66,6 +67,12 @@ export class ClusterState {
   private readonly namespaceEnforce = new Map<string, string>();
   private readonly owners = new Map<string, { kind: string; name: string } | undefined>();
   private readonly contexts = new Map<string, CachedPod>();
+  /**
+   * The answer for a container id as alerts write it, for ids of live pods: every alert of a
+   * container is then one lookup. Forgotten on every change to the cluster, so it never answers
+   * what the index would not; a deleted pod's answer is not kept, as it ends with its grace period.
+   */
+  private readonly byContainer = new Map<string, Enrichment>();
   private version = 0;
   /** Ticks whenever something changed that could resolve a waiting alert. */
   readonly changes$ = new Subject<void>();
@@ -90,6 +97,7 @@ export class ClusterState {
   }
 
   private apply(kind: ClusterKind, object: unknown, removed: boolean): void {
+    this.byContainer.clear();
     const obj = object as NamedObject;
     const name = obj.metadata?.name ?? '';
     const ns = obj.metadata?.namespace ?? '';
@@ -128,11 +136,24 @@ export class ClusterState {
    * from one pod allocates nothing here.
    */
   resolve(event: FalcoEvent): Enrichment | undefined {
-    if (isHostEvent(event))
+    const shortId = containerId(event);
+    // Falco marks host processes with the container id `host`.
+    if (shortId === 'host')
       return { outcome: 'host', node: this.options.nodeName ?? (event.hostname || undefined) };
-    const id = containerFullId(event) ?? containerId(event);
+    const id = containerFullId(event) ?? shortId;
+    if (id) {
+      const known = this.byContainer.get(id);
+      if (known) return known;
+    }
     const match = id ? this.pods.byContainerId(id) : undefined;
-    if (match) return this.enrichmentFor(match.entry, match);
+    if (id && match) {
+      const enrichment = this.enrichmentFor(match.entry, match);
+      if (match.entry.deletedAtMs === undefined) {
+        if (this.byContainer.size >= MAX_KNOWN_CONTAINERS) this.byContainer.clear();
+        this.byContainer.set(id, enrichment);
+      }
+      return enrichment;
+    }
     const ns = namespaceName(event);
     const name = podName(event);
     const entry = ns && name ? this.pods.byPodName(ns, name) : undefined;

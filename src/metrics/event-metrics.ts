@@ -11,12 +11,14 @@ import {
 import { priorityName, toFalcoNumber } from '../events/priority.js';
 import type { Alert, EventAlert } from '../pipeline/alert.js';
 import { SeriesCap } from './series-cap.js';
-import { TallyCounter } from './tally-counter.js';
+import { type Tally, TallyCounter } from './tally-counter.js';
 
 /** Joins label values into a table key; Kubernetes and Falco names cannot contain it. */
 const KEY_SEPARATOR = '\u0000';
 
 type EventLabel = MetricsConfig['eventLabels'][number];
+/** The events' series by their label values, one level per label; the last level holds the series. */
+type SeriesLevel = Map<string, SeriesLevel | Tally>;
 const ALWAYS_KEPT: ReadonlySet<string> = new Set(['priority', 'source']);
 const COMPAT_LABELS = [
   'rule',
@@ -42,6 +44,11 @@ export class EventMetrics {
   private readonly latency: Histogram<'kind'>;
   private readonly overflow: Counter<'metric'>;
   private readonly digestsCap: SeriesCap<'rule'>;
+  /**
+   * The series counted so far, found by their label values: no key joined, flattened and hashed for
+   * every event. It holds only series the cap admitted, so it is bounded by metrics.maxSeries.
+   */
+  private readonly eventSeries: SeriesLevel = new Map();
 
   constructor(
     private readonly config: MetricsConfig,
@@ -114,18 +121,45 @@ export class EventMetrics {
 
   /** Every event that entered the pipeline, once, with its cluster context. */
   observeEvent(alert: EventAlert): void {
-    const labels = this.config.eventLabels;
-    let key = '';
-    for (let i = 0; i < labels.length; i++) {
-      const value = eventLabel(alert, labels[i] as EventLabel);
-      key = i === 0 ? value : `${key}${KEY_SEPARATOR}${value}`;
-    }
-    if (!this.events.incKnown(key)) {
-      const values = {} as Record<EventLabel, string>;
-      for (const label of labels) values[label] = eventLabel(alert, label);
-      this.events.incNew(key, values);
-    }
+    if (!this.countKnownEvent(alert)) this.countNewEvent(alert);
     if (this.compat) this.observeCompat(this.compat, alert);
+  }
+
+  private countKnownEvent(alert: EventAlert): boolean {
+    const labels = this.config.eventLabels;
+    const last = labels.length - 1;
+    let level = this.eventSeries;
+    for (let i = 0; i <= last; i++) {
+      const next = level.get(eventLabel(alert, labels[i] as EventLabel));
+      if (next === undefined) return false;
+      if (i === last) {
+        (next as Tally).pending += 1;
+        return true;
+      }
+      level = next as SeriesLevel;
+    }
+    return false;
+  }
+
+  private countNewEvent(alert: EventAlert): void {
+    const labels = this.config.eventLabels;
+    const values = {} as Record<EventLabel, string>;
+    for (const label of labels) values[label] = eventLabel(alert, label);
+    const key = labels.map((label) => values[label]).join(KEY_SEPARATOR);
+    if (!this.events.incKnown(key)) this.events.incNew(key, values);
+    const series = this.events.known(key);
+    if (series === undefined || labels.length === 0) return;
+    let level = this.eventSeries;
+    for (let i = 0; i < labels.length - 1; i++) {
+      const value = values[labels[i] as EventLabel];
+      let next = level.get(value) as SeriesLevel | undefined;
+      if (next === undefined) {
+        next = new Map();
+        level.set(value, next);
+      }
+      level = next;
+    }
+    level.set(values[labels[labels.length - 1] as EventLabel], series);
   }
 
   private observeCompat(compat: TallyCounter<CompatLabel>, { event }: EventAlert): void {

@@ -54,6 +54,11 @@ export class TallyCounter<L extends string> {
     return true;
   }
 
+  /** The series `key` once it is counted here (not folded into the overflow), for a caller to count into. */
+  known(key: string): Tally | undefined {
+    return this.series.get(key);
+  }
+
   /** Counts `n` for a key `incKnown` did not know, with its labels by name. */
   incNew(key: string, values: Record<L, string>, n = 1): void {
     // The table holds exactly the admitted series, so its size is what the cap limits.

@@ -108,6 +108,11 @@ export function nextAlertId(prefix: string): string {
 }
 
 export function alertFromEvent({ event, enrichment }: EnrichedEvent, receivedAtMs: number): EventAlert {
+  return eventAlert(event, enrichment, receivedAtMs);
+}
+
+/** The same, for a caller that holds the parts (the pipeline, for every event). */
+export function eventAlert(event: FalcoEvent, enrichment: Enrichment, receivedAtMs: number): EventAlert {
   return {
     kind: 'event',
     id: nextAlertId('evt'),

@@ -31,10 +31,24 @@ export interface EnrichOptions {
   onOutcome?: (outcome: string) => void;
 }
 
-interface Waiting {
-  event: FalcoEvent;
+interface Waiting<T> {
+  item: T;
   deadline: number;
 }
+
+/**
+ * What travels through enrichment and what comes out: an event, or an event with what goes along
+ * with it (its receipt time), and what to make of it once its enrichment is known.
+ */
+export interface EnrichShape<T, R> {
+  eventOf: (item: T) => FalcoEvent;
+  enriched: (item: T, enrichment: Enrichment) => R;
+}
+
+const EVENTS: EnrichShape<FalcoEvent, EnrichedEvent> = {
+  eventOf: (event) => event,
+  enriched: (event, enrichment) => ({ event, enrichment }),
+};
 
 /**
  * FalcoEvent → EnrichedEvent. Falco sees a container's first syscalls before the pod watch
@@ -45,16 +59,29 @@ interface Waiting {
 export function enrich(
   resolver: Resolver,
   options: EnrichOptions,
-): OperatorFunction<FalcoEvent, EnrichedEvent> {
+): OperatorFunction<FalcoEvent, EnrichedEvent>;
+/** The same for items that carry an event, each made into what `shape.enriched` makes of it. */
+export function enrich<T, R>(
+  resolver: Resolver,
+  options: EnrichOptions,
+  shape: EnrichShape<T, R>,
+): OperatorFunction<T, R>;
+export function enrich<T, R>(
+  resolver: Resolver,
+  options: EnrichOptions,
+  // Only the first overload leaves the shape out, and there T and R are FalcoEvent and EnrichedEvent.
+  shape: EnrichShape<T, R> = EVENTS as unknown as EnrichShape<T, R>,
+): OperatorFunction<T, R> {
   const scheduler = options.scheduler ?? asyncScheduler;
+  const { eventOf, enriched } = shape;
   return (source) =>
-    new Observable<EnrichedEvent>((subscriber) => {
-      let waiting: Waiting[] = [];
+    new Observable<R>((subscriber) => {
+      let waiting: Waiting<T>[] = [];
       let timer: Subscription | undefined;
 
-      const emit = (event: FalcoEvent, enrichment: Enrichment) => {
+      const emit = (item: T, enrichment: Enrichment) => {
         options.onOutcome?.(enrichment.outcome);
-        subscriber.next({ event, enrichment });
+        subscriber.next(enriched(item, enrichment));
       };
       const reschedule = () => {
         timer?.unsubscribe();
@@ -68,47 +95,47 @@ export function enrich(
       const expire = () => {
         const now = scheduler.now();
         while (!subscriber.closed && waiting[0] && waiting[0].deadline <= now) {
-          const item = waiting.shift();
-          if (item) emit(item.event, { outcome: 'unresolved' });
+          const next = waiting.shift();
+          if (next) emit(next.item, { outcome: 'unresolved' });
         }
         reschedule();
       };
       const retry = () => {
         if (waiting.length === 0) return;
-        const still: Waiting[] = [];
-        const found: [FalcoEvent, Enrichment][] = [];
-        for (const item of waiting) {
-          const enrichment = resolver.resolve(item.event);
-          if (enrichment) found.push([item.event, { ...enrichment, outcome: 'late' }]);
-          else still.push(item);
+        const still: Waiting<T>[] = [];
+        const found: [T, Enrichment][] = [];
+        for (const wait of waiting) {
+          const enrichment = resolver.resolve(eventOf(wait.item));
+          if (enrichment) found.push([wait.item, { ...enrichment, outcome: 'late' }]);
+          else still.push(wait);
         }
         if (found.length === 0) return;
         // Settle the buffer before emitting: a downstream that makes the cache tick re-enters here.
         waiting = still;
         reschedule();
-        for (const [event, enrichment] of found) {
+        for (const [item, enrichment] of found) {
           if (subscriber.closed) return;
-          emit(event, enrichment);
+          emit(item, enrichment);
         }
       };
       const flushUnresolved = () => {
         const rest = waiting;
         waiting = [];
         timer?.unsubscribe();
-        for (const item of rest) emit(item.event, { outcome: 'unresolved' });
+        for (const wait of rest) emit(wait.item, { outcome: 'unresolved' });
       };
 
       const changes = resolver.changes$.subscribe(retry);
       const main = source.subscribe({
-        next: (event) => {
-          const found = resolver.resolve(event);
-          if (found) return emit(event, found);
-          if (options.pendingTimeoutMs <= 0) return emit(event, { outcome: 'unresolved' });
+        next: (item) => {
+          const found = resolver.resolve(eventOf(item));
+          if (found) return emit(item, found);
+          if (options.pendingTimeoutMs <= 0) return emit(item, { outcome: 'unresolved' });
           if (waiting.length >= options.maxPending) {
             options.onOutcome?.('pending_full');
-            return emit(event, { outcome: 'unresolved' });
+            return emit(item, { outcome: 'unresolved' });
           }
-          waiting.push({ event, deadline: scheduler.now() + options.pendingTimeoutMs });
+          waiting.push({ item, deadline: scheduler.now() + options.pendingTimeoutMs });
           if (waiting.length === 1) reschedule();
         },
         error: (err: unknown) => {

@@ -1,9 +1,8 @@
 import { Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
-import type { FalcoEvent } from '../events/falco-event.js';
 import { Priority } from '../events/priority.js';
 import { immediateScheduler } from './immediate-scheduler.js';
 
-export interface IntakeOptions {
+export interface IntakeOptions<T> {
   /** Events held between the sources and the pipeline before shedding starts. */
   capacity: number;
   /** Events at or above this priority are never shed to make room (default Critical)… */
@@ -13,11 +12,14 @@ export interface IntakeOptions {
   /** Events handed on per turn of the event loop, so that sources keep being served during a storm. */
   batchSize?: number;
   scheduler?: SchedulerLike;
-  onShed: (event: FalcoEvent, reason: 'lower_priority_evicted' | 'buffer_full' | 'hard_limit') => void;
+  /** The priority of an event as it travels (an event, or an event with what goes along with it). */
+  priorityOf: (item: T) => Priority;
+  onShed: (item: T, reason: 'lower_priority_evicted' | 'buffer_full' | 'hard_limit') => void;
 }
 
-interface Entry {
-  event: FalcoEvent;
+interface Entry<T> {
+  item: T;
+  priority: Priority;
   shed: boolean;
 }
 
@@ -58,15 +60,15 @@ class Fifo<T> {
  * of the lowest priority present makes room for a more important one; Critical and above are kept
  * even past the capacity, up to a hard limit. Every shed event is reported with its reason.
  */
-export function intakeBuffer(options: IntakeOptions): OperatorFunction<FalcoEvent, FalcoEvent> {
+export function intakeBuffer<T>(options: IntakeOptions<T>): OperatorFunction<T, T> {
   const protectFrom = options.protectFrom ?? Priority.Critical;
   const hardLimit = options.hardLimit ?? options.capacity * 2;
   const batchSize = options.batchSize ?? 500;
   const scheduler = options.scheduler ?? immediateScheduler;
   return (source) =>
-    new Observable<FalcoEvent>((subscriber) => {
-      const queue = new Fifo<Entry>();
-      const byPriority = Array.from({ length: 8 }, () => new Fifo<Entry>());
+    new Observable<T>((subscriber) => {
+      const queue = new Fifo<Entry<T>>();
+      const byPriority = Array.from({ length: 8 }, () => new Fifo<Entry<T>>());
       let live = 0;
       let scheduled: Subscription | undefined;
       let sourceDone = false;
@@ -79,10 +81,10 @@ export function intakeBuffer(options: IntakeOptions): OperatorFunction<FalcoEven
           if (!entry) break;
           if (entry.shed) continue;
           // Arrival order within one priority is the global order, so this entry heads its bucket.
-          byPriority[entry.event.priority]?.shift();
+          byPriority[entry.priority]?.shift();
           live -= 1;
           handed += 1;
-          subscriber.next(entry.event);
+          subscriber.next(entry.item);
         }
         if (queue.size > 0) scheduled = scheduler.schedule(drain);
         else if (sourceDone) subscriber.complete();
@@ -95,7 +97,7 @@ export function intakeBuffer(options: IntakeOptions): OperatorFunction<FalcoEven
           if (victim) {
             victim.shed = true;
             live -= 1;
-            options.onShed(victim.event, 'lower_priority_evicted');
+            options.onShed(victim.item, 'lower_priority_evicted');
             return true;
           }
         }
@@ -103,17 +105,18 @@ export function intakeBuffer(options: IntakeOptions): OperatorFunction<FalcoEven
       };
 
       const subscription = source.subscribe({
-        next: (event) => {
-          if (live >= options.capacity && !evictBelow(event.priority)) {
-            const protectedEvent = event.priority >= protectFrom && live < hardLimit;
+        next: (item) => {
+          const priority = options.priorityOf(item);
+          if (live >= options.capacity && !evictBelow(priority)) {
+            const protectedEvent = priority >= protectFrom && live < hardLimit;
             if (!protectedEvent) {
-              options.onShed(event, event.priority >= protectFrom ? 'hard_limit' : 'buffer_full');
+              options.onShed(item, priority >= protectFrom ? 'hard_limit' : 'buffer_full');
               return;
             }
           }
-          const entry: Entry = { event, shed: false };
+          const entry: Entry<T> = { item, priority, shed: false };
           queue.push(entry);
-          byPriority[event.priority]?.push(entry);
+          byPriority[priority]?.push(entry);
           live += 1;
           scheduled ??= scheduler.schedule(drain);
         },

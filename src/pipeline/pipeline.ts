@@ -4,10 +4,10 @@ import type { Logger } from '../logging/logger.js';
 import type { RuleSet } from '../rules/rule-set.js';
 import type { AlertSink, EventSink, Sink } from '../sinks/sink.js';
 import type { Accounting } from './accounting.js';
-import { type Alert, alertFromEvent, type EventAlert } from './alert.js';
+import { type Alert, type EventAlert, eventAlert } from './alert.js';
 import { correlate } from './correlate.js';
 import { dedup } from './dedup.js';
-import { type EnrichedEvent, type EnrichOptions, enrich, type Resolver } from './enrich.js';
+import { type EnrichOptions, type EnrichShape, enrich, type Resolver } from './enrich.js';
 import { intakeBuffer } from './intake-buffer.js';
 import { applyPolicy } from './policy.js';
 import { routeAlerts, routeEvents } from './route.js';
@@ -50,6 +50,17 @@ export interface PipelineDeps {
   onSettled?: (event: FalcoEvent) => void;
 }
 
+/** An event as it was taken in, with when. */
+interface Received {
+  event: FalcoEvent;
+  receivedAtMs: number;
+}
+
+const RECEIVED_TO_ALERT: EnrichShape<Received, EventAlert> = {
+  eventOf: (item) => item.event,
+  enriched: (item, enrichment) => eventAlert(item.event, enrichment, item.receivedAtMs),
+};
+
 /**
  * The whole path of an alert, in one place:
  *
@@ -68,38 +79,41 @@ export function buildPipeline(events$: Observable<FalcoEvent>, deps: PipelineDep
   const scheduler = deps.scheduler;
 
   // Receipt time travels beside the event (not in it) so latency covers the intake buffer and enrichment waits.
-  const receivedAt = new WeakMap<FalcoEvent, number>();
-  const stamped$ = events$.pipe(tap((event) => receivedAt.set(event, deps.now())));
+  const received$ = events$.pipe(map((event): Received => ({ event, receivedAtMs: deps.now() })));
   const taken$ = deps.intake
-    ? stamped$.pipe(
-        intakeBuffer({
+    ? received$.pipe(
+        intakeBuffer<Received>({
           capacity: deps.intake.capacity,
-          onShed: (event, reason) => {
+          priorityOf: (item) => item.event.priority,
+          onShed: (item, reason) => {
             accounting.record('shed', reason);
-            deps.onSettled?.(event);
+            deps.onSettled?.(item.event);
           },
         }),
       )
-    : stamped$;
+    : received$;
 
-  const enriched$: Observable<EnrichedEvent> = deps.resolver
+  const alerts$: Observable<EventAlert> = deps.resolver
     ? taken$.pipe(
-        enrich(deps.resolver, {
-          pendingTimeoutMs: 2000,
-          maxPending: 10_000,
-          ...deps.enrich,
-          ...(scheduler ? { scheduler } : {}),
-        }),
+        enrich(
+          deps.resolver,
+          {
+            pendingTimeoutMs: 2000,
+            maxPending: 10_000,
+            ...deps.enrich,
+            ...(scheduler ? { scheduler } : {}),
+          },
+          RECEIVED_TO_ALERT,
+        ),
       )
     : taken$.pipe(
-        map((event) => {
+        map(({ event, receivedAtMs }) => {
           deps.enrich?.onOutcome?.('disabled');
-          return { event, enrichment: { outcome: 'disabled' as const } };
+          return eventAlert(event, { outcome: 'disabled' }, receivedAtMs);
         }),
       );
 
-  return enriched$.pipe(
-    map((enriched) => alertFromEvent(enriched, receivedAt.get(enriched.event) ?? deps.now())),
+  return alerts$.pipe(
     tap((alert) => deps.onEvent?.(alert)),
     applyPolicy(deps.rules, deps.now, ({ alert, disposition }) => {
       if (disposition.kind === 'deliver') return;

@@ -1,6 +1,6 @@
 import type { Priority } from '../events/priority.js';
 import type { EventAlert } from '../pipeline/alert.js';
-import { groupKey, keyPart } from './alert-keys.js';
+import { groupKeys, keyPart } from './alert-keys.js';
 import {
   type CompileNotes,
   compileMatch,
@@ -77,12 +77,13 @@ export function compileCorrelation(
         }
       : (n: number) => n >= steps.length;
   const field = condition?.field;
+  const keys = groupKeys(groupBy);
   return {
     name: spec.name,
     title: spec.title ?? spec.name,
     type: spec.type,
     steps,
-    groupKey: (alert) => groupKey(alert, groupBy),
+    groupKey: (alert) => keys.key(alert),
     groupLabels: (alert) => {
       const labels: Record<string, string> = {};
       for (const name of groupBy) labels[name] = keyPart(alert, name) ?? '';

@@ -89,4 +89,22 @@ describe('event metrics', () => {
       isolation: 'container',
     });
   });
+
+  it('counts every event into its own series, repeats and events that differ in one label alike', async () => {
+    const registry = new Registry();
+    const metrics = new EventMetrics(validateConfig({}, 't', {}).metrics, registry);
+    const counts = async () =>
+      ((await registry.getSingleMetric('perch_falco_events_total')?.get())?.values ?? [])
+        .map((v) => `${v.labels.workload} ${v.labels.priority} ${v.value}`)
+        .sort();
+    const observe = () => {
+      for (let i = 0; i < 3; i++) metrics.observeEvent(shell('p1'));
+      for (let i = 0; i < 2; i++) metrics.observeEvent(shell('p1', 'Warning'));
+      metrics.observeEvent(shell('p2'));
+    };
+    observe();
+    expect(await counts()).toEqual(['api-p1 Notice 3', 'api-p1 Warning 2', 'api-p2 Notice 1']);
+    observe();
+    expect(await counts()).toEqual(['api-p1 Notice 6', 'api-p1 Warning 4', 'api-p2 Notice 2']);
+  });
 });

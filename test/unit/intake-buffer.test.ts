@@ -29,6 +29,7 @@ function harness(capacity: number, hardLimit?: number) {
         ...(hardLimit ? { hardLimit } : {}),
         batchSize: 3,
         scheduler,
+        priorityOf: (e) => e.priority,
         onShed: (e, reason) => shed.push(`${e.rule}:${reason}`),
       }),
     )
