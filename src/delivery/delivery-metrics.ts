@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Metric } from 'prom-client';
 import type { PerchMetrics } from '../metrics/perch-metrics.js';
+import { TallyCounter } from '../metrics/tally-counter.js';
 
 export type DeliveryStatus = 'delivered' | 'retried' | 'rejected' | 'failed';
 const STATUSES: readonly DeliveryStatus[] = ['delivered', 'retried', 'rejected', 'failed'];
@@ -26,9 +27,10 @@ export interface SinkDeliveryMetrics {
 type Registry = PerchMetrics['registry'];
 
 interface Shared {
-  deliveries: Counter<'sink' | 'status'>;
+  deliveries: TallyCounter<'sink' | 'status'>;
   evictions: Counter<'sink'>;
-  lastSuccess: Gauge<'sink'>;
+  /** When each sink's destination last accepted an alert (ms); the gauge reads it when scraped. */
+  lastSuccessMs: Map<string, number>;
   duration: Histogram<'sink'>;
   probes: Map<string, SinkProbe>;
 }
@@ -68,6 +70,17 @@ function scrapeGauge(
 function create(registry: Registry): Shared {
   const registers = [registry];
   const probes = new Map<string, SinkProbe>();
+  const lastSuccessMs = new Map<string, number>();
+  // Set on every delivered request, so read when scraped; a sink shows up once it has delivered.
+  new Gauge({
+    name: 'perch_sink_last_success_timestamp_seconds',
+    help: 'When the destination last accepted an alert.',
+    labelNames: ['sink'] as const,
+    registers,
+    collect() {
+      for (const [sink, ms] of lastSuccessMs) this.set({ sink }, ms / 1000);
+    },
+  });
   scrapeGauge(
     registry,
     probes,
@@ -98,17 +111,13 @@ function create(registry: Registry): Shared {
   );
   return {
     probes,
-    deliveries: once(
-      registry,
-      'perch_sink_deliveries_total',
-      () =>
-        new Counter({
-          name: 'perch_sink_deliveries_total',
-          help: 'Delivery attempts by outcome: delivered, retried (failed, will retry), rejected (4xx, dropped), failed (gave up).',
-          labelNames: ['sink', 'status'] as const,
-          registers,
-        }),
-    ),
+    // Counted on every request: tallied, and handed to prom-client when it collects.
+    deliveries: new TallyCounter({
+      name: 'perch_sink_deliveries_total',
+      help: 'Delivery attempts by outcome: delivered, retried (failed, will retry), rejected (4xx, dropped), failed (gave up).',
+      labelNames: ['sink', 'status'] as const,
+      registers,
+    }),
     evictions: once(
       registry,
       'perch_sink_spool_evictions_total',
@@ -120,17 +129,7 @@ function create(registry: Registry): Shared {
           registers,
         }),
     ),
-    lastSuccess: once(
-      registry,
-      'perch_sink_last_success_timestamp_seconds',
-      () =>
-        new Gauge({
-          name: 'perch_sink_last_success_timestamp_seconds',
-          help: 'When the destination last accepted an alert.',
-          labelNames: ['sink'] as const,
-          registers,
-        }),
-    ),
+    lastSuccessMs,
     duration: once(
       registry,
       'perch_sink_request_duration_seconds',
@@ -157,20 +156,25 @@ export function sinkDeliveryMetrics(
     set = create(metrics.registry);
     shared.set(metrics.registry, set);
   }
-  const { deliveries, evictions, lastSuccess, duration, probes } = set;
+  const { deliveries, evictions, lastSuccessMs, duration, probes } = set;
   probes.set(sink, probe);
-  // Each series' child is looked up once: prom-client hashes the label set on every labelled call.
-  // Touching them also makes dashboards show zero before the first event instead of no data.
-  const byStatus = new Map(STATUSES.map((status) => [status, deliveries.labels({ sink, status })]));
-  for (const child of byStatus.values()) child.inc(0);
+  // Each series is looked up once: prom-client hashes the label set on every labelled call. The
+  // tallies are present at zero from the start, so dashboards show zero instead of no data.
+  const byStatus = new Map(
+    STATUSES.map((status) => [status, deliveries.tally(`${sink}\u0000${status}`, { sink, status })]),
+  );
   const evicted = evictions.labels({ sink });
   evicted.inc(0);
-  const success = lastSuccess.labels({ sink });
   const requests = duration.labels({ sink });
   return {
-    delivery: (status, count = 1) => byStatus.get(status)?.inc(count),
+    delivery: (status, count = 1) => {
+      const tally = byStatus.get(status);
+      if (tally) tally.pending += count;
+    },
     spoolEvicted: (count) => evicted.inc(count),
-    succeeded: (nowMs) => success.set(nowMs / 1000),
+    succeeded: (nowMs) => {
+      lastSuccessMs.set(sink, nowMs);
+    },
     requestSeconds: (seconds) => requests.observe(seconds),
     detach: () => {
       if (probes.get(sink) === probe) probes.delete(sink);
