@@ -10,6 +10,7 @@ import { EventMetrics } from '../metrics/event-metrics.js';
 import { PerchMetrics } from '../metrics/perch-metrics.js';
 import { registerPostureMetrics } from '../metrics/posture-metrics.js';
 import { Accounting, EVENT_OUTCOMES } from '../pipeline/accounting.js';
+import { IntakeLevel } from '../pipeline/intake-level.js';
 import { buildPipeline } from '../pipeline/pipeline.js';
 import { RulesHolder } from '../rules/rules-holder.js';
 import { HttpServer } from '../server/http-server.js';
@@ -95,7 +96,11 @@ export class Agent {
       this.metrics.rulesReloads.inc({ result: ok ? 'ok' : 'failed' }),
     );
     for (const outcome of EVENT_OUTCOMES) this.metrics.countOutcome(outcome, 0);
+    // The events taken in and not yet settled are those the intake buffer (or a pod lookup) holds.
+    const intakeLevel = new IntakeLevel(config.pipeline.bufferSize, () => this.taken - this.accounting.total);
+    for (const source of this.sources) source.useIntakeRoom?.(intakeLevel);
     this.accounting = new Accounting((outcome, detail) => {
+      intakeLevel.left();
       this.metrics.countOutcome(outcome);
       if (outcome === 'shed') this.metrics.shedEvents.inc({ reason: detail ?? 'unknown' });
     });

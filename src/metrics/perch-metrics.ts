@@ -51,6 +51,12 @@ export class PerchMetrics {
     registers: [this.registry],
   });
 
+  readonly httpIngestHeld = new Counter({
+    name: 'perch_http_ingest_held_total',
+    help: 'NDJSON batches held unread until the intake buffer had room, slowing their sender instead of shedding.',
+    registers: [this.registry],
+  });
+
   readonly sourceUp = new Gauge({
     name: 'perch_source_up',
     help: '1 when the source is taking in alerts, 0 when it is not (see logs and /readyz for why).',

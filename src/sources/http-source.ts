@@ -10,7 +10,7 @@ import { type BatchResult, MAX_MALFORMED_LINES, parseNdjson } from '../events/pa
 import { type Logger, LogLimiter } from '../logging/logger.js';
 import type { ComponentMetrics, PerchMetrics } from '../metrics/perch-metrics.js';
 import { bearerTokenMatches } from '../util/bearer-token-match.js';
-import type { Durability, Source, SourceStatus } from './source.js';
+import type { Durability, IntakeRoom, Source, SourceStatus } from './source.js';
 
 const NDJSON_TYPES = new Set([
   'application/x-ndjson',
@@ -34,6 +34,13 @@ const OUTCOME_STATUS = {
 
 type Outcome = keyof typeof OUTCOME_STATUS;
 
+/**
+ * The longest an NDJSON batch is held unread while the intake buffer is full; after it, the batch is
+ * taken (and what does not fit is shed by priority, as for any alert), so a stuck pipeline cannot
+ * hold senders for ever.
+ */
+export const MAX_HOLD_MS = 10_000;
+
 /** What a client is told to wait before it tries again while Perch shuts down. */
 const RETRY_AFTER_SECONDS = 5;
 /** …and while too many bodies are in flight: they are parsed within milliseconds. */
@@ -54,6 +61,10 @@ export class HttpSource implements Source {
   private listening = false;
   private stopped = false;
   private durability?: Durability;
+  private room?: IntakeRoom;
+  /** Lets a held batch go on; one per request held back while the intake buffer is full. */
+  private readonly held = new Set<() => void>();
+  private readonly countHeld: () => void;
   /** Bytes of the request bodies taken and not yet answered: what ingest holds in memory. */
   private inFlightBytes = 0;
   /** One listener for every response, so that a request's reservation costs no closure of its own. */
@@ -66,6 +77,7 @@ export class HttpSource implements Source {
     private readonly log: Logger,
   ) {
     this.metrics = perchMetrics.component('source', this.id);
+    this.countHeld = () => perchMetrics.httpIngestHeld.inc();
     this.requestCounters = Object.fromEntries(
       Object.entries(OUTCOME_STATUS).map(([outcome, status]) => [
         outcome,
@@ -92,7 +104,10 @@ export class HttpSource implements Source {
       // A callback hook, not an async one: an async hook costs a promise and a microtask per request.
       // A request answered here goes no further: done is not called.
       scope.addHook('onRequest', (req, reply, done) => {
-        if (this.admit(req, reply)) done();
+        if (!this.admit(req, reply)) return;
+        const wait = this.room && isNdjson(req) ? this.room.whenRoom() : undefined;
+        if (wait) this.holdUntilRoom(wait, () => done());
+        else done();
       });
       scope.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
         if (err.statusCode === 415) {
@@ -120,6 +135,28 @@ export class HttpSource implements Source {
     this.durability = durability;
   }
 
+  useIntakeRoom(room: IntakeRoom): void {
+    this.room = room;
+  }
+
+  /**
+   * Holds an NDJSON batch unread (its bytes stay with the sender and the kernel) until the intake
+   * buffer has room, so that a batch sender slows down instead of having its alerts shed. One alert
+   * per request, as Falco's http_output posts, is never held: Falco would stall, and the buffer's
+   * shedding keeps its most important alerts.
+   */
+  private holdUntilRoom(wait: Promise<void>, proceed: () => void): void {
+    this.countHeld();
+    const release = () => {
+      if (!this.held.delete(release)) return;
+      clearTimeout(timer);
+      proceed();
+    };
+    const timer = setTimeout(release, MAX_HOLD_MS);
+    this.held.add(release);
+    void wait.then(release);
+  }
+
   async start(): Promise<void> {
     this.listening = true;
     this.perchMetrics.sourceUp.set({ component_id: this.id }, 1);
@@ -129,6 +166,8 @@ export class HttpSource implements Source {
     // The server stops accepting connections and waits for in-flight requests before this is called.
     this.stopped = true;
     this.listening = false;
+    // Held batches go on now, to be answered 503 like any body that meets the shutdown.
+    for (const release of [...this.held]) release();
     this.perchMetrics.sourceUp.set({ component_id: this.id }, 0);
     this.subject.complete();
   }
@@ -331,6 +370,10 @@ function rejections({ rejected, rejectedCount }: BatchResult): Pick<BatchResult,
 }
 
 /** The media type of a Content-Type header, lower case, without parameters ('' when there is none). */
+function isNdjson(req: FastifyRequest): boolean {
+  return NDJSON_TYPES.has(mediaType(req.headers['content-type']));
+}
+
 function mediaType(header: string | undefined): string {
   // What Falco sends, as it sends it: no need to split and fold it.
   if (header === 'application/json') return header;

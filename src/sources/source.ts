@@ -20,6 +20,15 @@ export interface Durability {
   commitNow(): void;
 }
 
+/**
+ * How full the intake buffer is, for an input whose sender can be made to wait: holding a batch back
+ * until there is room slows the sender down instead of having its alerts shed.
+ */
+export interface IntakeRoom {
+  /** Undefined while the buffer has room; otherwise resolves once it has. */
+  whenRoom(): Promise<void> | undefined;
+}
+
 /** An input of Falco alerts. Every source produces the same normalised FalcoEvent. */
 export interface Source {
   /** Component id in metrics and logs, e.g. `http`, `file:/var/log/falco.json`, `stdin`. */
@@ -32,4 +41,6 @@ export interface Source {
   status(): SourceStatus;
   /** For inputs that acknowledge: what to wait for before they do. */
   useDurability?(durability: Durability): void;
+  /** For inputs that can hold a sender back: how full the intake buffer is. */
+  useIntakeRoom?(room: IntakeRoom): void;
 }
