@@ -275,11 +275,22 @@ async function stormOnce({ dir, cpu, load, podsFile, durationMs, progress, runti
   try {
     const startMb = rssMb(pid);
     const storm = await load.call('ndjsonStorm', { port, durationMs });
-    const result = { startMb, peakMb: peakRssMb(pid), endMb: rssMb(pid), ...storm };
+    const peakMb = peakRssMb(pid);
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const series = (pattern) => Number(pattern.exec(text)?.[1] ?? Number.NaN);
+    const result = {
+      startMb,
+      peakMb,
+      endMb: rssMb(pid),
+      ...storm,
+      // What the agent did with the alerts: shed (lost to the full intake buffer), or held the batch back.
+      shed: series(/^perch_events_total\{outcome="shed"\} (\d+)/m),
+      held: series(/^perch_http_ingest_held_total (\d+)/m),
+    };
     progress(
       `NDJSON storm (${label}): ${storm.alerts} alerts in ${storm.bodies} bodies over ${storm.ms} ms ` +
-        `(answers ${JSON.stringify(storm.statuses)}); RSS ${startMb.toFixed(1)} MB at start, ` +
-        `peak ${result.peakMb.toFixed(1)} MB`,
+        `(answers ${JSON.stringify(storm.statuses)}; ${result.shed} shed, ${result.held} bodies held ` +
+        `until the intake buffer had room); RSS ${startMb.toFixed(1)} MB at start, peak ${peakMb.toFixed(1)} MB`,
     );
     return result;
   } finally {
