@@ -397,7 +397,9 @@ export class DeliverySink implements AlertSink {
   private async run(): Promise<void> {
     while (!this.closing) {
       try {
-        await this.step();
+        // Only a pause is awaited: a step that sent a request or dropped an entry goes straight on.
+        const pause = this.step();
+        if (pause) await pause;
       } catch (err) {
         // A bug or a spool that went away must not end delivery for good (nor surface as an unhandled rejection).
         this.counters.error('internal');
@@ -411,9 +413,10 @@ export class DeliverySink implements AlertSink {
 
   /**
    * One turn of the loop: wait for a free slot, work, a deadline, a backoff, the circuit, a token
-   * or more alerts for a batch; or send a request (without waiting for its answer).
+   * or more alerts for a batch; or send a request (without waiting for its answer). Returns the
+   * pause to wait for, if any.
    */
-  private async step(): Promise<void> {
+  private step(): Promise<void> | undefined {
     if (this.inFlight >= this.maxInFlight) return this.waitFor(undefined, false);
     const entry = this.queue.firstWaiting();
     if (!entry) return this.waitFor(undefined, true);
