@@ -101,12 +101,12 @@ export function correlate(
       let timer: Subscription | undefined;
       let timerAt = 0;
 
-      /** Groups of all correlations together (a few Maps to add up). */
-      const total = () => {
-        let n = 0;
-        for (const state of states.values()) n += state.groups.size;
-        return n;
-      };
+      /**
+       * Groups of all correlations together, kept as they come and go: it is read for every event
+       * (the state report, the bound), and adding up the Maps each time walked them all.
+       */
+      let groupCount = 0;
+      const total = () => groupCount;
       const report = () => {
         const now = total();
         if (now === reported) return;
@@ -114,10 +114,11 @@ export function correlate(
         options.onState?.(reported);
       };
       const remove = (group: Group) => {
-        group.owner.groups.delete(group.key);
-        if (total() === 0) cancelTimer();
+        if (group.owner.groups.delete(group.key)) groupCount -= 1;
+        if (groupCount === 0) cancelTimer();
       };
       const drop = (state: CorrelationState) => {
+        groupCount -= state.groups.size;
         state.groups.clear();
       };
       const touch = (group: Group, now: number) => {
@@ -228,7 +229,8 @@ export function correlate(
         known = list;
         const now = scheduler.now();
         const timeMs = alertTimeMs(alert, lateness);
-        const incidents: IncidentAlert[] = [];
+        // Most events make no incident: the list is made for the first.
+        let incidents: IncidentAlert[] | undefined;
         seq += 1;
         for (const state of active) {
           const compiled = state.compiled;
@@ -265,12 +267,15 @@ export function correlate(
               latestMs,
               window,
             };
+            // touch() puts it in its correlation's Map.
+            groupCount += 1;
           }
           group.latestMs = latestMs;
           touch(group, now);
           const count = window.count();
           const expiry = now + compiled.timespanMs + lateness;
           if (compiled.satisfied(count)) {
+            incidents ??= [];
             incidents.push(incident(compiled, group, alert, count, maxTimeline));
             // One incident per group per timespan: the group stays, empty and quiet, until then.
             group.quietUntilMs = latestMs + compiled.timespanMs;
@@ -284,6 +289,7 @@ export function correlate(
         report();
         // State is settled before anything goes out: a downstream that feeds back into the
         // source re-enters here and finds it consistent.
+        if (incidents === undefined) return;
         for (const out of incidents) {
           if (subscriber.closed) return;
           subscriber.next(out);
@@ -306,6 +312,7 @@ export function correlate(
         main.unsubscribe();
         cancelTimer();
         states.clear();
+        groupCount = 0;
         active = [];
       };
     });

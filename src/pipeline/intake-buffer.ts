@@ -1,6 +1,6 @@
-import { Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import { Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { Priority } from '../events/priority.js';
-import { immediateScheduler } from './immediate-scheduler.js';
+import { ImmediateTurn, type NextTurn, SchedulerTurn } from './next-turn.js';
 
 export interface IntakeOptions<T> {
   /** Events held between the sources and the pipeline before shedding starts. */
@@ -11,6 +11,7 @@ export interface IntakeOptions<T> {
   hardLimit?: number;
   /** Events handed on per turn of the event loop, so that sources keep being served during a storm. */
   batchSize?: number;
+  /** What runs the next batch (default: setImmediate, see next-turn.ts). */
   scheduler?: SchedulerLike;
   /** The priority of an event as it travels (an event, or an event with what goes along with it). */
   priorityOf: (item: T) => Priority;
@@ -64,17 +65,14 @@ export function intakeBuffer<T>(options: IntakeOptions<T>): OperatorFunction<T, 
   const protectFrom = options.protectFrom ?? Priority.Critical;
   const hardLimit = options.hardLimit ?? options.capacity * 2;
   const batchSize = options.batchSize ?? 500;
-  const scheduler = options.scheduler ?? immediateScheduler;
   return (source) =>
     new Observable<T>((subscriber) => {
       const queue = new Fifo<Entry<T>>();
       const byPriority = Array.from({ length: 8 }, () => new Fifo<Entry<T>>());
       let live = 0;
-      let scheduled: Subscription | undefined;
       let sourceDone = false;
 
       const drain = () => {
-        scheduled = undefined;
         let handed = 0;
         while (handed < batchSize && !subscriber.closed) {
           const entry = queue.shift();
@@ -86,9 +84,14 @@ export function intakeBuffer<T>(options: IntakeOptions<T>): OperatorFunction<T, 
           handed += 1;
           subscriber.next(entry.item);
         }
-        if (queue.size > 0) scheduled = scheduler.schedule(drain);
+        // A subscriber that left during the batch wants no more turns (asking again would spin forever).
+        if (subscriber.closed) return;
+        if (queue.size > 0) nextTurn.request();
         else if (sourceDone) subscriber.complete();
       };
+      const nextTurn: NextTurn = options.scheduler
+        ? new SchedulerTurn(options.scheduler, drain)
+        : new ImmediateTurn(drain);
 
       const evictBelow = (priority: Priority): boolean => {
         for (let p = Priority.Debug; p < priority && p < protectFrom; p++) {
@@ -118,17 +121,17 @@ export function intakeBuffer<T>(options: IntakeOptions<T>): OperatorFunction<T, 
           queue.push(entry);
           byPriority[priority]?.push(entry);
           live += 1;
-          scheduled ??= scheduler.schedule(drain);
+          nextTurn.request();
         },
         error: (err: unknown) => subscriber.error(err),
         complete: () => {
           sourceDone = true;
-          scheduled ??= scheduler.schedule(drain);
+          nextTurn.request();
         },
       });
       return () => {
         subscription.unsubscribe();
-        scheduled?.unsubscribe();
+        nextTurn.cancel();
       };
     });
 }

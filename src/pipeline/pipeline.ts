@@ -1,4 +1,4 @@
-import { connect, map, merge, type Observable, type SchedulerLike, tap } from 'rxjs';
+import { connect, identity, map, merge, type Observable, type SchedulerLike, tap } from 'rxjs';
 import type { FalcoEvent } from '../events/falco-event.js';
 import type { Logger } from '../logging/logger.js';
 import type { RuleSet } from '../rules/rule-set.js';
@@ -114,14 +114,19 @@ export function buildPipeline(events$: Observable<FalcoEvent>, deps: PipelineDep
       );
 
   return alerts$.pipe(
-    tap((alert) => deps.onEvent?.(alert)),
-    applyPolicy(deps.rules, deps.now, ({ alert, disposition }) => {
-      if (disposition.kind === 'deliver') return;
-      accounting.record(disposition.kind, disposition.rule);
-      deps.onRuleOutcome?.(disposition.kind, disposition.rule);
-      deps.onSettled?.(alert.event);
-    }),
-    routeEvents(eventSinks, log),
+    applyPolicy(
+      deps.rules,
+      deps.now,
+      ({ alert, disposition }) => {
+        if (disposition.kind === 'deliver') return;
+        accounting.record(disposition.kind, disposition.rule);
+        deps.onRuleOutcome?.(disposition.kind, disposition.rule);
+        deps.onSettled?.(alert.event);
+      },
+      deps.onEvent,
+    ),
+    // Most agents have no event sink: no hop per event for nobody.
+    eventSinks.length > 0 ? routeEvents(eventSinks, log) : identity,
     // Both branches subscribe before the first event flows, so neither misses one.
     connect((alerts$) =>
       merge(

@@ -13,6 +13,8 @@ export function applyPolicy(
   rules: () => RuleSet,
   now: () => number,
   onOutcome: (outcome: PolicyOutcome) => void,
+  /** Every event as it enters, before the rules: a tap of its own would be one more hop per event. */
+  onEvent?: (alert: EventAlert) => void,
 ): OperatorFunction<EventAlert, EventAlert> {
   return (source) =>
     new Observable<EventAlert>((subscriber) =>
@@ -20,6 +22,7 @@ export function applyPolicy(
         next: (alert) => {
           let outcome: PolicyOutcome;
           try {
+            onEvent?.(alert);
             outcome = rules().apply(alert, now());
             onOutcome(outcome);
           } catch (err) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { Subject, VirtualTimeScheduler } from 'rxjs';
+import { Subject, type Subscription, VirtualTimeScheduler } from 'rxjs';
 import type { FalcoEvent } from '../../src/events/falco-event.js';
 import { parseFalcoJson } from '../../src/events/parse-falco-json.js';
 import { Priority, priorityName } from '../../src/events/priority.js';
@@ -103,5 +103,69 @@ describe('intake buffer', () => {
     const isCritical = (s: string) => Number(s.slice(1, s.indexOf(':'))) % 4 === 3;
     expect(h.shed.filter(isCritical).every((s) => s.endsWith(':hard_limit'))).toBe(true);
     expect(h.shed.filter((s) => !isCritical(s)).some((s) => s.endsWith(':hard_limit'))).toBe(false);
+  });
+
+  it('leaves nothing scheduled when the subscriber leaves in the middle of a batch', () => {
+    const scheduler = new VirtualTimeScheduler();
+    const input = new Subject<FalcoEvent>();
+    const out: string[] = [];
+    const subscription: Subscription = input
+      .pipe(
+        intakeBuffer({
+          capacity: 10,
+          batchSize: 2,
+          scheduler,
+          priorityOf: (e) => e.priority,
+          onShed: () => {},
+        }),
+      )
+      .subscribe((e) => {
+        out.push(e.rule);
+        if (out.length === 1) subscription.unsubscribe();
+      });
+    for (let i = 0; i < 5; i++) input.next(event(i, Priority.Notice));
+    scheduler.flush();
+    expect(out).toEqual(['r0']);
+    expect(scheduler.actions).toHaveLength(0);
+  });
+});
+
+describe('intake buffer on the event loop (no scheduler given)', () => {
+  const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+  function onTheLoop(batchSize: number) {
+    const input = new Subject<FalcoEvent>();
+    const out: string[] = [];
+    const subscription = input
+      .pipe(intakeBuffer({ capacity: 100, batchSize, priorityOf: (e) => e.priority, onShed: () => {} }))
+      .subscribe((e) => out.push(e.rule));
+    return { input, out, subscription };
+  }
+
+  it('hands on one batch per turn, never in the turn the events arrived', async () => {
+    const h = onTheLoop(2);
+    for (let i = 0; i < 5; i++) h.input.next(event(i, Priority.Notice));
+    expect(h.out).toEqual([]);
+    await nextTurn();
+    expect(h.out).toEqual(['r0', 'r1']);
+    await nextTurn();
+    expect(h.out).toEqual(['r0', 'r1', 'r2', 'r3']);
+    h.input.next(event(5, Priority.Notice));
+    await nextTurn();
+    expect(h.out).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'r5']);
+    await nextTurn();
+    h.input.next(event(6, Priority.Notice));
+    await nextTurn();
+    expect(h.out).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6']);
+    h.subscription.unsubscribe();
+  });
+
+  it('hands on nothing after the subscriber has left, even what was waiting for its turn', async () => {
+    const h = onTheLoop(10);
+    h.input.next(event(0, Priority.Notice));
+    h.subscription.unsubscribe();
+    await nextTurn();
+    await nextTurn();
+    expect(h.out).toEqual([]);
   });
 });

@@ -155,6 +155,16 @@ describe('parseFalcoJson on every documented shape', () => {
       '{"rule":"R","priority":"Notice","time":"2026-01-01T00:00:00Z","output_fields":{"proc.cmdline":"echo \\"evt.time\\":1","evt.time":1767258902123456789}}';
     expect(parseFalcoJson(raw).outputFields?.['evt.time']).toBe(1767258902123456789n);
   });
+
+  it('reads the field itself, not a key that ends the same way or the same key in a nested object', () => {
+    const raw =
+      '{"rule":"R","priority":"Notice","time":"2026-01-01T00:00:00Z","output_fields":{"k8s.meta":{"evt.time":1767258902000000001},' +
+      '"my.evt.time":1767258902999999999,"evt.time":1767258902123456789,"evt.time.s":1767258902888888888}}';
+    const fields = parseFalcoJson(raw).outputFields;
+    expect(fields?.['evt.time']).toBe(1767258902123456789n);
+    expect(fields?.['my.evt.time']).toBe(1767258902999999999n);
+    expect(fields?.['evt.time.s']).toBe(1767258902888888888n);
+  });
 });
 
 describe('parseFalcoJson rejects what is not an alert, saying what and where', () => {

@@ -14,7 +14,7 @@ import { EventTimeScheduler } from '../../src/pipeline/event-time-scheduler.js';
 import { buildPipeline } from '../../src/pipeline/pipeline.js';
 import { loadRules } from '../../src/rules/load-rules.js';
 import { RulesHolder } from '../../src/rules/rules-holder.js';
-import type { AlertSink } from '../../src/sinks/sink.js';
+import type { AlertSink, EventSink, Sink } from '../../src/sinks/sink.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'perch-pipeline-'));
 const RULES = join(dir, 'rules.yaml');
@@ -74,6 +74,7 @@ function toEvents(specs: Spec[]): FalcoEvent[] {
 async function run(
   events: FalcoEvent[],
   rules = () => loadRules({ config: config.rules, sinkNames: [] }).ruleSet,
+  extra: { sinks?: Sink[]; onEvent?: (alert: EventAlert) => void } = {},
 ) {
   const scheduler = new EventTimeScheduler();
   const accounting = new Accounting();
@@ -88,12 +89,13 @@ async function run(
   const input = new Subject<FalcoEvent>();
   const done = lastValueFrom(
     buildPipeline(input, {
-      sinks: [sink],
+      sinks: [sink, ...(extra.sinks ?? [])],
       log,
       now: () => scheduler.now(),
       scheduler,
       rules,
       accounting,
+      ...(extra.onEvent ? { onEvent: extra.onEvent } : {}),
       dedupMaxKeys: 1000,
       correlationMaxGroups: 1000,
       allowedLatenessMs: config.pipeline.allowedLateness,
@@ -157,6 +159,41 @@ describe('pipeline accounting', () => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  it('shows every event to onEvent before the rules, and every event past them, repeats included, to an event sink', async () => {
+    const events = toEvents(
+      Array.from({ length: 40 }, (_, i) => ({
+        gapMs: 100,
+        rule: i % 2,
+        ns: i % 3,
+        pod: i % 2,
+        priority: i % 4,
+      })),
+    );
+    const seen: FalcoEvent[] = [];
+    const counted: FalcoEvent[] = [];
+    const eventSink: EventSink = {
+      id: 'counter',
+      feed: 'events',
+      minPriority: 0,
+      send: (a) => counted.push(a.event),
+      flush: async () => {},
+    };
+    const { accounting } = await run(events, undefined, {
+      sinks: [eventSink],
+      onEvent: (alert) => {
+        // Before the rules: no dedup setting yet.
+        expect(alert.dedup).toBeUndefined();
+        seen.push(alert.event);
+      },
+    });
+    expect(seen).toEqual(events);
+    const { dropped, silenced } = accounting.counts;
+    expect(counted).toEqual(
+      events.filter((e) => e.priority !== 0 && e.outputFields?.['k8s.ns.name'] !== 'batch'),
+    );
+    expect(counted).toHaveLength(events.length - dropped - silenced);
   });
 
   it('gives the same digests and incidents on every run over the same recording', async () => {
