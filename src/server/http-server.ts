@@ -1,4 +1,5 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import { createRequire } from 'node:module';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { ListenAddress } from '../config/value-types.js';
 import type { Logger } from '../logging/logger.js';
 import {
@@ -9,6 +10,30 @@ import {
 } from '../metrics/exposition-format.js';
 import type { PerchMetrics } from '../metrics/perch-metrics.js';
 import { redactSecrets } from '../util/redact.js';
+
+type CompilersFactory = NonNullable<
+  NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']
+>;
+type ValidatorFactory = NonNullable<CompilersFactory['buildValidator']>;
+type SerializerFactory = NonNullable<CompilersFactory['buildSerializer']>;
+
+// fastify's own compilers, resolved from where fastify is installed.
+const fastifyRequire = createRequire(createRequire(import.meta.url).resolve('fastify'));
+
+/**
+ * Perch's routes declare no schemas, so fastify's validator (ajv) and serializer compilers (several
+ * MB on every node) are loaded only if a route ever needs them; fastify would load them at start.
+ */
+const SCHEMA_COMPILERS_ON_USE: CompilersFactory = {
+  buildValidator: (externalSchemas, options) => {
+    const selector = fastifyRequire('@fastify/ajv-compiler') as () => ValidatorFactory;
+    return selector()(externalSchemas, options);
+  },
+  buildSerializer: (externalSchemas, options) => {
+    const selector = fastifyRequire('@fastify/fast-json-stringify-compiler') as () => SerializerFactory;
+    return selector()(externalSchemas, options);
+  },
+};
 
 export interface ReadinessCheck {
   name: string;
@@ -37,6 +62,7 @@ export class HttpServer {
       keepAliveTimeout: 65_000,
       forceCloseConnections: 'idle',
       return503OnClosing: true,
+      schemaController: { compilersFactory: SCHEMA_COMPILERS_ON_USE },
     });
     this.app.get('/healthz', async () => ({ status: 'ok' }));
     this.app.get('/readyz', async (_req, reply) => {

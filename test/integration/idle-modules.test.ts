@@ -2,7 +2,7 @@
 // the packages only some configurations need (docs/performance.md, docs/kubernetes.md): the official
 // Kubernetes client (only for exec/auth-provider kubeconfigs), grpc-js and the Falco proto (only
 // for a gRPC source or the bridge), undici (only once a sink posts), OpenTelemetry (only for an
-// otlp sink; @opentelemetry/api itself is prom-client's). A probe preloaded into the real process lists every module it loaded, ESM and CommonJS.
+// otlp sink; @opentelemetry/api itself is prom-client's), fastify's ajv schema compiler (no route has a schema). A probe preloaded into the real process lists every module it loaded, ESM and CommonJS.
 
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -25,6 +25,9 @@ const ON_USE_ONLY = [
   '@opentelemetry/otlp-transformer',
   '@opentelemetry/sdk-logs',
   '@opentelemetry/resources',
+  // fastify's schema compilers: Perch's routes declare no schemas.
+  'ajv',
+  '@fastify/ajv-compiler',
 ];
 
 let fake: FakeKubeApi | undefined;
