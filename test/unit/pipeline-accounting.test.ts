@@ -15,6 +15,7 @@ import { buildPipeline } from '../../src/pipeline/pipeline.js';
 import { loadRules } from '../../src/rules/load-rules.js';
 import { RulesHolder } from '../../src/rules/rules-holder.js';
 import type { AlertSink, EventSink, Sink } from '../../src/sinks/sink.js';
+import { collectingSink } from '../helpers/collecting-sink.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'perch-pipeline-'));
 const RULES = join(dir, 'rules.yaml');
@@ -79,13 +80,9 @@ async function run(
   const scheduler = new EventTimeScheduler();
   const accounting = new Accounting();
   const sent: Alert[] = [];
-  const sink: AlertSink = {
-    id: 'all',
-    feed: 'alerts',
-    minPriority: 0,
-    send: (a) => sent.push(a),
-    flush: async () => {},
-  };
+  const sink = collectingSink('all', (alert) => {
+    sent.push(alert);
+  });
   const input = new Subject<FalcoEvent>();
   const done = lastValueFrom(
     buildPipeline(input, {

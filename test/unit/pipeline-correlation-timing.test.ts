@@ -14,6 +14,7 @@ import { buildPipeline } from '../../src/pipeline/pipeline.js';
 import { loadRules } from '../../src/rules/load-rules.js';
 import type { AlertSink } from '../../src/sinks/sink.js';
 import { eventAt } from '../helpers/alert-time.js';
+import { collectingSink } from '../helpers/collecting-sink.js';
 
 const SHELL = 'Terminal shell in container';
 const READ = 'Read sensitive file untrusted';
@@ -77,13 +78,9 @@ function describeAlert(alert: Alert): string {
 function sentAt(marbles: string, events: Record<string, FalcoEvent>): [number, string][] {
   const scheduler = new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
   const sent: [number, string][] = [];
-  const sink: AlertSink = {
-    id: 'chat',
-    feed: 'alerts',
-    minPriority: 0,
-    send: (alert) => sent.push([scheduler.now(), describeAlert(alert)]),
-    flush: async () => {},
-  };
+  const sink = collectingSink('chat', (alert) => {
+    sent.push([scheduler.now(), describeAlert(alert)]);
+  });
   scheduler.run(({ hot }) => {
     const arriving = hot(marbles, events).pipe(map((event) => eventAt(event, scheduler.now())));
     buildPipeline(arriving, {

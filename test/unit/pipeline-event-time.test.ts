@@ -14,6 +14,7 @@ import { buildPipeline } from '../../src/pipeline/pipeline.js';
 import { loadRules } from '../../src/rules/load-rules.js';
 import { formatAlertLine } from '../../src/sinks/console-format.js';
 import type { AlertSink } from '../../src/sinks/sink.js';
+import { collectingSink } from '../helpers/collecting-sink.js';
 
 const SHELL = 'Terminal shell in container';
 const READ = 'Read sensitive file untrusted';
@@ -57,13 +58,9 @@ function live() {
   const clock = new EventTimeScheduler();
   const input = new Subject<FalcoEvent>();
   const sent: Alert[] = [];
-  const sink: AlertSink = {
-    id: 'chat',
-    feed: 'alerts',
-    minPriority: 0,
-    send: (alert) => sent.push(alert),
-    flush: async () => {},
-  };
+  const sink = collectingSink('chat', (alert) => {
+    sent.push(alert);
+  });
   buildPipeline(input, {
     sinks: [sink],
     log: createLogger('silent'),

@@ -11,6 +11,7 @@ import type { Alert } from '../../src/pipeline/alert.js';
 import { buildPipeline } from '../../src/pipeline/pipeline.js';
 import { loadRules } from '../../src/rules/load-rules.js';
 import type { AlertSink } from '../../src/sinks/sink.js';
+import { collectingSink } from '../helpers/collecting-sink.js';
 
 const config = validateConfig({ rules: { defaults: false } }, 't', {});
 
@@ -38,13 +39,9 @@ describe('receipt time', () => {
     };
     let clock = 1_000;
     const sent: Alert[] = [];
-    const sink: AlertSink = {
-      id: 'all',
-      feed: 'alerts',
-      minPriority: 0,
-      send: (a) => sent.push(a),
-      flush: async () => {},
-    };
+    const sink = collectingSink('all', (alert) => {
+      sent.push(alert);
+    });
     const input = new Subject<FalcoEvent>();
     const subscription = buildPipeline(input, {
       sinks: [sink],
