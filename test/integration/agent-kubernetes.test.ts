@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { MAX_HOLD_MS } from '../../src/sources/http-source.js';
 import { FakeKubeApi } from '../fakes/fake-kube-api.js';
 import { type Harness, metricValue, startAgent } from '../helpers/agent-harness.js';
 import { fakeKubeconfig } from '../helpers/fake-kubeconfig.js';
@@ -159,6 +160,43 @@ describe('perch run with a Kubernetes API server', () => {
     await until(() => harness?.out.lines.length === 2, 'both alerts');
     const outcomes = harness.out.lines.map((l) => JSON.parse(l).enrichment.outcome);
     expect(outcomes).toEqual(['not_applicable', 'unresolved']);
+  });
+
+  it('holds an NDJSON batch while alerts waiting for their pod fill more than half the intake buffer', async () => {
+    fake = new FakeKubeApi({ token: TOKEN });
+    const url = await fake.start();
+    harness = await startAgent({
+      nodeName: NODE,
+      kubernetes: { kubeconfig: fakeKubeconfig(url, TOKEN), pendingTimeout: '1s' },
+      pipeline: { bufferSize: 10 },
+    });
+    const ndjson = (ids: string[]) =>
+      fetch(`${harness?.url}/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-ndjson' },
+        body: `${ids.map((id) => shellAlert(id.repeat(64), 'ghost')).join('\n')}\n`,
+      });
+    // Six alerts for a pod Perch has not seen: they wait for it, taken in and not yet settled.
+    const first = await ndjson(['1', '2', '3', '4', '5', '6']);
+    expect(first.status).toBe(200);
+    const second = ndjson(['7']);
+    const answeredEarly = await Promise.race([
+      second.then(() => true),
+      new Promise((resolve) => setTimeout(() => resolve(false), 500)),
+    ]);
+    expect(answeredEarly).toBe(false);
+    const metrics = harness.metrics;
+    expect(await metricValue(metrics, 'perch_http_ingest_held_total', {})).toBe(1);
+    // The six give up waiting for their pod (1 s), leave unresolved, and the batch is read then,
+    // not when a hold runs out.
+    const answeredOnRoom = await Promise.race([
+      second.then(() => true),
+      new Promise((resolve) => setTimeout(() => resolve(false), MAX_HOLD_MS / 2)),
+    ]);
+    expect(answeredOnRoom).toBe(true);
+    expect((await second).status).toBe(200);
+    await until(() => harness?.out.lines.length === 7, 'all seven alerts');
+    expect(await metricValue(metrics, 'perch_events_total', { outcome: 'shed' })).toBe(0);
   });
 
   it('stays ready while the API server refuses it, and says why in /readyz', async () => {
