@@ -105,7 +105,7 @@ export class HttpSource implements Source {
       // A request answered here goes no further: done is not called.
       scope.addHook('onRequest', (req, reply, done) => {
         if (!this.admit(req, reply)) return;
-        const wait = this.room && isNdjson(req) ? this.room.whenRoom() : undefined;
+        const wait = this.room && isNdjsonRequest(req) ? this.room.whenRoom() : undefined;
         if (wait) this.holdUntilRoom(wait, () => done());
         else done();
       });
@@ -370,7 +370,7 @@ function rejections({ rejected, rejectedCount }: BatchResult): Pick<BatchResult,
 }
 
 /** The media type of a Content-Type header, lower case, without parameters ('' when there is none). */
-function isNdjson(req: FastifyRequest): boolean {
+function isNdjsonRequest(req: FastifyRequest): boolean {
   return NDJSON_TYPES.has(mediaType(req.headers['content-type']));
 }
 
