@@ -75,6 +75,8 @@ export class HttpSource implements Source {
     private readonly config: HttpSourceConfig,
     private readonly perchMetrics: PerchMetrics,
     private readonly log: Logger,
+    /** How long a batch may be held unread (tests shorten it). */
+    private readonly maxHoldMs = MAX_HOLD_MS,
   ) {
     this.metrics = perchMetrics.component('source', this.id);
     this.countHeld = () => perchMetrics.httpIngestHeld.inc();
@@ -152,7 +154,7 @@ export class HttpSource implements Source {
       clearTimeout(timer);
       proceed();
     };
-    const timer = setTimeout(release, MAX_HOLD_MS);
+    const timer = setTimeout(release, this.maxHoldMs);
     this.held.add(release);
     void wait.then(release);
   }

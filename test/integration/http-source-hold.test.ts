@@ -33,12 +33,12 @@ afterEach(async () => {
   stop = undefined;
 });
 
-async function startSource(room: IntakeRoom) {
+async function startSource(room: IntakeRoom, maxHoldMs = MAX_HOLD_MS) {
   const config = validateConfig({}, 'test', {});
   const metrics = new PerchMetrics();
   const log = createLogger('silent');
   const server = new HttpServer(metrics, log);
-  const source = new HttpSource(config.sources.http, metrics, log);
+  const source = new HttpSource(config.sources.http, metrics, log, maxHoldMs);
   source.register(server.app);
   source.useIntakeRoom(room);
   const events: FalcoEvent[] = [];
@@ -93,6 +93,15 @@ describe('HTTP source under a full intake buffer', () => {
     expect(res.status).toBe(200);
     expect(events).toHaveLength(1);
     expect(await metricValue(metrics, 'perch_http_ingest_held_total', {})).toBe(0);
+  });
+
+  it('takes a batch held for the longest hold even if the buffer is still full, so a stuck pipeline holds no sender for ever', async () => {
+    const room = new FullIntake();
+    const { url, events } = await startSource(room, 300);
+    const res = await fetch(url, { method: 'POST', headers: NDJSON, body: `${CURRENT_ALERT}\n` });
+    expect(res.status).toBe(200);
+    expect(room.full).toBe(true);
+    expect(events).toHaveLength(1);
   });
 
   it('answers a held batch 503 with Retry-After when Perch shuts down, without taking its alerts', async () => {
