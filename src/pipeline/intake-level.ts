@@ -20,9 +20,15 @@ export class IntakeLevel implements IntakeRoom {
     this.halfFull = Math.floor(capacity / 2);
   }
 
-  whenRoom(): Promise<void> | undefined {
+  whenRoom(go: () => void): (() => void) | undefined {
     if (this.waiting.length === 0 && this.held() <= this.halfFull) return undefined;
-    return new Promise((resolve) => this.waiting.push(resolve));
+    this.waiting.push(go);
+    // A sender that stops waiting (its longest hold ran out) leaves the line, so the next release
+    // goes to a sender still waiting rather than to nobody.
+    return () => {
+      const at = this.waiting.indexOf(go);
+      if (at !== -1) this.waiting.splice(at, 1);
+    };
   }
 
   /** An event left the pipeline (any outcome): the first sender in line may go if there is room. */

@@ -107,9 +107,7 @@ export class HttpSource implements Source {
       // A request answered here goes no further: done is not called.
       scope.addHook('onRequest', (req, reply, done) => {
         if (!this.admit(req, reply)) return;
-        const wait = this.room && isNdjsonRequest(req) ? this.room.whenRoom() : undefined;
-        if (wait) this.holdUntilRoom(wait, () => done());
-        else done();
+        if (!this.room || !isNdjsonRequest(req) || !this.holdUntilRoom(this.room, () => done())) done();
       });
       scope.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
         if (err.statusCode === 415) {
@@ -145,18 +143,21 @@ export class HttpSource implements Source {
    * Holds an NDJSON batch unread (its bytes stay with the sender and the kernel) until the intake
    * buffer has room, so that a batch sender slows down instead of having its alerts shed. One alert
    * per request, as Falco's http_output posts, is never held: Falco would stall, and the buffer's
-   * shedding keeps its most important alerts.
+   * shedding keeps its most important alerts. False when there is room now: the batch goes on at once.
    */
-  private holdUntilRoom(wait: Promise<void>, proceed: () => void): void {
-    this.countHeld();
+  private holdUntilRoom(room: IntakeRoom, proceed: () => void): boolean {
     const release = () => {
       if (!this.held.delete(release)) return;
       clearTimeout(timer);
+      leaveLine?.();
       proceed();
     };
+    const leaveLine = room.whenRoom(release);
+    if (leaveLine === undefined) return false;
+    this.countHeld();
     const timer = setTimeout(release, this.maxHoldMs);
     this.held.add(release);
-    void wait.then(release);
+    return true;
   }
 
   async start(): Promise<void> {

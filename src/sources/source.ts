@@ -25,8 +25,11 @@ export interface Durability {
  * until there is room slows the sender down instead of having its alerts shed.
  */
 export interface IntakeRoom {
-  /** Undefined while the buffer has room; otherwise resolves once it has. */
-  whenRoom(): Promise<void> | undefined;
+  /**
+   * Undefined while the buffer has room (`go` is not called); otherwise `go` is queued to run once
+   * it has, and the answer takes it out of the line again (a sender that stopped waiting).
+   */
+  whenRoom(go: () => void): (() => void) | undefined;
 }
 
 /** An input of Falco alerts. Every source produces the same normalised FalcoEvent. */

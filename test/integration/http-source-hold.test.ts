@@ -17,13 +17,20 @@ import { metricValue } from '../helpers/agent-harness.js';
 class FullIntake implements IntakeRoom {
   full = true;
   private readonly waiting: (() => void)[] = [];
-  whenRoom(): Promise<void> | undefined {
+  whenRoom(go: () => void): (() => void) | undefined {
     if (!this.full) return undefined;
-    return new Promise((resolve) => this.waiting.push(resolve));
+    this.waiting.push(go);
+    return () => {
+      const at = this.waiting.indexOf(go);
+      if (at !== -1) this.waiting.splice(at, 1);
+    };
+  }
+  get waiters(): number {
+    return this.waiting.length;
   }
   makeRoom(): void {
     this.full = false;
-    for (const resolve of this.waiting.splice(0)) resolve();
+    for (const go of this.waiting.splice(0)) go();
   }
 }
 
@@ -102,6 +109,8 @@ describe('HTTP source under a full intake buffer', () => {
     expect(res.status).toBe(200);
     expect(room.full).toBe(true);
     expect(events).toHaveLength(1);
+    // It left the line: the next room made goes to a sender still waiting, not to this one.
+    expect(room.waiters).toBe(0);
   });
 
   it('answers a held batch 503 with Retry-After when Perch shuts down, without taking its alerts', async () => {
