@@ -122,8 +122,9 @@ async function httpSaturate({ port, connections = 8, durationMs }) {
  * A fixed rate for `durationMs`: due alerts go out on whichever of `connections` is idle (a serial
  * poster that falls behind queues in the client, as Falco's outputs queue would). Each alert
  * carries `seq = phase × 10^7 + i` in an X-Bench-Seq header and in its output (and as proc.pid, so
- * each one is its own dedup key); the agent times receipt → routed by it. With the webhook receiver
- * started, each post time is recorded for it to time receipt → delivered.
+ * each one is its own dedup key), and the time it is sent as its event time; the agent times receipt
+ * → routed by it. With the webhook receiver started, each post time is recorded for it to time
+ * receipt → delivered.
  */
 async function httpRate({ port, rate, durationMs, phase, connections = 4 }) {
   let issued = 0;
@@ -142,7 +143,10 @@ async function httpRate({ port, rate, durationMs, phase, connections = 4 }) {
       if (c.busy) continue;
       const seq = phase * 10_000_000 + issued;
       issued += 1;
-      const bytes = request(port, alertJson(seq, { seq, pid: seq }), `X-Bench-Seq: ${seq}\r\n`);
+      // Stamped with the time it is sent, as Falco stamps an event: a later phase is later by as much
+      // as the clock moved, so correlation windows and quiet periods run as they do on a node.
+      const timeNs = BigInt(Date.now()) * 1_000_000n;
+      const bytes = request(port, alertJson(seq, { seq, pid: seq, timeNs }), `X-Bench-Seq: ${seq}\r\n`);
       receiver?.postedAt.set(seq, performance.now());
       c.send(bytes);
     }

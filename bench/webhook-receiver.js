@@ -5,6 +5,7 @@
 import { createServer } from 'node:http';
 
 const SEQ = /seq=(\d+)/g;
+const INCIDENT = /"type":"alert\.incident"/g;
 
 export class WebhookReceiver {
   constructor() {
@@ -14,6 +15,8 @@ export class WebhookReceiver {
     this.latency = new Map();
     this.requests = 0;
     this.duplicates = 0;
+    /** Incidents delivered (the correlations' own alerts): deliveries no posted alert stands for. */
+    this.incidents = 0;
   }
 
   async start() {
@@ -23,8 +26,10 @@ export class WebhookReceiver {
       req.on('end', () => {
         const now = performance.now();
         this.requests += 1;
+        const body = Buffer.concat(chunks).toString('utf8');
+        this.incidents += body.match(INCIDENT)?.length ?? 0;
         // A batch body (several alerts) is matched alert by alert.
-        for (const match of Buffer.concat(chunks).toString('utf8').matchAll(SEQ)) {
+        for (const match of body.matchAll(SEQ)) {
           const seq = Number(match[1]);
           const posted = this.postedAt.get(seq);
           if (posted === undefined) continue;
@@ -39,7 +44,10 @@ export class WebhookReceiver {
     return { port: this.server.address().port };
   }
 
-  /** Delivered alerts and latency percentiles of the seqs in [from, to); requests since the count `since`. */
+  /**
+   * Delivered alerts and latency percentiles of the seqs in [from, to); requests since the count
+   * `since`; incidents delivered so far.
+   */
   stats({ from, to, since = 0 }) {
     const list = [];
     for (let seq = from; seq < to; seq++) {
@@ -56,6 +64,7 @@ export class WebhookReceiver {
       max: list.length === 0 ? null : list[list.length - 1],
       requests: this.requests - since,
       duplicates: this.duplicates,
+      incidents: this.incidents,
     };
   }
 
