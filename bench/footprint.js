@@ -58,10 +58,12 @@ async function launch({ dir, cpu, kube, extra, runtime }) {
 }
 
 /**
- * RSS after `idleMs` with no alerts, one fresh process each: in watch mode with the DaemonSet's
- * process settings (the figure), the same with none (plain `node`), and without Kubernetes.
+ * RSS at rest, one fresh process each: in watch mode with the DaemonSet's process settings (the
+ * figure), the same with none (plain `node`), and without Kubernetes. Read `idleMs` after start-up
+ * (the figure: it still holds start-up's garbage), and again at `settledMs`, by when V8's memory
+ * reducer has usually made its first pass (it waits about 8 s for the allocation rate to drop).
  */
-export async function idleRss({ dir, cpu, idleMs, progress }) {
+export async function idleRss({ dir, cpu, idleMs, settledMs, progress }) {
   const runtime = daemonSetRuntime();
   const out = { settings: runtime.describe };
   const kube = await startStubKubeApi();
@@ -74,8 +76,13 @@ export async function idleRss({ dir, cpu, idleMs, progress }) {
       const { perch } = await launch({ dir, cpu, kube: withKube, runtime: settings });
       try {
         await sleep(idleMs);
-        out[name] = { rssMb: rssMb(perch.child.pid), idleMs };
-        progress(`idle RSS (${name}): ${out[name].rssMb.toFixed(1)} MB after ${idleMs} ms without alerts`);
+        const mb = rssMb(perch.child.pid);
+        await sleep(settledMs - idleMs);
+        out[name] = { rssMb: mb, idleMs, settledMb: rssMb(perch.child.pid), settledMs };
+        progress(
+          `idle RSS (${name}): ${mb.toFixed(1)} MB after ${idleMs} ms without alerts, ` +
+            `${out[name].settledMb.toFixed(1)} MB after ${settledMs} ms`,
+        );
       } finally {
         await perch.stop();
       }
