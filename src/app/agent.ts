@@ -1,5 +1,4 @@
 import type { Readable, Writable } from 'node:stream';
-import { from, merge, type Observable, tap } from 'rxjs';
 import type { PerchConfig } from '../config/schema.js';
 import { IntakeJournal } from '../delivery/intake-journal.js';
 import type { Spool } from '../delivery/spool.js';
@@ -19,6 +18,7 @@ import type { Sink } from '../sinks/sink.js';
 import { createSources } from '../sources/create-sources.js';
 import { HttpSource } from '../sources/http-source.js';
 import type { Source } from '../sources/source.js';
+import { from, merge, type Observable, tap } from '../util/rx.js';
 
 export interface AgentIo {
   stdout: Writable;

@@ -1,5 +1,4 @@
 import type { Writable } from 'node:stream';
-import { filter, from, lastValueFrom, map, type Observable, takeWhile, tap } from 'rxjs';
 import type { PerchConfig } from '../config/schema.js';
 import { EventParseError } from '../events/event-parse-error.js';
 import { eventTimeMs, type FalcoEvent } from '../events/falco-event.js';
@@ -17,6 +16,7 @@ import { loadRules } from '../rules/load-rules.js';
 import { RulesError } from '../rules/rules-holder.js';
 import { ConsoleSink } from '../sinks/console-sink.js';
 import { type FollowRecord, readLinesOnce } from '../sources/file-follower.js';
+import { filter, from, lastValueFrom, map, type Observable, takeWhile, tap } from '../util/rx.js';
 import { TimeSortedLines } from './time-sorted-lines.js';
 
 export interface ReplaySummary {

@@ -1,7 +1,7 @@
-import { NEVER } from 'rxjs';
 import type { FalcoEvent } from '../events/falco-event.js';
 import type { Enrichment } from '../kube/pod-context.js';
 import type { Resolver } from '../pipeline/enrich.js';
+import { NEVER } from '../util/rx.js';
 
 /**
  * The hub's cluster view: the context each agent resolved on its node travels with the alert, so

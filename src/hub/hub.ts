@@ -1,5 +1,4 @@
 import type { Writable } from 'node:stream';
-import { Subject } from 'rxjs';
 import type { PerchConfig } from '../config/schema.js';
 import type { FalcoEvent } from '../events/falco-event.js';
 import type { Enrichment } from '../kube/pod-context.js';
@@ -12,6 +11,7 @@ import { RulesHolder } from '../rules/rules-holder.js';
 import { HttpServer } from '../server/http-server.js';
 import { createSinks } from '../sinks/create-sinks.js';
 import type { Sink } from '../sinks/sink.js';
+import { Subject } from '../util/rx.js';
 import { CarriedEnrichment } from './carried-enrichment.js';
 import { type HubRole, registerHubIngest } from './hub-ingest.js';
 import { HubMetrics } from './hub-metrics.js';

@@ -1,4 +1,3 @@
-import { Subject } from 'rxjs';
 import {
   containerFullId,
   containerId,
@@ -6,6 +5,7 @@ import {
   namespaceName,
   podName,
 } from '../events/falco-event.js';
+import { Subject } from '../util/rx.js';
 import {
   classifyIsolation,
   DEFAULT_HANDLER_ISOLATION,

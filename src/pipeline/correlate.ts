@@ -1,12 +1,12 @@
+import type { CompiledCorrelation } from '../rules/compile-correlation.js';
+import type { Predicate } from '../rules/compile-match.js';
 import {
   asyncScheduler,
   Observable,
   type OperatorFunction,
   type SchedulerLike,
   type Subscription,
-} from 'rxjs';
-import type { CompiledCorrelation } from '../rules/compile-correlation.js';
-import type { Predicate } from '../rules/compile-match.js';
+} from '../util/rx.js';
 import { type EventAlert, type IncidentAlert, nextAlertId } from './alert.js';
 import { alertTimeMs, checkAllowedLateness } from './alert-time.js';
 import { MAX_GROUP_ENTRIES, newWindow, timelineEntry, type Window } from './correlation-windows.js';

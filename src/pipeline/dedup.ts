@@ -1,14 +1,14 @@
+import { namespaceName } from '../events/falco-event.js';
+import type { Priority } from '../events/priority.js';
+import type { PodContext } from '../kube/pod-context.js';
+import { alertPod } from '../rules/alert-facts.js';
 import {
   asyncScheduler,
   Observable,
   type OperatorFunction,
   type SchedulerLike,
   type Subscription,
-} from 'rxjs';
-import { namespaceName } from '../events/falco-event.js';
-import type { Priority } from '../events/priority.js';
-import type { PodContext } from '../kube/pod-context.js';
-import { alertPod } from '../rules/alert-facts.js';
+} from '../util/rx.js';
 import { type DigestAlert, type Escalation, type EventAlert, nextAlertId } from './alert.js';
 import { alertTimeMs, checkAllowedLateness } from './alert-time.js';
 

@@ -1,12 +1,12 @@
+import type { FalcoEvent } from '../events/falco-event.js';
+import type { Enrichment } from '../kube/pod-context.js';
 import {
   asyncScheduler,
   Observable,
   type OperatorFunction,
   type SchedulerLike,
   type Subscription,
-} from 'rxjs';
-import type { FalcoEvent } from '../events/falco-event.js';
-import type { Enrichment } from '../kube/pod-context.js';
+} from '../util/rx.js';
 
 /** A Falco event with what the cluster knows about where it happened. */
 export interface EnrichedEvent {

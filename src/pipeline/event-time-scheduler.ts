@@ -1,4 +1,4 @@
-import { VirtualTimeScheduler } from 'rxjs';
+import { VirtualTimeScheduler } from '../util/rx.js';
 
 /**
  * A clock that is the alerts' own timestamps: `perch replay` advances it to each alert's time

@@ -1,5 +1,5 @@
-import { Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { Priority } from '../events/priority.js';
+import { Observable, type OperatorFunction, type SchedulerLike } from '../util/rx.js';
 import { ImmediateTurn, type NextTurn, SchedulerTurn } from './next-turn.js';
 
 export interface IntakeOptions<T> {

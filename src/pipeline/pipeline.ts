@@ -1,8 +1,8 @@
-import { connect, identity, map, merge, type Observable, type SchedulerLike, tap } from 'rxjs';
 import type { FalcoEvent } from '../events/falco-event.js';
 import type { Logger } from '../logging/logger.js';
 import type { RuleSet } from '../rules/rule-set.js';
 import type { AlertSink, EventSink, Sink } from '../sinks/sink.js';
+import { connect, identity, map, merge, type Observable, type SchedulerLike, tap } from '../util/rx.js';
 import type { Accounting } from './accounting.js';
 import { type Alert, type EventAlert, eventAlert } from './alert.js';
 import { correlate } from './correlate.js';

@@ -1,5 +1,5 @@
-import { Observable, type OperatorFunction } from 'rxjs';
 import type { PolicyOutcome, RuleSet } from '../rules/rule-set.js';
+import { Observable, type OperatorFunction } from '../util/rx.js';
 import type { EventAlert } from './alert.js';
 
 /**

@@ -1,6 +1,6 @@
-import { type MonoTypeOperatorFunction, tap } from 'rxjs';
 import type { Logger } from '../logging/logger.js';
 import type { AlertSink, EventSink } from '../sinks/sink.js';
+import { type MonoTypeOperatorFunction, tap } from '../util/rx.js';
 import type { Alert, EventAlert } from './alert.js';
 
 function wants(

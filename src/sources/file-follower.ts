@@ -1,7 +1,7 @@
 import { type BigIntStats, type FSWatcher, watch } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { Observable, type Subscriber } from 'rxjs';
+import { Observable, type Subscriber } from '../util/rx.js';
 import {
   checkPosition,
   HEAD_BYTES,

@@ -1,8 +1,8 @@
-import { type Observable, Subject, type Subscription } from 'rxjs';
 import type { FileSourceConfig } from '../config/schema.js';
 import type { FalcoEvent } from '../events/falco-event.js';
 import type { Logger } from '../logging/logger.js';
 import type { PerchMetrics } from '../metrics/perch-metrics.js';
+import { type Observable, Subject, type Subscription } from '../util/rx.js';
 import { followFile } from './file-follower.js';
 import { LineParser } from './line-parser.js';
 import type { Durability, Source, SourceStatus } from './source.js';

@@ -1,5 +1,4 @@
 import type * as grpc from '@grpc/grpc-js';
-import { type Observable, Subject } from 'rxjs';
 import type { GrpcSourceConfig } from '../config/schema.js';
 import type { FalcoEvent } from '../events/falco-event.js';
 import { fromGrpcResponse } from '../events/grpc-response.js';
@@ -10,6 +9,7 @@ import { checkTlsFiles } from '../grpc/tls-files.js';
 import { type Logger, LogLimiter } from '../logging/logger.js';
 import type { ComponentMetrics, PerchMetrics } from '../metrics/perch-metrics.js';
 import { nextDelay } from '../util/backoff.js';
+import { type Observable, Subject } from '../util/rx.js';
 import type { Source, SourceStatus } from './source.js';
 
 const VERSION_DEADLINE_MS = 5000;

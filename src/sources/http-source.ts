@@ -1,6 +1,5 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type Observable, Subject } from 'rxjs';
 import type { HttpSourceConfig } from '../config/schema.js';
 import { EventParseError } from '../events/event-parse-error.js';
 import { jsonArrayElements } from '../events/exact-integers.js';
@@ -10,6 +9,7 @@ import { type BatchResult, MAX_MALFORMED_LINES, parseNdjson } from '../events/pa
 import { type Logger, LogLimiter } from '../logging/logger.js';
 import type { ComponentMetrics, PerchMetrics } from '../metrics/perch-metrics.js';
 import { bearerTokenMatches } from '../util/bearer-token-match.js';
+import { type Observable, Subject } from '../util/rx.js';
 import type { Durability, IntakeRoom, Source, SourceStatus } from './source.js';
 
 const NDJSON_TYPES = new Set([

@@ -1,5 +1,5 @@
-import type { Observable } from 'rxjs';
 import type { FalcoEvent } from '../events/falco-event.js';
+import type { Observable } from '../util/rx.js';
 
 export interface SourceStatus {
   up: boolean;

@@ -1,9 +1,9 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { type Observable, Subject } from 'rxjs';
 import type { FalcoEvent } from '../events/falco-event.js';
 import type { Logger } from '../logging/logger.js';
 import type { PerchMetrics } from '../metrics/perch-metrics.js';
+import { type Observable, Subject } from '../util/rx.js';
 import { LineParser } from './line-parser.js';
 import type { Source, SourceStatus } from './source.js';
 

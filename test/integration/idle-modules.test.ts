@@ -2,7 +2,9 @@
 // the packages only some configurations need (docs/performance.md, docs/kubernetes.md): the official
 // Kubernetes client (only for exec/auth-provider kubeconfigs), grpc-js and the Falco proto (only
 // for a gRPC source or the bridge), undici (only once a sink posts), OpenTelemetry (only for an
-// otlp sink; @opentelemetry/api itself is prom-client's), fastify's ajv schema compiler (no route has a schema). A probe preloaded into the real process lists every module it loaded, ESM and CommonJS.
+// otlp sink; @opentelemetry/api itself is prom-client's), fastify's ajv schema compiler (no route has a schema),
+// RxJS's index (it loads every operator; Perch takes the ones it uses). A probe preloaded into the real
+// process lists every module it loaded, ESM and CommonJS.
 
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -55,7 +57,7 @@ function freePort(): Promise<number> {
 }
 
 /** A preload that records, at exit, the packages the process loaded: CommonJS from require.cache, ESM through a resolve hook. */
-function writeProbe(dir: string): { preload: string; loaded: () => string[] } {
+function writeProbe(dir: string): { preload: string; files: () => string[]; loaded: () => string[] } {
   const list = join(dir, 'loaded.txt');
   const hook = join(dir, 'hook.mjs');
   writeFileSync(
@@ -75,11 +77,12 @@ export async function resolve(specifier, context, next) {
 process.on('exit', () => require('node:fs').appendFileSync(${JSON.stringify(list)}, Object.keys(require.cache).join('\\n') + '\\n'));
 `,
   );
+  const files = () => readFileSync(list, 'utf8').split('\n');
   return {
     preload,
+    files,
     loaded: () => {
-      const packages = readFileSync(list, 'utf8')
-        .split('\n')
+      const packages = files()
         .map((path) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1])
         .filter((name): name is string => name !== undefined);
       return [...new Set(packages)].sort();
@@ -131,6 +134,10 @@ describe('what perch run loads at rest', () => {
     const loaded = probe.loaded();
     expect(loaded).toContain('fastify'); // the probe sees the process's packages
     expect(loadedPackages(loaded)).toEqual([]);
+    // RxJS's parts come one by one (src/util/rx.ts): its index would load every operator it has.
+    const rxjs = probe.files().filter((path) => path.includes('node_modules/rxjs/'));
+    expect(rxjs.some((path) => path.endsWith('/internal/Observable.js'))).toBe(true);
+    expect(rxjs.filter((path) => /\/rxjs\/dist\/\w+\/(operators\/)?index\.js$/.test(path))).toEqual([]);
   }, 60_000);
 
   it('loads undici once a webhook sink posts (the probe sees CommonJS loaded on use)', async () => {
