@@ -63,6 +63,23 @@ afterEach(async () => {
   fake = undefined;
 });
 
+/** An agent watching a fresh fake API server with no pods yet; alerts wait `pendingTimeout` for theirs. */
+async function startBesideEmptyApi(
+  pendingTimeout: string,
+  extra: Record<string, unknown> = {},
+): Promise<{ agent: Harness; api: FakeKubeApi }> {
+  const api = new FakeKubeApi({ token: TOKEN });
+  fake = api;
+  const url = await api.start();
+  const agent = await startAgent({
+    nodeName: NODE,
+    kubernetes: { kubeconfig: fakeKubeconfig(url, TOKEN), pendingTimeout },
+    ...extra,
+  });
+  harness = agent;
+  return { agent, api };
+}
+
 async function post(body: string): Promise<number> {
   if (!harness) throw new Error('no agent');
   const res = await fetch(`${harness.url}/`, {
@@ -113,15 +130,10 @@ describe('perch run with a Kubernetes API server', () => {
   });
 
   it('holds an alert that arrives 500 ms before its pod and sends it enriched as late', async () => {
-    fake = new FakeKubeApi({ token: TOKEN });
-    const url = await fake.start();
-    harness = await startAgent({
-      nodeName: NODE,
-      kubernetes: { kubeconfig: fakeKubeconfig(url, TOKEN), pendingTimeout: '3s' },
-    });
+    const { agent, api } = await startBesideEmptyApi('3s');
     await until(
       async () =>
-        (await fetch(`${harness?.url}/readyz`).then((r) => r.text())).includes(
+        (await fetch(`${agent.url}/readyz`).then((r) => r.text())).includes(
           '"name":"kubernetes pods","required":false,"up":true',
         ),
       'pods watch',
@@ -130,22 +142,17 @@ describe('perch run with a Kubernetes API server', () => {
     const fullId = `${SHORT_ID}${'1'.repeat(52)}`;
     expect(await post(shellAlert(fullId, 'late-pod'))).toBe(200);
     await new Promise((r) => setTimeout(r, 500));
-    expect(harness.out.lines).toHaveLength(0);
-    fake.upsert('pods', shellPod('late-pod', fullId));
-    await until(() => harness?.out.lines.length === 1, 'the late alert');
-    const [alert] = harness.out.lines.map((l) => JSON.parse(l));
+    expect(agent.out.lines).toHaveLength(0);
+    api.upsert('pods', shellPod('late-pod', fullId));
+    await until(() => agent.out.lines.length === 1, 'the late alert');
+    const [alert] = agent.out.lines.map((l) => JSON.parse(l));
     expect(alert.enrichment.outcome).toBe('late');
     expect(alert.enrichment.pod.pod).toBe('late-pod');
-    expect(await metricValue(harness.metrics, 'perch_enrichment_total', { outcome: 'late' })).toBe(1);
+    expect(await metricValue(agent.metrics, 'perch_enrichment_total', { outcome: 'late' })).toBe(1);
   });
 
   it('sends an alert whose pod never appears as unresolved, and keeps accepting alerts meanwhile', async () => {
-    fake = new FakeKubeApi({ token: TOKEN });
-    const url = await fake.start();
-    harness = await startAgent({
-      nodeName: NODE,
-      kubernetes: { kubeconfig: fakeKubeconfig(url, TOKEN), pendingTimeout: '300ms' },
-    });
+    const { agent } = await startBesideEmptyApi('300ms');
     expect(await post(shellAlert(`${'9'.repeat(64)}`, 'ghost'))).toBe(200);
     expect(
       await post(
@@ -157,21 +164,15 @@ describe('perch run with a Kubernetes API server', () => {
         }),
       ),
     ).toBe(200);
-    await until(() => harness?.out.lines.length === 2, 'both alerts');
-    const outcomes = harness.out.lines.map((l) => JSON.parse(l).enrichment.outcome);
+    await until(() => agent.out.lines.length === 2, 'both alerts');
+    const outcomes = agent.out.lines.map((l) => JSON.parse(l).enrichment.outcome);
     expect(outcomes).toEqual(['not_applicable', 'unresolved']);
   });
 
   it('holds an NDJSON batch while alerts waiting for their pod fill more than half the intake buffer', async () => {
-    fake = new FakeKubeApi({ token: TOKEN });
-    const url = await fake.start();
-    harness = await startAgent({
-      nodeName: NODE,
-      kubernetes: { kubeconfig: fakeKubeconfig(url, TOKEN), pendingTimeout: '1s' },
-      pipeline: { bufferSize: 10 },
-    });
+    const { agent } = await startBesideEmptyApi('1s', { pipeline: { bufferSize: 10 } });
     const ndjson = (ids: string[]) =>
-      fetch(`${harness?.url}/`, {
+      fetch(`${agent.url}/`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-ndjson' },
         body: `${ids.map((id) => shellAlert(id.repeat(64), 'ghost')).join('\n')}\n`,
@@ -185,7 +186,7 @@ describe('perch run with a Kubernetes API server', () => {
       new Promise((resolve) => setTimeout(() => resolve(false), 500)),
     ]);
     expect(answeredEarly).toBe(false);
-    const metrics = harness.metrics;
+    const metrics = agent.metrics;
     expect(await metricValue(metrics, 'perch_http_ingest_held_total', {})).toBe(1);
     // The six give up waiting for their pod (1 s), leave unresolved, and the batch is read then,
     // not when a hold runs out.
@@ -195,7 +196,7 @@ describe('perch run with a Kubernetes API server', () => {
     ]);
     expect(answeredOnRoom).toBe(true);
     expect((await second).status).toBe(200);
-    await until(() => harness?.out.lines.length === 7, 'all seven alerts');
+    await until(() => agent.out.lines.length === 7, 'all seven alerts');
     expect(await metricValue(metrics, 'perch_events_total', { outcome: 'shed' })).toBe(0);
   });
 
