@@ -38,6 +38,8 @@ interface CorrelationState {
   compiled: CompiledCorrelation;
   /** By group key, in order of last update: the first group is the first to expire. */
   groups: Map<string, Group>;
+  /** The last group of `groups`: updated again, it is already where it belongs. */
+  newest?: Group | undefined;
 }
 
 interface Group {
@@ -114,18 +116,23 @@ export function correlate(
         options.onState?.(reported);
       };
       const remove = (group: Group) => {
+        if (group.owner.newest === group) group.owner.newest = undefined;
         if (group.owner.groups.delete(group.key)) groupCount -= 1;
         if (groupCount === 0) cancelTimer();
       };
       const drop = (state: CorrelationState) => {
         groupCount -= state.groups.size;
         state.groups.clear();
+        state.newest = undefined;
       };
       const touch = (group: Group, now: number) => {
         group.lastUpdateMs = now;
+        const { owner } = group;
+        if (owner.newest === group) return;
         // Delete and set again: moves the group to the end of its correlation's insertion order.
-        group.owner.groups.delete(group.key);
-        group.owner.groups.set(group.key, group);
+        owner.groups.delete(group.key);
+        owner.groups.set(group.key, group);
+        owner.newest = group;
       };
 
       const cancelTimer = () => {

@@ -225,14 +225,27 @@ class ValueCountWindow implements Window {
   private values = new Map<string, ValueSeen>();
   /** The time of the last entry (the latest of all), so that an in-order event is appended without a search. */
   private latestMs = Number.NEGATIVE_INFINITY;
+  /** The value of the last entry: its repeats are refilled where they are, with no move in the Map. */
+  private latestValue: string | undefined;
+  /**
+   * No entry is older than this. Entries leave from the front or move to the back with a later
+   * time, so the first entry's time only grows until an out-of-order one is placed before it.
+   */
+  private oldestMs = Number.POSITIVE_INFINITY;
 
   prune(cutoffMs: number): void {
     // Runs for every event of the group, and the first value is usually still inside the window.
+    if (cutoffMs < this.oldestMs) return;
     for (const seen of this.values.values()) {
-      if (seen.atMs > cutoffMs) break;
+      if (seen.atMs > cutoffMs) {
+        this.oldestMs = seen.atMs;
+        return;
+      }
       this.values.delete(seen.value);
     }
-    if (this.values.size === 0) this.latestMs = Number.NEGATIVE_INFINITY;
+    this.latestMs = Number.NEGATIVE_INFINITY;
+    this.latestValue = undefined;
+    this.oldestMs = Number.POSITIVE_INFINITY;
   }
   isEmpty(): boolean {
     return this.values.size === 0;
@@ -254,6 +267,11 @@ class ValueCountWindow implements Window {
       if (atMs < before.atMs) return true;
       // A catch-all correlation sees every event, mostly repeats: they allocate nothing.
       refill(before, alert, seq, atMs);
+      // Already the latest entry (a pod repeating itself): it stays last, and the Map in time order.
+      if (value === this.latestValue) {
+        this.latestMs = atMs;
+        return true;
+      }
       // Moved to its place in time: the Map stays in time order, which prune relies on.
       this.values.delete(value);
       this.place(before);
@@ -266,6 +284,7 @@ class ValueCountWindow implements Window {
         this.values.delete(oldest);
         break;
       }
+      // The latest entry never goes first here: the window holds more than one.
     }
     return true;
   }
@@ -291,9 +310,11 @@ class ValueCountWindow implements Window {
   }
   /** Adds an entry (not in the Map) where its time puts it; it arrived last, so it goes after its equals. */
   private place(entry: ValueSeen): void {
+    if (entry.atMs < this.oldestMs) this.oldestMs = entry.atMs;
     if (entry.atMs >= this.latestMs) {
       this.values.set(entry.value, entry);
       this.latestMs = entry.atMs;
+      this.latestValue = entry.value;
       return;
     }
     // Out of order, which is rare: the Map is rebuilt with the entry in its place.

@@ -743,6 +743,32 @@ describe('correlate: each event on its own time', () => {
     ]);
   });
 
+  it('keeps time order when the latest value repeats and a late value comes after it', () => {
+    const sweep = correlation({
+      name: 'pod-sweep',
+      type: 'value_count',
+      rules: [SHELL],
+      'group-by': ['namespace'],
+      timespan: 120_000,
+      condition: { field: 'pod', gte: 3 },
+    });
+    const run = new Run(() => [sweep], { allowedLatenessMs: LATENESS });
+    run.at(10_000, alert(SHELL, 'api-2'));
+    // api-2 again: already the latest value, it is updated where it stands.
+    run.at(100_000, alert(SHELL, 'api-2'));
+    // Happened at 50 s: it belongs before api-2's 100 s, not after it.
+    run.arrive(101_000, alert(SHELL, 'api-3'), 50_000);
+    // At 175 s the window starts at 55 s: api-3 has left it, api-2 has not.
+    run.at(175_000, alert(SHELL, 'api-4'));
+    expect(run.incidents).toHaveLength(0);
+    run.at(176_000, alert(SHELL, 'api-5'));
+    expect(run.only().timeline.map((t) => [t.timeMs, t.pod])).toEqual([
+      [100_000, 'payments/api-2'],
+      [175_000, 'payments/api-4'],
+      [176_000, 'payments/api-5'],
+    ]);
+  });
+
   it('bounds an event from a clock running ahead to its receipt plus allowedLateness', () => {
     const run = new Run(() => [shells({ gte: 2 })], { allowedLatenessMs: LATENESS });
     run.arrive(0, alert(SHELL, 'api-1'), 365 * DAY);
