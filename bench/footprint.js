@@ -131,11 +131,20 @@ async function dropsFromMetrics(port) {
 const LEAD_IN_MS = 5000;
 
 /**
+ * Measured phases of a delivery run, back to back after the lead-in. The machine's speed moves from
+ * one 5 s stretch to the next by ±10 %; the CPU figure is the median phase's, so that one lucky or
+ * unlucky stretch does not decide it. Latency and losses count every phase's alerts.
+ */
+const MEASURED_PHASES = 3;
+
+const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
+
+/**
  * A webhook for every alert: one webhook sink (Debug and up, no pacing to speak of) to the receiver in
- * the load process, dedup off; `rate` alerts/s over HTTP (Falco's http_output) for `durationMs` after
- * the lead-in. The agent's CPU is counted from the first measured post until the last alert is
- * delivered (or nothing more arrives for 5 s); lost = posted − delivered. `sink` adds to the sink's
- * settings (a batch); `label` names the run in the progress line.
+ * the load process, dedup off; `rate` alerts/s over HTTP (Falco's http_output) for `durationMs` in
+ * each of MEASURED_PHASES phases after the lead-in. A phase's agent CPU is counted from its first post
+ * until its last alert is delivered (or nothing more arrives for 5 s); lost = posted − delivered.
+ * `sink` adds to the sink's settings (a batch); `label` names the run in the progress line.
  */
 export async function webhookDelivery({
   dir,
@@ -168,12 +177,12 @@ export async function webhookDelivery({
   });
   const pid = perch.child.pid;
   const range = (phase, count) => ({ from: phase * 10_000_000, to: phase * 10_000_000 + count });
-  let requestsBefore = 0;
+  /** Waits until the phase's `count` alerts are all delivered, or nothing more arrives for 5 s. */
   const drain = async (phase, count) => {
     let last = -1;
     let quietSince = performance.now();
     for (;;) {
-      const stats = await load.call('receiverStats', { ...range(phase, count), since: requestsBefore });
+      const stats = await load.call('receiverStats', { ranges: [range(phase, count)] });
       if (stats.delivered >= count) return stats;
       if (stats.delivered !== last) {
         last = stats.delivered;
@@ -185,35 +194,57 @@ export async function webhookDelivery({
   try {
     const lead = await load.call('httpRate', { port, rate, durationMs: LEAD_IN_MS, phase: 1 });
     await drain(1, lead.sent);
-    const cpu0 = cpuMs(pid);
-    const before = await load.call('receiverStats', range(0, 0));
-    requestsBefore = before.requests;
-    const sent = await load.call('httpRate', { port, rate, durationMs, phase: 2 });
-    const stats = await drain(2, sent.sent);
-    const agentCpuMs = cpuMs(pid) - cpu0;
+    const phases = [];
+    for (let phase = 2; phase < 2 + MEASURED_PHASES; phase++) {
+      const before = await load.call('receiverStats', { ranges: [] });
+      const cpu0 = cpuMs(pid);
+      const sent = await load.call('httpRate', { port, rate, durationMs, phase });
+      const stats = await drain(phase, sent.sent);
+      const agentCpuMs = cpuMs(pid) - cpu0;
+      const after = await load.call('receiverStats', { ranges: [] });
+      phases.push({
+        phase,
+        sent: sent.sent,
+        achievedRate: sent.achievedRate,
+        errors: sent.errors,
+        delivered: stats.delivered,
+        agentCpuMs,
+        cpuMsPerDelivery: stats.delivered > 0 ? agentCpuMs / stats.delivered : null,
+        requests: after.requests - before.requests,
+        incidents: after.incidents - before.incidents,
+      });
+    }
+    const all = await load.call('receiverStats', {
+      ranges: phases.map((p) => range(p.phase, p.sent)),
+    });
     const drops = await dropsFromMetrics(port);
+    const sum = (key) => phases.reduce((total, p) => total + p[key], 0);
+    const middle = median(phases.map((p) => p.cpuMsPerDelivery ?? Number.POSITIVE_INFINITY));
     const result = {
       rate,
-      achievedRate: sent.achievedRate,
-      sent: sent.sent,
-      ingestErrors: sent.errors,
-      delivered: stats.delivered,
-      lost: sent.sent - stats.delivered,
-      p50Ms: stats.p50,
-      p99Ms: stats.p99,
-      maxMs: stats.max,
-      receiverRequests: stats.requests,
-      incidents: stats.incidents - before.incidents,
-      alertsPerRequest: stats.requests > 0 ? stats.delivered / stats.requests : null,
-      agentCpuMs,
-      cpuMsPerDelivery: stats.delivered > 0 ? agentCpuMs / stats.delivered : null,
-      alertsPerCpuSecond: agentCpuMs > 0 ? stats.delivered / (agentCpuMs / 1000) : null,
+      phases,
+      achievedRate: Math.min(...phases.map((p) => p.achievedRate)),
+      sent: sum('sent'),
+      ingestErrors: sum('errors'),
+      delivered: all.delivered,
+      lost: sum('sent') - all.delivered,
+      p50Ms: all.p50,
+      p99Ms: all.p99,
+      maxMs: all.max,
+      receiverRequests: sum('requests'),
+      incidents: sum('incidents'),
+      alertsPerRequest: sum('requests') > 0 ? all.delivered / sum('requests') : null,
+      agentCpuMs: sum('agentCpuMs'),
+      cpuMsPerDelivery: Number.isFinite(middle) ? middle : null,
+      alertsPerCpuSecond: Number.isFinite(middle) && middle > 0 ? 1000 / middle : null,
       drops,
     };
     progress(
       `${label} @ ${rate}/s: ${result.delivered} of ${result.sent} delivered, p50 ` +
         `${result.p50Ms?.toFixed(2)} ms, p99 ${result.p99Ms?.toFixed(2)} ms, agent CPU ` +
-        `${result.cpuMsPerDelivery?.toFixed(3)} ms per delivery (${result.alertsPerCpuSecond?.toFixed(0)}/CPU-s), ` +
+        `${result.cpuMsPerDelivery?.toFixed(3)} ms per delivery, the median of ` +
+        `${phases.map((p) => p.cpuMsPerDelivery?.toFixed(3)).join(', ')} ` +
+        `(${result.alertsPerCpuSecond?.toFixed(0)}/CPU-s), ` +
         `${result.incidents} incidents delivered besides` +
         `${drops.length > 0 ? `; the agent counted, lead-in included: ${drops.join(', ')}` : ''}`,
     );
@@ -236,7 +267,7 @@ export async function webhookPeer({ load, rate, durationMs, progress }) {
   try {
     await load.call('httpRate', { port, rate, durationMs: 1000, phase: 4 });
     const sent = await load.call('httpRate', { port, rate, durationMs, phase: 3 });
-    const stats = await load.call('receiverStats', range(sent.sent));
+    const stats = await load.call('receiverStats', { ranges: [range(sent.sent)] });
     const result = {
       rate,
       sent: sent.sent,

@@ -620,9 +620,9 @@ function table(r) {
   if (fp.webhook) {
     const w = fp.webhook;
     rows.push([
-      `webhook for every alert @ ${fmt(w.rate)}/s: agent CPU per delivery`,
+      `webhook for every alert @ ${fmt(w.rate)}/s: agent CPU per delivery, median of ${w.phases.length} phases`,
       `${fmt(w.cpuMsPerDelivery, 3)} ms`,
-      'before: 0.55–0.61 ms',
+      `phases ${w.phases.map((p) => fmt(p.cpuMsPerDelivery, 3)).join(', ')}; before: 0.55–0.61 ms`,
       `≤ ${TARGETS.cpuMsPerDelivery} ms`,
       mark(w.cpuMsPerDelivery <= TARGETS.cpuMsPerDelivery),
     ]);
@@ -759,6 +759,7 @@ function toJson(r, meta) {
   if (fp.webhook)
     json.webhook = {
       cpu_ms_per_delivery: round(fp.webhook.cpuMsPerDelivery, 3),
+      cpu_ms_per_delivery_phases: fp.webhook.phases.map((p) => round(p.cpuMsPerDelivery, 3)),
       p99_ms_at_2000: round(fp.webhook.p99Ms, 2),
       lost: fp.webhook.lost,
       incidents: fp.webhook.incidents,
@@ -773,6 +774,7 @@ function toJson(r, meta) {
   if (fp.webhookBatch)
     json.webhook_batched = {
       cpu_ms_per_delivery: round(fp.webhookBatch.cpuMsPerDelivery, 3),
+      cpu_ms_per_delivery_phases: fp.webhookBatch.phases.map((p) => round(p.cpuMsPerDelivery, 3)),
       p99_ms_at_2000: round(fp.webhookBatch.p99Ms, 2),
       lost: fp.webhookBatch.lost,
       alerts_per_request: round(fp.webhookBatch.alertsPerRequest, 2),

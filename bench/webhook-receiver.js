@@ -45,14 +45,16 @@ export class WebhookReceiver {
   }
 
   /**
-   * Delivered alerts and latency percentiles of the seqs in [from, to); requests since the count
-   * `since`; incidents delivered so far.
+   * Delivered alerts and latency percentiles of the seqs in the ranges [from, to); requests and
+   * incidents delivered so far.
    */
-  stats({ from, to, since = 0 }) {
+  stats({ ranges }) {
     const list = [];
-    for (let seq = from; seq < to; seq++) {
-      const ms = this.latency.get(seq);
-      if (ms !== undefined) list.push(ms);
+    for (const { from, to } of ranges) {
+      for (let seq = from; seq < to; seq++) {
+        const ms = this.latency.get(seq);
+        if (ms !== undefined) list.push(ms);
+      }
     }
     list.sort((a, b) => a - b);
     const at = (p) =>
@@ -62,7 +64,7 @@ export class WebhookReceiver {
       p50: at(0.5),
       p99: at(0.99),
       max: list.length === 0 ? null : list[list.length - 1],
-      requests: this.requests - since,
+      requests: this.requests,
       duplicates: this.duplicates,
       incidents: this.incidents,
     };
