@@ -83,14 +83,21 @@ function parseFullEventTime(value: unknown, path: string): bigint {
   return (BigInt(ms) - BigInt(offsetMinutes) * 60_000n) * 1_000_000n + nanos;
 }
 
+/** The second formatTimestamp last wrote, as `2026-01-01T09:15:02`. */
+const formattedSecond = { seconds: Number.NaN, text: '' };
+
 /**
  * Seconds and nanoseconds (0-999,999,999) as Falco writes a time: UTC with nine fractional digits.
  * On Number arithmetic, because the gRPC source formats every event's google.protobuf.Timestamp.
  */
 export function formatTimestamp(seconds: number, nanos: number): string {
-  const iso = new Date(seconds * 1000).toISOString();
+  // Events come in time order, thousands to a second: the date and time of day are written once per second.
+  if (seconds !== formattedSecond.seconds) {
+    formattedSecond.text = new Date(seconds * 1000).toISOString().slice(0, 19);
+    formattedSecond.seconds = seconds;
+  }
   const fraction = String(nanos);
-  return `${iso.slice(0, 19)}.${'000000000'.slice(fraction.length)}${fraction}Z`;
+  return `${formattedSecond.text}.${'000000000'.slice(fraction.length)}${fraction}Z`;
 }
 
 /** Formats exact nanoseconds as Falco does: UTC with nine fractional digits. */

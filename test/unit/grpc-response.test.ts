@@ -43,6 +43,16 @@ describe('gRPC responses ⇄ FalcoEvent', () => {
     expect(event.outputFields).toBeUndefined();
   });
 
+  it('writes each event its own second, whichever came before it', () => {
+    const at = (seconds: string, nanos: number) =>
+      fromGrpcResponse({ rule: 'R', time: { seconds, nanos } }).time;
+    expect(at('1767258902', 5)).toBe('2026-01-01T09:15:02.000000005Z');
+    expect(at('1767258903', 0)).toBe('2026-01-01T09:15:03.000000000Z');
+    // Back one second (events of two sources interleaved), then a year earlier.
+    expect(at('1767258902', 999_999_999)).toBe('2026-01-01T09:15:02.999999999Z');
+    expect(at('1735722902', 1)).toBe('2025-01-01T09:15:02.000000001Z');
+  });
+
   it('rejects responses without a rule or a time', () => {
     expect(() => fromGrpcResponse({ time: { seconds: '1', nanos: 0 } })).toThrow(/rule/);
     expect(() => fromGrpcResponse({ rule: 'R' })).toThrow(/time/);
