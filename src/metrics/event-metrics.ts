@@ -3,12 +3,14 @@ import type { MetricsConfig } from '../config/schema.js';
 import {
   containerId,
   eventTags,
+  type FalcoEvent,
   isHostEvent,
   namespaceName,
   podName,
   sourceKind,
 } from '../events/falco-event.js';
 import { priorityName, toFalcoNumber } from '../events/priority.js';
+import type { Enrichment } from '../kube/pod-context.js';
 import type { Alert, EventAlert } from '../pipeline/alert.js';
 import { SeriesCap } from './series-cap.js';
 import { type Tally, TallyCounter } from './tally-counter.js';
@@ -19,6 +21,25 @@ const KEY_SEPARATOR = '\u0000';
 type EventLabel = MetricsConfig['eventLabels'][number];
 /** The events' series by their label values, one level per label; the last level holds the series. */
 type SeriesLevel = Map<string, SeriesLevel | Tally>;
+/**
+ * The series of one shared enrichment's events: by rule, then source, then priority × host-ness
+ * (slotOf). Bounded per enrichment; an event beyond the bounds is found through the label tree.
+ */
+type EnrichmentSeries = Map<string, Map<string, (Tally | undefined)[]>>;
+const MAX_RULES_PER_ENRICHMENT = 256;
+const MAX_SOURCES_PER_RULE = 16;
+/** Labels a pod's context decides by itself, once whether the event is the host's is known. */
+const POD_DECIDED: ReadonlySet<EventLabel> = new Set([
+  'rule',
+  'priority',
+  'source',
+  'namespace',
+  'workload_kind',
+  'workload',
+  'runtime_class',
+  'isolation',
+  'pod',
+]);
 const ALWAYS_KEPT: ReadonlySet<string> = new Set(['priority', 'source']);
 const COMPAT_LABELS = [
   'rule',
@@ -49,12 +70,26 @@ export class EventMetrics {
    * every event. It holds only series the cap admitted, so it is bounded by metrics.maxSeries.
    */
   private readonly eventSeries: SeriesLevel = new Map();
+  /**
+   * The same series again, found from the enrichment a container's alerts share (frozen, built once
+   * per container by the cluster cache): three lookups instead of one per label.
+   */
+  private readonly byEnrichment = new WeakMap<Enrichment, EnrichmentSeries>();
+  /** Of node and container, the labels configured: the pod decides them only when it names them. */
+  private readonly needsNode: boolean;
+  private readonly needsContainer: boolean;
+  private readonly podDecidesTheRest: boolean;
 
   constructor(
     private readonly config: MetricsConfig,
     registry: Registry<RegistryContentType>,
   ) {
     const registers = [registry];
+    this.needsNode = config.eventLabels.includes('node');
+    this.needsContainer = config.eventLabels.includes('container');
+    this.podDecidesTheRest = config.eventLabels.every(
+      (label) => POD_DECIDED.has(label) || label === 'node' || label === 'container',
+    );
     this.overflow = new Counter({
       name: 'perch_metric_series_overflow_total',
       help: 'Observations folded into the _overflow series because a metric reached metrics.maxSeries.',
@@ -121,24 +156,71 @@ export class EventMetrics {
 
   /** Every event that entered the pipeline, once, with its cluster context. */
   observeEvent(alert: EventAlert): void {
-    if (!this.countKnownEvent(alert)) this.countNewEvent(alert);
+    const slots = this.slotsOf(alert);
+    const at = slotOf(alert.event);
+    const tally = slots?.[at];
+    if (tally !== undefined) tally.pending += 1;
+    else {
+      if (!this.countKnownEvent(alert)) this.countNewEvent(alert);
+      // A series folded into the overflow has none: such events keep taking the long way.
+      if (slots !== undefined) slots[at] = this.seriesOf(alert);
+    }
     if (this.compat) this.observeCompat(this.compat, alert);
   }
 
+  /** Where the series of this event's rule and source are kept for its enrichment, when it decides the labels. */
+  private slotsOf({ enrichment, event }: EventAlert): (Tally | undefined)[] | undefined {
+    const pod = enrichment.pod;
+    if (
+      pod === undefined ||
+      !this.podDecidesTheRest ||
+      (this.needsNode && pod.node === undefined) ||
+      (this.needsContainer && pod.container === undefined) ||
+      // Only a shared, unchanging enrichment: one built for a single alert would only fill the table.
+      !Object.isFrozen(enrichment) ||
+      !Object.isFrozen(pod)
+    )
+      return undefined;
+    let rules = this.byEnrichment.get(enrichment);
+    if (rules === undefined) {
+      rules = new Map();
+      this.byEnrichment.set(enrichment, rules);
+    }
+    let sources = rules.get(event.rule);
+    if (sources === undefined) {
+      if (rules.size >= MAX_RULES_PER_ENRICHMENT) return undefined;
+      sources = new Map();
+      rules.set(event.rule, sources);
+    }
+    const source = sourceKind(event);
+    let slots = sources.get(source);
+    if (slots === undefined) {
+      if (sources.size >= MAX_SOURCES_PER_RULE) return undefined;
+      slots = [];
+      sources.set(source, slots);
+    }
+    return slots;
+  }
+
   private countKnownEvent(alert: EventAlert): boolean {
+    const series = this.seriesOf(alert);
+    if (series === undefined) return false;
+    series.pending += 1;
+    return true;
+  }
+
+  /** The event's series in the label tree, once counted there (not folded into the overflow). */
+  private seriesOf(alert: EventAlert): Tally | undefined {
     const labels = this.config.eventLabels;
     const last = labels.length - 1;
     let level = this.eventSeries;
     for (let i = 0; i <= last; i++) {
       const next = level.get(eventLabel(alert, labels[i] as EventLabel));
-      if (next === undefined) return false;
-      if (i === last) {
-        (next as Tally).pending += 1;
-        return true;
-      }
+      if (next === undefined) return undefined;
+      if (i === last) return next as Tally;
       level = next as SeriesLevel;
     }
-    return false;
+    return undefined;
   }
 
   private countNewEvent(alert: EventAlert): void {
@@ -189,6 +271,11 @@ export class EventMetrics {
       this.latency.observe({ kind: alert.kind }, Math.max(0, nowMs - alert.receivedAtMs) / 1000);
     }
   }
+}
+
+/** An event's place among its rule and source's series: its priority, and whether it is the host's. */
+function slotOf(event: FalcoEvent): number {
+  return event.priority * 2 + (isHostEvent(event) ? 1 : 0);
 }
 
 function eventLabel(alert: EventAlert, label: EventLabel): string {

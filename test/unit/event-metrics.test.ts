@@ -7,7 +7,8 @@ import { alertFromEvent } from '../../src/pipeline/alert.js';
 import { CURRENT_ALERT } from '../fixtures/falco-alerts.js';
 import { podContext } from '../fixtures/pod-context.js';
 
-function shell(pod: string, priority = 'Notice') {
+/** A shell alert from `pod`; `shared`: with a frozen enrichment, as the cluster cache shares one per container. */
+function shell(pod: string, priority = 'Notice', shared = false) {
   const event = parseFalcoJson(
     JSON.stringify({
       rule: 'Terminal shell in container',
@@ -16,42 +17,44 @@ function shell(pod: string, priority = 'Notice') {
       output_fields: { 'container.id': 'abc', 'k8s.ns.name': 'payments', 'k8s.pod.name': pod },
     }),
   );
-  return alertFromEvent(
-    {
-      event,
-      enrichment: {
-        outcome: 'container_id',
-        pod: podContext({
-          namespace: 'payments',
-          pod,
-          workload: { kind: 'Deployment', name: `api-${pod}` },
-          isolation: 'container',
-        }),
-      },
-    },
-    0,
-  );
+  const enrichment = {
+    outcome: 'container_id' as const,
+    pod: podContext({
+      namespace: 'payments',
+      pod,
+      workload: { kind: 'Deployment', name: `api-${pod}` },
+      isolation: 'container',
+    }),
+  };
+  if (shared) Object.freeze(enrichment.pod);
+  return alertFromEvent({ event, enrichment: shared ? Object.freeze(enrichment) : enrichment }, 0);
 }
 
 describe('event metrics', () => {
-  it('caps series per metric and folds the rest into _overflow, counting the folds', async () => {
-    const registry = new Registry();
-    const config = validateConfig({ metrics: { maxSeries: 3 } }, 't', {}).metrics;
-    const metrics = new EventMetrics(config, registry);
-    for (let i = 0; i < 10; i++) metrics.observeEvent(shell(`p${i}`, i % 2 ? 'Warning' : 'Notice'));
-    const values = (await registry.getSingleMetric('perch_falco_events_total')?.get())?.values ?? [];
-    expect(values).toHaveLength(5);
-    const overflow = values.filter((v) => v.labels.workload === '_overflow');
-    // Priority and source are kept even when folded: alerting on Critical must keep working.
-    expect(
-      overflow.map((v) => [v.labels.priority, v.labels.rule, v.labels.namespace, v.value]).sort(),
-    ).toEqual([
-      ['Notice', '_overflow', '_overflow', 3],
-      ['Warning', '_overflow', '_overflow', 4],
-    ]);
-    const folds = await registry.getSingleMetric('perch_metric_series_overflow_total')?.get();
-    expect(folds?.values).toEqual([{ labels: { metric: 'perch_falco_events_total' }, value: 7 }]);
-  });
+  it.each([
+    ['its own enrichment', false],
+    ['a shared enrichment', true],
+  ])(
+    'caps series per metric and folds the rest into _overflow, counting the folds (%s)',
+    async (_, shared) => {
+      const registry = new Registry();
+      const config = validateConfig({ metrics: { maxSeries: 3 } }, 't', {}).metrics;
+      const metrics = new EventMetrics(config, registry);
+      for (let i = 0; i < 10; i++) metrics.observeEvent(shell(`p${i}`, i % 2 ? 'Warning' : 'Notice', shared));
+      const values = (await registry.getSingleMetric('perch_falco_events_total')?.get())?.values ?? [];
+      expect(values).toHaveLength(5);
+      const overflow = values.filter((v) => v.labels.workload === '_overflow');
+      // Priority and source are kept even when folded: alerting on Critical must keep working.
+      expect(
+        overflow.map((v) => [v.labels.priority, v.labels.rule, v.labels.namespace, v.value]).sort(),
+      ).toEqual([
+        ['Notice', '_overflow', '_overflow', 3],
+        ['Warning', '_overflow', '_overflow', 4],
+      ]);
+      const folds = await registry.getSingleMetric('perch_metric_series_overflow_total')?.get();
+      expect(folds?.values).toEqual([{ labels: { metric: 'perch_falco_events_total' }, value: 7 }]);
+    },
+  );
 
   it('exposes falco_events with falco-exporter labels and priority numbering when asked', async () => {
     const registry = new Registry();
@@ -106,5 +109,61 @@ describe('event metrics', () => {
     expect(await counts()).toEqual(['api-p1 Notice 3', 'api-p1 Warning 2', 'api-p2 Notice 1']);
     observe();
     expect(await counts()).toEqual(['api-p1 Notice 6', 'api-p1 Warning 4', 'api-p2 Notice 2']);
+  });
+
+  it('counts the alerts of a shared enrichment exactly as those of an enrichment of their own', async () => {
+    // A container's alerts share one frozen enrichment (the cluster cache's), which the metrics
+    // use to find their series quicker; the series must be the ones the labels name all the same.
+    const pods = [
+      podContext({ pod: 'api-1', container: { name: 'api', kind: 'container' } }),
+      // No node and no container: those labels then come from each event.
+      podContext({ pod: 'api-2', node: undefined, workload: { kind: 'StatefulSet', name: 'db' } }),
+    ].map((pod) => Object.freeze({ outcome: 'container_id' as const, pod: Object.freeze(pod) }));
+    const alerts = [];
+    for (const enrichment of pods)
+      for (const rule of ['Terminal shell in container', 'Read sensitive file untrusted'])
+        for (const priority of ['Notice', 'Warning'])
+          for (const source of ['syscall', 'k8saudit'])
+            for (const [hostname, container] of [
+              ['worker-1', 'abc123'],
+              ['worker-2', 'def456'],
+              ['worker-1', 'host'],
+            ]) {
+              const event = parseFalcoJson(
+                JSON.stringify({
+                  rule,
+                  priority,
+                  source,
+                  hostname,
+                  time: '2026-01-01T00:00:00Z',
+                  output_fields: { 'container.id': container },
+                }),
+              );
+              alerts.push({ event, enrichment });
+            }
+    for (const eventLabels of [
+      undefined,
+      ['rule', 'priority', 'source', 'isolation', 'workload_kind', 'node', 'pod', 'container'],
+      ['rule', 'node'],
+      ['workload', 'container'],
+    ]) {
+      const config = validateConfig(eventLabels ? { metrics: { eventLabels } } : {}, 't', {}).metrics;
+      const shared = new Registry();
+      const own = new Registry();
+      const sharedMetrics = new EventMetrics(config, shared);
+      const ownMetrics = new EventMetrics(config, own);
+      // Twice: the second pass finds every series again.
+      for (let pass = 0; pass < 2; pass++) {
+        for (const { event, enrichment } of alerts) {
+          sharedMetrics.observeEvent(alertFromEvent({ event, enrichment }, 0));
+          ownMetrics.observeEvent(
+            alertFromEvent({ event, enrichment: { ...enrichment, pod: { ...enrichment.pod } } }, 0),
+          );
+        }
+        const text = await shared.getSingleMetricAsString('perch_falco_events_total');
+        expect(text).toBe(await own.getSingleMetricAsString('perch_falco_events_total'));
+        expect(text?.split('\n').length).toBeGreaterThan(3);
+      }
+    }
   });
 });
