@@ -637,7 +637,7 @@ function table(r) {
     rows.push([
       '  incidents delivered besides (their CPU counted above)',
       fmt(w.incidents),
-      'the default correlations',
+      `phases ${w.phases.map((p) => fmt(p.incidents)).join(', ')}; the default correlations`,
       '—',
       '',
     ]);
