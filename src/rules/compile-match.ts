@@ -1,6 +1,7 @@
 import { parse } from '@marcbachmann/cel-js';
 import { eventTags, isHostEvent, sourceKind } from '../events/falco-event.js';
 import { Priority, parsePriority } from '../events/priority.js';
+import type { PssViolation } from '../kube/pod-security.js';
 import type { EventAlert } from '../pipeline/alert.js';
 import { alertIsolation, alertNamespace, alertWorkload, celContext, fieldText } from './alert-facts.js';
 import { anyOf, isGlob } from './glob.js';
@@ -95,7 +96,18 @@ export function compileMatch(
   }
   if (block.pssViolations) {
     const wanted = new Set(block.pssViolations);
-    tests.push((a) => a.enrichment.pod?.posture.violations.some((v) => wanted.has(v.check)) ?? false);
+    // A pod's posture is frozen and shared by all its alerts: its answer is found once.
+    const answers = new WeakMap<readonly PssViolation[], boolean>();
+    tests.push((a) => {
+      const violations = a.enrichment.pod?.posture.violations;
+      if (violations === undefined || violations.length === 0) return false;
+      let answer = answers.get(violations);
+      if (answer === undefined) {
+        answer = violations.some((v) => wanted.has(v.check));
+        if (Object.isFrozen(violations)) answers.set(violations, answer);
+      }
+      return answer;
+    });
   }
   if (block.host !== undefined) {
     const wanted = block.host;

@@ -5,7 +5,7 @@ import { describe, expect, it } from '@jest/globals';
 import { validateConfig } from '../../src/config/load-config.js';
 import { parseFalcoJson } from '../../src/events/parse-falco-json.js';
 import { Priority } from '../../src/events/priority.js';
-import type { Enrichment } from '../../src/kube/pod-context.js';
+import type { Enrichment, PodContext } from '../../src/kube/pod-context.js';
 import { alertFromEvent, type EventAlert } from '../../src/pipeline/alert.js';
 import { compileMatch } from '../../src/rules/compile-match.js';
 import { anyOf } from '../../src/rules/glob.js';
@@ -130,6 +130,37 @@ describe('rule matching, field by field', () => {
     );
     expect(matches({ namespace: 'tools' }, bare)).toBe(true);
     expect(matches({ isolation: 'container' }, bare)).toBe(false);
+  });
+
+  it('answers pssViolations for each pod, also when one predicate sees many pods in turn', () => {
+    const notes = { errors: [], warnings: [] };
+    const privileged = compileMatch({ pssViolations: ['privileged'] }, 'm', notes);
+    const posture = (checks: string[]) =>
+      ({
+        level: 'baseline',
+        violations: checks.map((check) => ({
+          check,
+          level: 'baseline',
+          container: 'api',
+          field: 'f',
+          value: 'v',
+        })),
+      }) as PodContext['posture'];
+    // As the cluster cache shares them: frozen, one per pod.
+    const frozen = (checks: string[]) =>
+      alert({}, { outcome: 'container_id', pod: deepFrozen(podContext({ posture: posture(checks) })) });
+    const bad = frozen(['hostPathVolumes', 'privileged']);
+    const good = frozen(['hostPathVolumes']);
+    const none = frozen([]);
+    for (let i = 0; i < 3; i++) {
+      expect([privileged(bad), privileged(good), privileged(none)]).toEqual([true, false, false]);
+    }
+    // A posture built for one alert may change before the next: it is read again.
+    const own = podContext({ posture: posture(['hostPathVolumes']) });
+    const changing = alert({}, { outcome: 'container_id', pod: own });
+    expect(privileged(changing)).toBe(false);
+    own.posture.violations.push(...posture(['privileged']).violations);
+    expect(privileged(changing)).toBe(true);
   });
 
   it('CEL sees an output field named __proto__ like any other field', () => {
@@ -328,3 +359,11 @@ describe('anyOf', () => {
     expect(test(undefined)).toBe(false);
   });
 });
+
+function deepFrozen<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFrozen(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
