@@ -28,18 +28,25 @@ type SeriesLevel = Map<string, SeriesLevel | Tally>;
 type EnrichmentSeries = Map<string, Map<string, (Tally | undefined)[]>>;
 const MAX_RULES_PER_ENRICHMENT = 256;
 const MAX_SOURCES_PER_RULE = 16;
-/** Labels a pod's context decides by itself, once whether the event is the host's is known. */
-const POD_DECIDED: ReadonlySet<EventLabel> = new Set([
-  'rule',
-  'priority',
-  'source',
-  'namespace',
-  'workload_kind',
-  'workload',
-  'runtime_class',
-  'isolation',
-  'pod',
-]);
+/**
+ * For the alerts of one shared enrichment with a pod context, the pod field a label needs: without
+ * it the label comes from each event. Every other label is the pod's, or is kept apart in the table
+ * (rule, source, priority, and host-ness for isolation). Typed over every label, so a new one must
+ * be placed here.
+ */
+const POD_FIELD_NEEDED: Record<EventLabel, 'node' | 'container' | undefined> = {
+  rule: undefined,
+  priority: undefined,
+  source: undefined,
+  namespace: undefined,
+  workload_kind: undefined,
+  workload: undefined,
+  runtime_class: undefined,
+  isolation: undefined,
+  pod: undefined,
+  node: 'node',
+  container: 'container',
+};
 const ALWAYS_KEPT: ReadonlySet<string> = new Set(['priority', 'source']);
 const COMPAT_LABELS = [
   'rule',
@@ -75,21 +82,15 @@ export class EventMetrics {
    * per container by the cluster cache): three lookups instead of one per label.
    */
   private readonly byEnrichment = new WeakMap<Enrichment, EnrichmentSeries>();
-  /** Of node and container, the labels configured: the pod decides them only when it names them. */
-  private readonly needsNode: boolean;
-  private readonly needsContainer: boolean;
-  private readonly podDecidesTheRest: boolean;
+  /** The pod fields the configured labels need for the pod to decide them. */
+  private readonly podFieldsNeeded: readonly ('node' | 'container')[];
 
   constructor(
     private readonly config: MetricsConfig,
     registry: Registry<RegistryContentType>,
   ) {
     const registers = [registry];
-    this.needsNode = config.eventLabels.includes('node');
-    this.needsContainer = config.eventLabels.includes('container');
-    this.podDecidesTheRest = config.eventLabels.every(
-      (label) => POD_DECIDED.has(label) || label === 'node' || label === 'container',
-    );
+    this.podFieldsNeeded = config.eventLabels.flatMap((label) => POD_FIELD_NEEDED[label] ?? []);
     this.overflow = new Counter({
       name: 'perch_metric_series_overflow_total',
       help: 'Observations folded into the _overflow series because a metric reached metrics.maxSeries.',
@@ -171,16 +172,9 @@ export class EventMetrics {
   /** Where the series of this event's rule and source are kept for its enrichment, when it decides the labels. */
   private slotsOf({ enrichment, event }: EventAlert): (Tally | undefined)[] | undefined {
     const pod = enrichment.pod;
-    if (
-      pod === undefined ||
-      !this.podDecidesTheRest ||
-      (this.needsNode && pod.node === undefined) ||
-      (this.needsContainer && pod.container === undefined) ||
-      // Only a shared, unchanging enrichment: one built for a single alert would only fill the table.
-      !Object.isFrozen(enrichment) ||
-      !Object.isFrozen(pod)
-    )
-      return undefined;
+    // Only a shared, unchanging enrichment: one built for a single alert would only fill the table.
+    if (pod === undefined || !Object.isFrozen(enrichment) || !Object.isFrozen(pod)) return undefined;
+    for (const field of this.podFieldsNeeded) if (pod[field] === undefined) return undefined;
     let rules = this.byEnrichment.get(enrichment);
     if (rules === undefined) {
       rules = new Map();

@@ -303,16 +303,19 @@ describe('correlate: event_count', () => {
   });
 });
 
+/** Three distinct pods of one namespace within the timespan. */
+const podSweep = (timespan: number) =>
+  correlation({
+    name: 'pod-sweep',
+    type: 'value_count',
+    rules: [SHELL],
+    'group-by': ['namespace'],
+    timespan,
+    condition: { field: 'pod', gte: 3 },
+  });
+
 describe('correlate: value_count', () => {
-  const pods = () =>
-    correlation({
-      name: 'pod-sweep',
-      type: 'value_count',
-      rules: [SHELL],
-      'group-by': ['namespace'],
-      timespan: 600_000,
-      condition: { field: 'pod', gte: 3 },
-    });
+  const pods = () => podSweep(600_000);
 
   it('counts distinct values: the same pod five times is one, three pods fire', () => {
     const c = pods();
@@ -721,14 +724,7 @@ describe('correlate: each event on its own time', () => {
   });
 
   it('places a late value in time order, so that it leaves the window in turn', () => {
-    const sweep = correlation({
-      name: 'pod-sweep',
-      type: 'value_count',
-      rules: [SHELL],
-      'group-by': ['namespace'],
-      timespan: 120_000,
-      condition: { field: 'pod', gte: 3 },
-    });
+    const sweep = podSweep(120_000);
     const run = new Run(() => [sweep], { allowedLatenessMs: LATENESS });
     run.at(100_000, alert(SHELL, 'api-1'));
     run.arrive(101_000, alert(SHELL, 'api-2'), 10_000);
@@ -744,14 +740,7 @@ describe('correlate: each event on its own time', () => {
   });
 
   it('keeps time order when the latest value repeats and a late value comes after it', () => {
-    const sweep = correlation({
-      name: 'pod-sweep',
-      type: 'value_count',
-      rules: [SHELL],
-      'group-by': ['namespace'],
-      timespan: 120_000,
-      condition: { field: 'pod', gte: 3 },
-    });
+    const sweep = podSweep(120_000);
     const run = new Run(() => [sweep], { allowedLatenessMs: LATENESS });
     run.at(10_000, alert(SHELL, 'api-2'));
     // api-2 again: already the latest value, it is updated where it stands.
