@@ -158,7 +158,7 @@ export class EventMetrics {
   /** Every event that entered the pipeline, once, with its cluster context. */
   observeEvent(alert: EventAlert): void {
     const slots = this.slotsOf(alert);
-    const at = slotOf(alert.event);
+    const at = slots === undefined ? 0 : slotOf(alert.event);
     const tally = slots?.[at];
     if (tally !== undefined) tally.pending += 1;
     else {
