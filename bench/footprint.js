@@ -93,6 +93,9 @@ export async function idleRss({ dir, cpu, idleMs, settledMs, progress }) {
   return out;
 }
 
+/** The middle value (the upper of the two middle ones for an even count). */
+const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
+
 /** Spawn → /healthz 200 in watch mode with the DaemonSet's settings, `runs` fresh processes; the median is the figure. */
 export async function startTime({ dir, cpu, runs, progress }) {
   const kube = await startStubKubeApi();
@@ -108,8 +111,7 @@ export async function startTime({ dir, cpu, runs, progress }) {
   } finally {
     await kube.close();
   }
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { medianMs: sorted[Math.floor(sorted.length / 2)], samples };
+  return { medianMs: median(samples), samples };
 }
 
 /** The agent's own account of alerts it dropped or shed: the /metrics series that say why `lost` is not 0. */
@@ -136,8 +138,6 @@ const LEAD_IN_MS = 5000;
  * unlucky stretch does not decide it. Latency and losses count every phase's alerts.
  */
 const MEASURED_PHASES = 3;
-
-const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
 
 /**
  * A webhook for every alert: one webhook sink (Debug and up, no pacing to speak of) to the receiver in
