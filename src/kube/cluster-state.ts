@@ -5,6 +5,7 @@ import {
   namespaceName,
   podName,
 } from '../events/falco-event.js';
+import { deepFreeze } from '../util/deep-freeze.js';
 import { Subject } from '../util/rx.js';
 import {
   classifyIsolation,
@@ -244,15 +245,6 @@ function derivedContext(base: PodContext, entry: IndexedPod, match: ContainerMat
     ...(match.previous ? { previous: true } : {}),
   });
   return { ...base, ...deleted, container };
-}
-
-/** Shared by every alert of the pod, so a sink that tried to change one would change them all. */
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const inner of Object.values(value)) deepFreeze(inner);
-  }
-  return value;
 }
 
 function controllerOf(object: OwnedObject): { kind: string; name: string } | undefined {

@@ -2,6 +2,7 @@ import { sourceKind } from '../events/falco-event.js';
 import { priorityName } from '../events/priority.js';
 import { toFalcoShape } from '../events/serialize-event.js';
 import type { Alert, EventAlert } from '../pipeline/alert.js';
+import { deeplyFrozen } from '../util/deep-freeze.js';
 import { markIntegers, stringifyMarked } from './marked-integers.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -121,10 +122,4 @@ function enrichmentText(enrichment: object): string {
     if (deeplyFrozen(enrichment)) enrichmentTexts.set(enrichment, text);
   }
   return text;
-}
-
-function deeplyFrozen(value: unknown): boolean {
-  if (value === null || typeof value !== 'object') return true;
-  if (!Object.isFrozen(value)) return false;
-  return Object.values(value).every(deeplyFrozen);
 }

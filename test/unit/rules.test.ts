@@ -11,6 +11,7 @@ import { compileMatch } from '../../src/rules/compile-match.js';
 import { anyOf } from '../../src/rules/glob.js';
 import { loadRules } from '../../src/rules/load-rules.js';
 import type { MatchBlock } from '../../src/rules/rule-schema.js';
+import { deepFreeze } from '../../src/util/deep-freeze.js';
 import { podContext } from '../fixtures/pod-context.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'perch-rules-'));
@@ -148,7 +149,7 @@ describe('rule matching, field by field', () => {
       }) as PodContext['posture'];
     // As the cluster cache shares them: frozen, one per pod.
     const frozen = (checks: string[]) =>
-      alert({}, { outcome: 'container_id', pod: deepFrozen(podContext({ posture: posture(checks) })) });
+      alert({}, { outcome: 'container_id', pod: deepFreeze(podContext({ posture: posture(checks) })) });
     const bad = frozen(['hostPathVolumes', 'privileged']);
     const good = frozen(['hostPathVolumes']);
     const none = frozen([]);
@@ -359,11 +360,3 @@ describe('anyOf', () => {
     expect(test(undefined)).toBe(false);
   });
 });
-
-function deepFrozen<T>(value: T): T {
-  if (value !== null && typeof value === 'object') {
-    for (const inner of Object.values(value)) deepFrozen(inner);
-    Object.freeze(value);
-  }
-  return value;
-}
