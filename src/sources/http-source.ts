@@ -372,11 +372,12 @@ function rejections({ rejected, rejectedCount }: BatchResult): Pick<BatchResult,
   return rejectedCount > rejected.length ? { rejected, rejectedCount } : { rejected };
 }
 
-/** The media type of a Content-Type header, lower case, without parameters ('' when there is none). */
+/** Whether a request's body is a batch of NDJSON alerts (the kind that may be held). */
 function isNdjsonRequest(req: FastifyRequest): boolean {
   return NDJSON_TYPES.has(mediaType(req.headers['content-type']));
 }
 
+/** The media type of a Content-Type header, lower case, without parameters ('' when there is none). */
 function mediaType(header: string | undefined): string {
   // What Falco sends, as it sends it: no need to split and fold it.
   if (header === 'application/json') return header;
