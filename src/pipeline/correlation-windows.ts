@@ -99,6 +99,29 @@ function seenOf(alert: EventAlert, seq: number, atMs: number): Seen {
   };
 }
 
+/**
+ * A value's first entry. Written as one literal and filled by refill, not as `{ ...seenOf(…), value }`:
+ * V8 gives every object made by a spread and then given more properties a hidden class of its own.
+ */
+function valueSeenOf(alert: EventAlert, seq: number, atMs: number, value: string): ValueSeen {
+  const entry: ValueSeen = {
+    seq,
+    atMs,
+    receivedAtMs: 0,
+    rule: '',
+    priority: alert.priority,
+    pod: undefined,
+    hostname: '',
+    command: undefined,
+    value,
+    firstMs: atMs,
+    events: 1,
+    maxPriority: alert.priority,
+  };
+  refill(entry, alert, seq, atMs);
+  return entry;
+}
+
 /** Overwrites `seen` with a later event: a window that keeps one entry per value reuses it. */
 function refill(seen: Seen, alert: EventAlert, seq: number, atMs: number): void {
   seen.seq = seq;
@@ -277,8 +300,7 @@ class ValueCountWindow implements Window {
       this.place(before);
       return true;
     }
-    const seen = seenOf(alert, seq, atMs);
-    this.place({ ...seen, value, firstMs: atMs, events: 1, maxPriority: seen.priority });
+    this.place(valueSeenOf(alert, seq, atMs, value));
     if (this.values.size > MAX_GROUP_ENTRIES) {
       for (const oldest of this.values.keys()) {
         this.values.delete(oldest);

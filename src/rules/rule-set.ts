@@ -1,5 +1,5 @@
 import { Priority, priorityName } from '../events/priority.js';
-import type { EventAlert } from '../pipeline/alert.js';
+import { copyEventAlert, type EventAlert } from '../pipeline/alert.js';
 import { fingerprint } from './alert-keys.js';
 import type { CompiledCorrelation } from './compile-correlation.js';
 import type { Predicate } from './compile-match.js';
@@ -55,7 +55,7 @@ export class RuleSet {
    * common case (no rule matches) allocates only that copy and the outcome.
    */
   apply(input: EventAlert, nowMs: number): PolicyOutcome {
-    const alert: EventAlert = { ...input };
+    const alert = copyEventAlert(input);
     let matched: string[] | undefined;
     let dedupKey = this.dedup.key;
     let windowMs = this.dedup.windowMs;

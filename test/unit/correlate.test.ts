@@ -11,10 +11,12 @@ import {
   formatSpan,
   MAX_GROUP_ENTRIES,
 } from '../../src/pipeline/correlate.js';
+import { newWindow } from '../../src/pipeline/correlation-windows.js';
 import { type CompiledCorrelation, compileCorrelation } from '../../src/rules/compile-correlation.js';
 import type { CorrelationSpec } from '../../src/rules/rule-schema.js';
 import { podContext } from '../fixtures/pod-context.js';
 import { timeAlert } from '../helpers/alert-time.js';
+import { shareHiddenClass, WARM_UP_OBJECTS } from '../helpers/hidden-class.js';
 
 const SHELL = 'Terminal shell in container';
 const READ = 'Read sensitive file untrusted';
@@ -316,6 +318,17 @@ const podSweep = (timespan: number) =>
 
 describe('correlate: value_count', () => {
   const pods = () => podSweep(600_000);
+
+  it('keeps its values in one hidden class', () => {
+    // Each new value's entry is built per event; V8 would give one made by a spread and then given
+    // more properties a class of its own.
+    const window = newWindow(pods());
+    for (let i = 0; i < WARM_UP_OBJECTS; i += 1)
+      window.add(alert(SHELL, `api-${i}`), i, i * 1000, [0], `payments/api-${i}`);
+    const entries = window.snapshot().contributors;
+    expect(entries).toHaveLength(WARM_UP_OBJECTS);
+    expect(shareHiddenClass(entries)).toBe(true);
+  });
 
   it('counts distinct values: the same pod five times is one, three pods fire', () => {
     const c = pods();

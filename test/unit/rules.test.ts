@@ -13,6 +13,7 @@ import { loadRules } from '../../src/rules/load-rules.js';
 import type { MatchBlock } from '../../src/rules/rule-schema.js';
 import { deepFreeze } from '../../src/util/deep-freeze.js';
 import { podContext } from '../fixtures/pod-context.js';
+import { shareHiddenClass, WARM_UP_OBJECTS } from '../helpers/hidden-class.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'perch-rules-'));
 const NOW = Date.parse('2026-11-26T12:00:00Z');
@@ -184,6 +185,28 @@ describe('rule matching, field by field', () => {
 });
 
 describe('rule actions and order', () => {
+  it('copies every alert into one hidden class: with a dedup setting, routes, or neither', () => {
+    const { ruleSet } = load(`
+rules:
+  - { name: routed, match: { rule: Routed }, route: [secops] }
+  - { name: undeduplicated, match: { rule: Plain }, dedup: { enabled: false } }
+`);
+    // Two alerts of each kind, from different events: V8 gives a copy made by spreading the input
+    // and then adding properties a class of its own, a cost paid on every event.
+    for (const rule of ['Terminal shell in container', 'Routed', 'Plain']) {
+      const copies = Array.from(
+        { length: WARM_UP_OBJECTS },
+        (_, n) => ruleSet.apply(alert({ rule, output_fields: { 'proc.pid': n } }), NOW).alert,
+      );
+      expect(new Set(copies).size).toBe(WARM_UP_OBJECTS);
+      expect(shareHiddenClass(copies)).toBe(true);
+    }
+    const deduplicated = ruleSet.apply(alert(), NOW).alert;
+    expect(deduplicated.dedup?.windowMs).toBeGreaterThan(0);
+    expect(ruleSet.apply(alert({ rule: 'Routed' }), NOW).alert.routes).toEqual(['secops']);
+    expect('dedup' in ruleSet.apply(alert({ rule: 'Plain' }), NOW).alert).toBe(false);
+  });
+
   it('sets severity with the stated reason, and stops at the first match', () => {
     const { ruleSet, errors } = load(`
 rules:
