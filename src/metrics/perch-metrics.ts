@@ -31,7 +31,8 @@ export class PerchMetrics {
     labelNames: ['component_kind', 'component_id'] as const,
     registers: [this.registry],
   });
-  private readonly discarded = new Counter({
+  // Counted for every event shed or refused while a component is overloaded.
+  private readonly discarded = new TallyCounter({
     name: 'perch_component_discarded_events_total',
     help: 'Events a component discarded, by reason.',
     labelNames: ['component_kind', 'component_id', 'reason'] as const,
@@ -197,6 +198,7 @@ export class PerchMetrics {
     const key = `${kind}/${id}`;
     const received = this.received.tally(key, labels);
     const sent = this.sent.tally(key, labels);
+    const discardedBy = new Map<string, Tally>();
     return {
       received: (count = 1) => {
         received.pending += count;
@@ -204,7 +206,14 @@ export class PerchMetrics {
       sent: (count = 1) => {
         sent.pending += count;
       },
-      discarded: (reason, count = 1) => this.discarded.inc({ ...labels, reason }, count),
+      discarded: (reason, count = 1) => {
+        let discarded = discardedBy.get(reason);
+        if (!discarded) {
+          discarded = this.discarded.tally(`${key}/${reason}`, { ...labels, reason });
+          discardedBy.set(reason, discarded);
+        }
+        discarded.pending += count;
+      },
       error: (type) => this.errors.inc({ ...labels, error_type: type }),
     };
   }

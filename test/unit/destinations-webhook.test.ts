@@ -6,10 +6,16 @@ import { parseFalcoJson } from '../../src/events/parse-falco-json.js';
 import { Priority } from '../../src/events/priority.js';
 import { stringifyExact } from '../../src/events/serialize-event.js';
 import type { Enrichment } from '../../src/kube/pod-context.js';
-import { alertFromEvent, type DigestAlert, type EventAlert } from '../../src/pipeline/alert.js';
+import {
+  alertFromEvent,
+  type DigestAlert,
+  type EventAlert,
+  type IncidentAlert,
+} from '../../src/pipeline/alert.js';
 import { sign, signingKey, webhookBody, webhookDestination } from '../../src/sinks/destinations/webhook.js';
 import { CURRENT_ALERT } from '../fixtures/falco-alerts.js';
 import { PRIVILEGED_API_CONTAINER, podContext } from '../fixtures/pod-context.js';
+import { shareHiddenClass, WARM_UP_OBJECTS } from '../helpers/hidden-class.js';
 
 const URL = new Secret('https://receiver.example.com/falco');
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -191,6 +197,63 @@ describe('webhook signing (Standard Webhooks v1)', () => {
       false,
     );
     expect(verify(first, 'whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 1_767_258_903)).toBe(false);
+  });
+
+  it('gives the headers of every signed attempt one hidden class', () => {
+    const destination = webhookDestination(
+      { url: URL, headers: { 'x-team': 'secops' }, signingSecret: new Secret(SECRET) },
+      { now: () => 1_000_000 },
+    );
+    const rendered = destination.render(eventAlert());
+    const prepare = destination.prepare;
+    if (!prepare) throw new Error('a signing webhook prepares each attempt');
+    // A spread of the headers given the signature after would be a class per attempt in V8.
+    const attempts = Array.from({ length: WARM_UP_OBJECTS }, (_, n) => prepare(rendered, n + 1).headers);
+    expect(shareHiddenClass(attempts)).toBe(true);
+    expect(Object.keys(attempts[0] ?? {})).toEqual([
+      'content-type',
+      'x-team',
+      'webhook-id',
+      'webhook-timestamp',
+      'webhook-signature',
+    ]);
+  });
+
+  it('writes an incident timeline’s entries in one hidden class, in the entry’s own order', () => {
+    const timeline = Array.from({ length: WARM_UP_OBJECTS }, (_, n) => ({
+      timeMs: 1_767_258_903_000 + n,
+      rule: 'Terminal shell in container',
+      priority: Priority.Notice,
+      ...(n % 2 === 0 ? { pod: `payments/api-${n}` } : {}),
+      summary: `shell ${n}`,
+    }));
+    const incident: IncidentAlert = {
+      kind: 'incident',
+      id: 'inc-1',
+      correlation: 'shells',
+      type: 'event_count',
+      title: 'Shells',
+      group: { namespace: 'payments' },
+      timeline,
+      eventCount: WARM_UP_OBJECTS,
+      firstSeenMs: 1_767_258_903_000,
+      lastSeenMs: 1_767_258_903_029,
+      sample: eventAlert(),
+      priority: Priority.Error,
+      reasons: [],
+      receivedAtMs: 1_767_258_904_000,
+    };
+    const entries = (webhookBody(incident).data as { timeline: Record<string, unknown>[] }).timeline;
+    expect(shareHiddenClass(entries.filter((_, n) => n % 2 === 0))).toBe(true);
+    expect(shareHiddenClass(entries.filter((_, n) => n % 2 === 1))).toBe(true);
+    expect(Object.keys(entries[0] ?? {})).toEqual(['timeMs', 'rule', 'priority', 'pod', 'summary', 'time']);
+    expect(entries[1]).toEqual({
+      timeMs: 1_767_258_903_001,
+      rule: 'Terminal shell in container',
+      priority: 'Notice',
+      summary: 'shell 1',
+      time: '2026-01-01T09:15:03.001Z',
+    });
   });
 
   it('uses a secret without the whsec_ prefix as its UTF-8 bytes', () => {
