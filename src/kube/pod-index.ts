@@ -303,7 +303,18 @@ function refsOf(pod: IndexablePod, uid: string): IdRef[] {
     const fullId = rawId ? stripScheme(rawId) : '';
     if (!fullId || seen.has(fullId)) return;
     seen.add(fullId);
-    refs.push({ ...base, key: fullId.slice(0, SHORT_ID_LENGTH), fullId, previous });
+    // Every field in one literal, `match` included: a spread then extended (and `match` set later)
+    // would give each ref hidden classes of its own in V8, on every pod update.
+    refs.push({
+      key: fullId.slice(0, SHORT_ID_LENGTH),
+      fullId,
+      uid: base.uid,
+      containerName: base.containerName,
+      containerKind: base.containerKind,
+      ...(base.image === undefined ? {} : { image: base.image }),
+      previous,
+      match: undefined,
+    });
   };
   for (const [statusField, specField, containerKind] of STATUS_LISTS) {
     for (const status of pod.status?.[statusField] ?? []) {
