@@ -113,10 +113,10 @@ export function alertFromEvent({ event, enrichment }: EnrichedEvent, receivedAtM
 
 /**
  * A copy of an event alert that the rules may change. Written out field by field rather than as
- * `{ ...alert }`: V8 gives every spread copy a hidden class of its own, and every property then
- * added to it (dedup, routes) another one, for every event. Those cost about 300 bytes per event
- * that only a full garbage collection frees, and turn the property reads of every later stage
- * megamorphic. Built like this, all copies share the few classes of the literal.
+ * `{ ...alert }`: V8 gives a spread copy that is then given a property it lacked (dedup, routes) a
+ * hidden class of its own, for every event. Those cost about 300 bytes per event that only a full
+ * garbage collection frees, and turn the property reads of every later stage megamorphic. Built
+ * like this, all copies share the few classes of the literal.
  */
 export function copyEventAlert(alert: EventAlert): EventAlert {
   const copy: EventAlert = {

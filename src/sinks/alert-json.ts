@@ -75,7 +75,8 @@ export function alertToJson(alert: Alert, integers: Integers = 'bigint'): Record
         eventCount: alert.eventCount,
         firstSeen: iso(alert.firstSeenMs),
         lastSeen: iso(alert.lastSeenMs),
-        // Field by field, in the entry's own order: a spread then extended gets a hidden class of its own per entry in V8.
+        // Field by field, in the entry's own order: a spread then extended would get a hidden class
+        // of its own per entry in V8.
         timeline: alert.timeline.map((t) => ({
           timeMs: t.timeMs,
           rule: t.rule,
