@@ -118,6 +118,22 @@ export function alertFromEvent({ event, enrichment }: EnrichedEvent, receivedAtM
  * garbage collection frees, and turn the property reads of every later stage megamorphic. Built
  * like this, all copies share the few classes of the literal.
  */
+/**
+ * Every field of an EventAlert, optional ones included: a field added to the type fails to compile
+ * until it is listed here, and a test copies an alert with each of them set.
+ */
+export const EVENT_ALERT_FIELDS = Object.freeze({
+  kind: true,
+  id: true,
+  event: true,
+  enrichment: true,
+  priority: true,
+  reasons: true,
+  routes: true,
+  receivedAtMs: true,
+  dedup: true,
+} satisfies Record<keyof EventAlert, true>);
+
 export function copyEventAlert(alert: EventAlert): EventAlert {
   const copy: EventAlert = {
     kind: 'event',

@@ -6,7 +6,12 @@ import { validateConfig } from '../../src/config/load-config.js';
 import { parseFalcoJson } from '../../src/events/parse-falco-json.js';
 import { Priority } from '../../src/events/priority.js';
 import type { Enrichment, PodContext } from '../../src/kube/pod-context.js';
-import { alertFromEvent, type EventAlert } from '../../src/pipeline/alert.js';
+import {
+  alertFromEvent,
+  copyEventAlert,
+  EVENT_ALERT_FIELDS,
+  type EventAlert,
+} from '../../src/pipeline/alert.js';
 import { compileMatch } from '../../src/rules/compile-match.js';
 import { anyOf } from '../../src/rules/glob.js';
 import { loadRules } from '../../src/rules/load-rules.js';
@@ -185,6 +190,30 @@ describe('rule matching, field by field', () => {
 });
 
 describe('rule actions and order', () => {
+  it('copies every field of an alert, and changes only the copy', () => {
+    const input: EventAlert = {
+      ...alert(),
+      routes: ['console'],
+      dedup: { key: 'k', windowMs: 1000 },
+      reasons: ['earlier'],
+    };
+    const copy = copyEventAlert(input);
+    expect(Object.keys(copy).sort()).toEqual(Object.keys(EVENT_ALERT_FIELDS).sort());
+    expect(copy).toStrictEqual(input);
+    expect(copy).not.toBe(input);
+    const { ruleSet } = load(`
+rules:
+  - { name: raise, match: {}, severity: Critical, reason: raised, route: [secops] }
+`);
+    const before = structuredClone({
+      priority: input.priority,
+      reasons: input.reasons,
+      routes: input.routes,
+    });
+    ruleSet.apply(input, NOW);
+    expect({ priority: input.priority, reasons: input.reasons, routes: input.routes }).toEqual(before);
+  });
+
   it('copies every alert into one hidden class: with a dedup setting, routes, or neither', () => {
     const { ruleSet } = load(`
 rules:
