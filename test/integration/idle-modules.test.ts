@@ -56,9 +56,18 @@ function freePort(): Promise<number> {
   });
 }
 
-/** A preload that records, at exit, the packages the process loaded: CommonJS from require.cache, ESM through a resolve hook. */
-function writeProbe(dir: string): { preload: string; files: () => string[]; loaded: () => string[] } {
+/**
+ * A preload that records, at exit, the packages the process loaded (CommonJS from require.cache, ESM
+ * through a resolve hook) and how many ICU grapheme segmenters it made (about 3 MB each).
+ */
+function writeProbe(dir: string): {
+  preload: string;
+  files: () => string[];
+  loaded: () => string[];
+  segmenters: () => number;
+} {
   const list = join(dir, 'loaded.txt');
+  const segmenterCount = join(dir, 'segmenters.txt');
   const hook = join(dir, 'hook.mjs');
   writeFileSync(
     hook,
@@ -75,12 +84,17 @@ export async function resolve(specifier, context, next) {
     preload,
     `require('node:module').register(${JSON.stringify(pathToFileURL(hook).href)});
 process.on('exit', () => require('node:fs').appendFileSync(${JSON.stringify(list)}, Object.keys(require.cache).join('\\n') + '\\n'));
+const Segmenter = Intl.Segmenter;
+let made = 0;
+Intl.Segmenter = class extends Segmenter { constructor(...args) { super(...args); made += 1; } };
+process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(segmenterCount)}, String(made)));
 `,
   );
   const files = () => readFileSync(list, 'utf8').split('\n');
   return {
     preload,
     files,
+    segmenters: () => Number(readFileSync(segmenterCount, 'utf8')),
     loaded: () => {
       const packages = files()
         .map((path) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1])
@@ -138,6 +152,8 @@ describe('what perch run loads at rest', () => {
     const rxjs = probe.files().filter((path) => path.includes('node_modules/rxjs/'));
     expect(rxjs.some((path) => path.endsWith('/internal/Observable.js'))).toBe(true);
     expect(rxjs.filter((path) => /\/rxjs\/dist\/\w+\/(operators\/)?index\.js$/.test(path))).toEqual([]);
+    // Made when a value is first cut to length (src/util/graphemes.ts), not at start.
+    expect(probe.segmenters()).toBe(0);
   }, 60_000);
 
   it('loads undici once a webhook sink posts (the probe sees CommonJS loaded on use)', async () => {
