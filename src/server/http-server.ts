@@ -11,6 +11,9 @@ import {
 import type { PerchMetrics } from '../metrics/perch-metrics.js';
 import { redactSecrets } from '../util/redact.js';
 
+/** How long closing waits for requests still in flight before it cuts their connections. */
+export const CLOSE_WAIT_MS = 1000;
+
 type CompilersFactory = NonNullable<
   NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']
 >;
@@ -112,8 +115,19 @@ export class HttpServer {
     return this.address?.port ?? 0;
   }
 
-  /** Stops accepting connections and waits for in-flight requests to finish. */
+  /**
+   * Stops accepting connections and waits for in-flight requests to finish, for at most
+   * CLOSE_WAIT_MS: a client that stalls in the middle of a body would otherwise hold the process
+   * until Node's request timeout (5 minutes), past any pod's termination grace. By now the intake
+   * has stopped, so what such a request carries could not be taken in anyway.
+   */
   async close(): Promise<void> {
-    await this.app.close();
+    const closing = this.app.close();
+    const force = setTimeout(() => this.app.server.closeAllConnections(), CLOSE_WAIT_MS);
+    try {
+      await closing;
+    } finally {
+      clearTimeout(force);
+    }
   }
 }
