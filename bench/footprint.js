@@ -347,3 +347,112 @@ async function stormOnce({ dir, cpu, load, podsFile, durationMs, progress, runti
     await perch.stop();
   }
 }
+
+/** How often the soak reads the agent's RSS. */
+const SOAK_SAMPLE_MS = 5000;
+
+/** Sum of perch_events_total over its outcomes, and the shed ones alone: where every alert taken in ended. */
+async function outcomesFromMetrics(port) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let accounted = 0;
+  let shed = 0;
+  for (const match of text.matchAll(/^perch_events_total\{outcome="(\w+)"\} (\d+)/gm)) {
+    accounted += Number(match[2]);
+    if (match[1] === 'shed') shed = Number(match[2]);
+  }
+  return { accounted, shed };
+}
+
+/** Least-squares slope of `samples` ({ atMs, mb }) in MB per minute. */
+function slopeMbPerMinute(samples) {
+  const n = samples.length;
+  if (n < 2) return null;
+  const meanX = samples.reduce((s, p) => s + p.atMs, 0) / n;
+  const meanY = samples.reduce((s, p) => s + p.mb, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const p of samples) {
+    num += (p.atMs - meanX) * (p.mb - meanY);
+    den += (p.atMs - meanX) ** 2;
+  }
+  return den === 0 ? null : (num / den) * 60_000;
+}
+
+/**
+ * RSS of `perch run` with the DaemonSet's process settings under a steady load for `durationMs`:
+ * `rate` alerts/s over HTTP, one alert per POST on four keep-alive connections as Falco's
+ * http_output sends them, each alert its own dedup key and stamped with the time it is sent, so the
+ * dedup and correlation windows fill to their bounds and keep turning over. RSS is read every
+ * SOAK_SAMPLE_MS; the figure is the peak (VmHWM). The slope over the second half says whether RSS
+ * has levelled off. lost = answered 200 − accounted for by perch_events_total (every outcome).
+ */
+export async function soakRss({ dir, cpu, load, podsFile, rate, durationMs, progress }) {
+  const runtime = daemonSetRuntime();
+  const { perch, port } = await launch({
+    dir,
+    cpu,
+    runtime,
+    extra: { kubernetes: { enabled: false, podsFile } },
+  });
+  const pid = perch.child.pid;
+  try {
+    const startMb = rssMb(pid);
+    const cpu0 = cpuMs(pid);
+    const t0 = performance.now();
+    const samples = [];
+    const sampler = setInterval(() => {
+      const atMs = performance.now() - t0;
+      const mb = rssMb(pid);
+      samples.push({ atMs, mb });
+      if (samples.length % Math.round(60_000 / SOAK_SAMPLE_MS) === 0)
+        progress(`soak: ${(atMs / 60_000).toFixed(0)} min, RSS ${mb.toFixed(1)} MB`);
+    }, SOAK_SAMPLE_MS);
+    let sent;
+    try {
+      sent = await load.call('httpRate', { port, rate, durationMs, phase: 1, connections: 4 });
+    } finally {
+      clearInterval(sampler);
+    }
+    const agentCpuMs = cpuMs(pid) - cpu0;
+    const seconds = (performance.now() - t0) / 1000;
+    // The last alerts may still be in the pipeline: wait until all are accounted for, or 5 s of no change.
+    let outcomes = await outcomesFromMetrics(port);
+    let quietSince = performance.now();
+    while (outcomes.accounted < sent.ok && performance.now() - quietSince < 5000) {
+      await sleep(50);
+      const next = await outcomesFromMetrics(port);
+      if (next.accounted !== outcomes.accounted) quietSince = performance.now();
+      outcomes = next;
+    }
+    const secondHalf = samples.filter((s) => s.atMs >= durationMs / 2);
+    const result = {
+      rate,
+      minutes: durationMs / 60_000,
+      settings: runtime.describe,
+      sent: sent.sent,
+      answered: sent.ok,
+      ingestErrors: sent.errors,
+      achievedRate: sent.achievedRate,
+      accounted: outcomes.accounted,
+      shed: outcomes.shed,
+      lost: sent.ok - outcomes.accounted,
+      startMb,
+      peakMb: peakRssMb(pid),
+      endMb: rssMb(pid),
+      perMinuteMb: samples
+        .filter((_, i) => (i + 1) % Math.round(60_000 / SOAK_SAMPLE_MS) === 0)
+        .map((s) => Number(s.mb.toFixed(1))),
+      secondHalfSlopeMbPerMin: slopeMbPerMinute(secondHalf),
+      agentCpuShare: agentCpuMs / 1000 / seconds,
+    };
+    progress(
+      `soak (${runtime.describe}) @ ${rate}/s for ${result.minutes} min: ${sent.ok} of ${sent.sent} answered, ` +
+        `${result.lost} lost, ${result.shed} shed; RSS ${startMb.toFixed(1)} MB at start, peak ` +
+        `${result.peakMb.toFixed(1)} MB, ${result.endMb.toFixed(1)} MB at the end; second half ` +
+        `${result.secondHalfSlopeMbPerMin?.toFixed(2)} MB/min; agent CPU ${(result.agentCpuShare * 100).toFixed(0)} %`,
+    );
+    return result;
+  } finally {
+    await perch.stop();
+  }
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Perch benchmarks: `npm run bench` (= `npm run build --silent && node bench/run.js`), or directly
-// `node bench/run.js [--json FILE] [--profile DIR] [--quick] [--only http,spooled,…,added_us] [--help]`.
+// `node bench/run.js [--json FILE] [--profile DIR] [--quick] [--soak-minutes N] [--only http,spooled,…,added_us] [--help]`.
 //
 // How it is put together (the simplest robust option):
 // - bench/ is plain ESM JavaScript importing the compiled agent from ../dist (hence the build first);
@@ -12,7 +12,7 @@
 //   load generator and inputs: the full pipeline (enrichment over 300 cached pods, default rules, dedup,
 //   correlation, metrics, the console sink into a null stream) against the same transport into a no-op.
 // - Inputs are deterministic (bench/fixtures.js): ~1.2 KB Falco JSON alerts over 10 rules and 300 pods.
-// - The footprint figures (idle_rss, start, webhook, webhook_batch, storm_rss; bench/footprint.js) measure a real
+// - The footprint figures (idle_rss, start, webhook, webhook_batch, storm_rss, soak_rss; bench/footprint.js) measure a real
 //   `perch run` process from outside, through /proc, with the load generator pinned as above;
 //   webhook_peer is the same load posted straight to the same receiver, without Perch.
 // See docs/performance.md for what each figure measures, the targets and the latest numbers.
@@ -22,7 +22,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { alertJson, writeClusterDump } from './fixtures.js';
-import { idleRss, startTime, stormRss, webhookDelivery, webhookPeer } from './footprint.js';
+import { idleRss, soakRss, startTime, stormRss, webhookDelivery, webhookPeer } from './footprint.js';
 import { pinningAvailable, startWorker } from './ipc.js';
 import { summariseProfile } from './profile-summary.js';
 
@@ -40,16 +40,18 @@ const SCENARIOS = [
   'webhook_peer',
   'webhook_batch',
   'storm_rss',
+  'soak_rss',
   'added_us',
 ];
-const USAGE = `usage: node bench/run.js [--json FILE] [--profile DIR] [--quick] [--only ${SCENARIOS.join(',')}]
+const USAGE = `usage: node bench/run.js [--json FILE] [--profile DIR] [--quick] [--soak-minutes N] [--only ${SCENARIOS.join(',')}]
 
-  --json FILE     also write the figures as JSON to FILE
-  --profile DIR   CPU-profile the agent during the measured rounds, one .cpuprofile per round in DIR
-  --quick         shorter runs and smaller counts (a smoke test, not figures to compare)
-  --only LIST     run only these scenarios, comma-separated: ${SCENARIOS.join(', ')}
-                  (added_us is computed from http, grpc and jsonl, so it runs those three)
-  --help          print this and exit
+  --json FILE       also write the figures as JSON to FILE
+  --profile DIR     CPU-profile the agent during the measured rounds, one .cpuprofile per round in DIR
+  --quick           shorter runs and smaller counts (a smoke test, not figures to compare)
+  --soak-minutes N  how long soak_rss runs (default 10, or 1 with --quick)
+  --only LIST       run only these scenarios, comma-separated: ${SCENARIOS.join(', ')}
+                    (added_us is computed from http, grpc and jsonl, so it runs those three)
+  --help            print this and exit
 `;
 
 /** Usage on stderr and exit 2: a typo must not start (or silently skip) a benchmark of several minutes. */
@@ -66,6 +68,7 @@ try {
       profile: { type: 'string' },
       quick: { type: 'boolean' },
       only: { type: 'string' },
+      'soak-minutes': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -85,6 +88,9 @@ const only = parsed.only?.split(',').map((name) => name.trim());
 const unknown = only?.filter((name) => !SCENARIOS.includes(name)) ?? [];
 if (unknown.length > 0)
   usageError(`unknown --only scenario(s): ${unknown.join(', ')} (expected some of: ${SCENARIOS.join(', ')})`);
+const soakMinutes = Number(parsed['soak-minutes'] ?? (quick ? 1 : 10));
+if (!(soakMinutes > 0) || !Number.isFinite(soakMinutes))
+  usageError(`--soak-minutes ${parsed['soak-minutes']}: expected a number of minutes above 0`);
 const ADDED_US_FROM = ['http', 'grpc', 'jsonl'];
 const wanted = (name) =>
   !only || only.includes(name) || (ADDED_US_FROM.includes(name) && only.includes('added_us'));
@@ -103,6 +109,7 @@ const START_RUNS = 3;
 const WEBHOOK_RATE = 2000;
 const WEBHOOK_MS = quick ? 3000 : 5000;
 const STORM_MS = quick ? 5000 : 10_000;
+const SOAK_RATE = 2000;
 const AGENT_CPU = 0;
 const LOAD_CPU = 1;
 
@@ -118,6 +125,7 @@ const TARGETS = {
   webhookP99Ms: 25,
   stormRssMb: 256,
   stormRssDaemonSetMb: 200,
+  soakRssMb: 200,
   addedUs: 10,
 };
 /** falcosidekick (webhook output only) on the same load, measured once beside Perch: not re-measured here. */
@@ -433,7 +441,7 @@ async function footprint() {
   const common = { dir, cpu: AGENT_CPU, progress };
   if (wanted('idle_rss')) out.idle = await idleRss({ ...common, idleMs: IDLE_MS, settledMs: SETTLED_MS });
   if (wanted('start')) out.start = await startTime({ ...common, runs: START_RUNS });
-  if (['webhook', 'webhook_peer', 'webhook_batch', 'storm_rss'].some(wanted)) {
+  if (['webhook', 'webhook_peer', 'webhook_batch', 'storm_rss', 'soak_rss'].some(wanted)) {
     const load = startWorker('./load-worker.js', { cpu: LOAD_CPU });
     try {
       if (wanted('webhook'))
@@ -458,6 +466,14 @@ async function footprint() {
         });
       if (wanted('storm_rss'))
         out.storm = await stormRss({ ...common, load, podsFile, durationMs: STORM_MS });
+      if (wanted('soak_rss'))
+        out.soak = await soakRss({
+          ...common,
+          load,
+          podsFile,
+          rate: SOAK_RATE,
+          durationMs: soakMinutes * 60_000,
+        });
     } finally {
       await load.stop();
     }
@@ -699,6 +715,30 @@ function table(r) {
       `≤ ${TARGETS.stormRssDaemonSetMb} MB`,
       mark(fp.storm.daemonSet.peakMb <= TARGETS.stormRssDaemonSetMb),
     ]);
+  if (fp.soak) {
+    const s = fp.soak;
+    rows.push([
+      `peak RSS, ${s.minutes}-min soak @ ${fmt(s.rate)}/s (one alert per POST, DaemonSet's settings)`,
+      `${fmt(s.peakMb, 1)} MB`,
+      `at start ${fmt(s.startMb, 1)} MB, at the end ${fmt(s.endMb, 1)} MB`,
+      `≤ ${TARGETS.soakRssMb} MB`,
+      mark(s.peakMb <= TARGETS.soakRssMb),
+    ]);
+    rows.push([
+      '  RSS trend over the second half',
+      `${fmt(s.secondHalfSlopeMbPerMin, 2)} MB/min`,
+      `by minute: ${s.perMinuteMb.map((mb) => fmt(mb, 1)).join(', ')}`,
+      '—',
+      '',
+    ]);
+    rows.push([
+      '  lost (answered 200 − accounted for)',
+      fmt(s.lost),
+      `${fmt(s.answered)} answered, ${fmt(s.shed)} shed, ${fmt(s.ingestErrors)} not answered 200`,
+      '0',
+      mark(s.lost === 0),
+    ]);
+  }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => [...row[c]].length)));
   const line = (row) =>
     row
@@ -783,6 +823,18 @@ function toJson(r, meta) {
     };
   if (fp.storm) json.storm_rss_mb = round(fp.storm.peakMb, 1);
   if (fp.storm?.daemonSet) json.storm_rss_mb_daemonset = round(fp.storm.daemonSet.peakMb, 1);
+  if (fp.soak)
+    json.soak = {
+      minutes: fp.soak.minutes,
+      rate: fp.soak.rate,
+      peak_rss_mb: round(fp.soak.peakMb, 1),
+      end_rss_mb: round(fp.soak.endMb, 1),
+      rss_mb_by_minute: fp.soak.perMinuteMb,
+      second_half_slope_mb_per_min: round(fp.soak.secondHalfSlopeMbPerMin, 3),
+      lost: fp.soak.lost,
+      shed: fp.soak.shed,
+      settings: fp.soak.settings,
+    };
   if (r.added_us)
     json.added_us = Object.fromEntries(
       Object.entries(r.added_us)
@@ -804,6 +856,7 @@ function toJson(r, meta) {
     },
     storm_rss_mb: TARGETS.stormRssMb,
     storm_rss_mb_daemonset: TARGETS.stormRssDaemonSetMb,
+    soak: { peak_rss_mb: TARGETS.soakRssMb, lost: 0 },
     added_us: TARGETS.addedUs,
   };
   json.baselines = {
@@ -850,7 +903,7 @@ async function main() {
   if (wanted('rss')) r.rss = await memory();
   if (wanted('metrics')) r.metrics = await metricsRender();
   if (wanted('added_us')) r.added_us = addedUs(r);
-  if (['idle_rss', 'start', 'webhook', 'webhook_peer', 'webhook_batch', 'storm_rss'].some(wanted))
+  if (['idle_rss', 'start', 'webhook', 'webhook_peer', 'webhook_batch', 'storm_rss', 'soak_rss'].some(wanted))
     r.footprint = await footprint();
   meta.seconds = Math.round((Date.now() - started) / 1000);
 

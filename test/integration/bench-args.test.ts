@@ -12,9 +12,10 @@ describe('bench/run.js arguments', () => {
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('usage: node bench/run.js');
     expect(result.stdout).toContain(
-      'http, spooled, grpc, jsonl, latency, rss, metrics, idle_rss, start, webhook, webhook_peer, webhook_batch, storm_rss, added_us',
+      'http, spooled, grpc, jsonl, latency, rss, metrics, idle_rss, start, webhook, webhook_peer, webhook_batch, storm_rss, soak_rss, added_us',
     );
     expect(result.stdout).toContain('added_us is computed from http, grpc and jsonl');
+    expect(result.stdout).toContain('--soak-minutes N  how long soak_rss runs');
     expect(result.stderr).not.toContain('Perch benchmarks');
   });
 
@@ -25,6 +26,8 @@ describe('bench/run.js arguments', () => {
     [['--only', 'webhook_peer,webhook_batched'], 'unknown --only scenario(s): webhook_batched'],
     [['--bogus'], "Unknown option '--bogus'"],
     [['extra'], "Unexpected argument 'extra'"],
+    [['--soak-minutes', '0'], '--soak-minutes 0: expected a number of minutes above 0'],
+    [['--soak-minutes', 'ten'], '--soak-minutes ten: expected a number of minutes above 0'],
   ])('%j is refused with the usage and exit 2 before any benchmark starts', (args, problem) => {
     const result = bench(...args);
     expect(result.status).toBe(2);
