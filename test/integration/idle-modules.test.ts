@@ -4,7 +4,7 @@
 // for a gRPC source or the bridge), undici (only once a sink posts), OpenTelemetry (only for an
 // otlp sink; @opentelemetry/api itself is prom-client's), fastify's ajv schema compiler (no route has a schema),
 // RxJS's index (it loads every operator; Perch takes the ones it uses). A probe preloaded into the real
-// process lists every module it loaded, ESM and CommonJS.
+// process lists every module it loaded, ESM and CommonJS, and what would wake it at rest.
 
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -58,16 +58,20 @@ function freePort(): Promise<number> {
 
 /**
  * A preload that records, at exit, the packages the process loaded (CommonJS from require.cache, ESM
- * through a resolve hook) and how many ICU grapheme segmenters it made (about 3 MB each).
+ * through a resolve hook), how many ICU grapheme segmenters it made (about 3 MB each), and what
+ * wakes it on its own: the period of every setInterval and the resolution of every event-loop delay
+ * monitor (prom-client's nodejs_eventloop_lag_*).
  */
 function writeProbe(dir: string): {
   preload: string;
   files: () => string[];
   loaded: () => string[];
   segmenters: () => number;
+  wakers: () => { intervalsMs: number[]; eventLoopSamplesMs: number[] };
 } {
   const list = join(dir, 'loaded.txt');
   const segmenterCount = join(dir, 'segmenters.txt');
+  const wakerList = join(dir, 'wakers.json');
   const hook = join(dir, 'hook.mjs');
   writeFileSync(
     hook,
@@ -88,6 +92,13 @@ const Segmenter = Intl.Segmenter;
 let made = 0;
 Intl.Segmenter = class extends Segmenter { constructor(...args) { super(...args); made += 1; } };
 process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(segmenterCount)}, String(made)));
+const wakers = { intervalsMs: [], eventLoopSamplesMs: [] };
+const perfHooks = require('node:perf_hooks');
+const monitor = perfHooks.monitorEventLoopDelay;
+perfHooks.monitorEventLoopDelay = (options) => { wakers.eventLoopSamplesMs.push(options?.resolution ?? 10); return monitor(options); };
+const every = globalThis.setInterval;
+globalThis.setInterval = function (fn, ms, ...args) { wakers.intervalsMs.push(ms); return every.call(this, fn, ms, ...args); };
+process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(wakerList)}, JSON.stringify(wakers)));
 `,
   );
   const files = () => readFileSync(list, 'utf8').split('\n');
@@ -95,6 +106,7 @@ process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(segme
     preload,
     files,
     segmenters: () => Number(readFileSync(segmenterCount, 'utf8')),
+    wakers: () => JSON.parse(readFileSync(wakerList, 'utf8')),
     loaded: () => {
       const packages = files()
         .map((path) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1])
@@ -154,6 +166,12 @@ describe('what perch run loads at rest', () => {
     expect(rxjs.filter((path) => /\/rxjs\/dist\/\w+\/(operators\/)?index\.js$/.test(path))).toEqual([]);
     // Made when a value is first cut to length (src/util/graphemes.ts), not at start.
     expect(probe.segmenters()).toBe(0);
+    // At rest nothing wakes the process more than 10 times a second (prom-client samples the event
+    // loop every 10 ms by default: 100 wake-ups a second on every node).
+    const { intervalsMs, eventLoopSamplesMs } = probe.wakers();
+    expect(eventLoopSamplesMs).toEqual([100]);
+    expect(intervalsMs).toContain(5000); // the probe sees Perch's own: the Kubernetes gauges
+    expect(intervalsMs.filter((ms) => !(ms >= 1000))).toEqual([]);
   }, 60_000);
 
   it('loads undici once a webhook sink posts (the probe sees CommonJS loaded on use)', async () => {
