@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { daemonSetRuntime } from './daemonset-runtime.js';
 import { NODE_NAME } from './fixtures.js';
-import { cpuMs, freePort, peakRssMb, rssMb, startPerch, waitFor200 } from './perch-process.js';
+import { cpuMs, freePort, peakRssMb, rssMb, startPerch, waitFor200, wakeups } from './perch-process.js';
 import { startStubKubeApi, writeStubKubeconfig } from './stub-kube-api.js';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -57,11 +57,15 @@ async function launch({ dir, cpu, kube, extra, runtime }) {
   }
 }
 
+/** How long idle CPU is read, after the second RSS reading. */
+const IDLE_CPU_MS = 10_000;
+
 /**
  * RSS at rest, one fresh process each: in watch mode with the DaemonSet's process settings (the
  * figure), the same with none (plain `node`), and without Kubernetes. Read `idleMs` after start-up
  * (the figure: it still holds start-up's garbage), and again at `settledMs`, by when V8's memory
  * reducer has usually made its first pass (it waits about 8 s for the allocation rate to drop).
+ * In watch mode, CPU time and wake-ups are then read over IDLE_CPU_MS.
  */
 export async function idleRss({ dir, cpu, idleMs, settledMs, progress }) {
   const runtime = daemonSetRuntime();
@@ -74,15 +78,29 @@ export async function idleRss({ dir, cpu, idleMs, settledMs, progress }) {
       ['withoutKubernetes', undefined, runtime],
     ]) {
       const { perch } = await launch({ dir, cpu, kube: withKube, runtime: settings });
+      const pid = perch.child.pid;
       try {
         await sleep(idleMs);
-        const mb = rssMb(perch.child.pid);
+        const mb = rssMb(pid);
         await sleep(settledMs - idleMs);
-        out[name] = { rssMb: mb, idleMs, settledMb: rssMb(perch.child.pid), settledMs };
+        out[name] = { rssMb: mb, idleMs, settledMb: rssMb(pid), settledMs };
         progress(
           `idle RSS (${name}): ${mb.toFixed(1)} MB after ${idleMs} ms without alerts, ` +
             `${out[name].settledMb.toFixed(1)} MB after ${settledMs} ms`,
         );
+        if (name === 'watch') {
+          // After start-up's garbage is collected: what the process costs while nothing happens.
+          const [cpu0, woken0] = [cpuMs(pid), wakeups(pid)];
+          await sleep(IDLE_CPU_MS);
+          const seconds = IDLE_CPU_MS / 1000;
+          out[name].idleCpuMs = IDLE_CPU_MS;
+          out[name].cpuPct = (cpuMs(pid) - cpu0) / 10 / seconds;
+          out[name].wakeupsPerSecond = (wakeups(pid) - woken0) / seconds;
+          progress(
+            `idle CPU (${name}), the next ${seconds} s: ${out[name].cpuPct.toFixed(2)} % of a CPU, ` +
+              `woken ${out[name].wakeupsPerSecond.toFixed(0)} times a second`,
+          );
+        }
       } finally {
         await perch.stop();
       }

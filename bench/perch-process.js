@@ -91,6 +91,12 @@ export const rssMb = (pid) => statusField(pid, 'VmRSS');
 /** The highest resident set size the process has had, in MB. */
 export const peakRssMb = (pid) => statusField(pid, 'VmHWM');
 
+/** How many times the process's main thread has gone to sleep and been woken (voluntary context switches). */
+export const wakeups = (pid) =>
+  Number(
+    /^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? Number.NaN,
+  );
+
 /** User + system CPU time the process has used, in ms (10 ms resolution). */
 export function cpuMs(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -499,6 +499,15 @@ async function metricsRender() {
 }
 
 const mark = (ok) => (ok ? '✓' : '✗');
+
+/** At most `count` of `values` with their indexes, evenly spaced, the first and the last included. */
+function evenlySpaced(values, count) {
+  const step = Math.max(1, (values.length - 1) / (count - 1));
+  const picked = new Set();
+  for (let i = 0; i < values.length; i += step) picked.add(Math.round(i));
+  picked.add(values.length - 1);
+  return [...picked].filter((at) => at >= 0).map((at) => ({ at, value: values[at] }));
+}
 const ratioOf = (pair) => pair.pipeline.eps / pair.bare.eps;
 
 function table(r) {
@@ -616,6 +625,13 @@ function table(r) {
       '',
       '',
     ]);
+    rows.push([
+      `  agent CPU at rest, the ${fmt(fp.idle.watch.idleCpuMs / 1000)} s after that`,
+      `${fmt(fp.idle.watch.cpuPct, 2)} %`,
+      `woken ${fmt(fp.idle.watch.wakeupsPerSecond)} times a second`,
+      '',
+      '',
+    ]);
     rows.push(['  same, plain node (no flags)', `${fmt(fp.idle.watchNoFlags.rssMb, 1)} MB`, '', '', '']);
     rows.push([
       '  same settings, without Kubernetes',
@@ -727,7 +743,9 @@ function table(r) {
     rows.push([
       '  RSS trend over the second half',
       `${fmt(s.secondHalfSlopeMbPerMin, 2)} MB/min`,
-      `by minute: ${s.perMinuteMb.map((mb) => fmt(mb, 1)).join(', ')}`,
+      `by minute: ${evenlySpaced(s.perMinuteMb, 8)
+        .map(({ at, value }) => `${at + 1}: ${fmt(value, 1)}`)
+        .join(', ')}`,
       '—',
       '',
     ]);
@@ -793,6 +811,8 @@ function toJson(r, meta) {
     json.idle_rss_mb_settled = round(fp.idle.watch.settledMb, 1);
     json.idle_rss_mb_without_kubernetes = round(fp.idle.withoutKubernetes.rssMb, 1);
     json.idle_rss_mb_no_flags = round(fp.idle.watchNoFlags.rssMb, 1);
+    json.idle_cpu_pct = round(fp.idle.watch.cpuPct, 3);
+    json.idle_wakeups_per_second = round(fp.idle.watch.wakeupsPerSecond, 1);
     json.footprint_settings = fp.idle.settings;
   }
   if (fp.start) json.start_ms = Math.round(fp.start.medianMs);

@@ -16,9 +16,9 @@ export interface ComponentMetrics {
 
 /**
  * How often the event-loop delay histogram (prom-client's nodejs_eventloop_lag_*) takes a sample.
- * Its default, 10 ms, wakes an idle Perch 100 times a second on every node, about 0.1 % of a core
- * for nothing; at 100 ms a stall of the loop of 100 ms or more is still always seen, shorter ones
- * in proportion to their length.
+ * Its default, 10 ms, woke an idle Perch 100 times a second on every node: 0.5–0.8 % of a CPU at
+ * rest, against 0.1–0.2 % now (docs/performance.md). At 100 ms a stall of the loop of 100 ms or
+ * more is still always seen, shorter ones in proportion to their length.
  */
 export const EVENT_LOOP_SAMPLE_MS = 100;
 
