@@ -443,37 +443,20 @@ async function footprint() {
   if (wanted('start')) out.start = await startTime({ ...common, runs: START_RUNS });
   if (['webhook', 'webhook_peer', 'webhook_batch', 'storm_rss', 'soak_rss'].some(wanted)) {
     const load = startWorker('./load-worker.js', { cpu: LOAD_CPU });
+    const withLoad = { ...common, load, podsFile };
     try {
-      if (wanted('webhook'))
-        out.webhook = await webhookDelivery({
-          ...common,
-          load,
-          podsFile,
-          rate: WEBHOOK_RATE,
-          durationMs: WEBHOOK_MS,
-        });
-      if (wanted('webhook_peer'))
-        out.webhookPeer = await webhookPeer({ ...common, load, rate: WEBHOOK_RATE, durationMs: WEBHOOK_MS });
+      const webhook = { ...withLoad, rate: WEBHOOK_RATE, durationMs: WEBHOOK_MS };
+      if (wanted('webhook')) out.webhook = await webhookDelivery(webhook);
+      if (wanted('webhook_peer')) out.webhookPeer = await webhookPeer(webhook);
       if (wanted('webhook_batch'))
         out.webhookBatch = await webhookDelivery({
-          ...common,
-          load,
-          podsFile,
-          rate: WEBHOOK_RATE,
-          durationMs: WEBHOOK_MS,
+          ...webhook,
           sink: { batch: WEBHOOK_BATCH },
           label: 'batched webhook',
         });
-      if (wanted('storm_rss'))
-        out.storm = await stormRss({ ...common, load, podsFile, durationMs: STORM_MS });
+      if (wanted('storm_rss')) out.storm = await stormRss({ ...withLoad, durationMs: STORM_MS });
       if (wanted('soak_rss'))
-        out.soak = await soakRss({
-          ...common,
-          load,
-          podsFile,
-          rate: SOAK_RATE,
-          durationMs: soakMinutes * 60_000,
-        });
+        out.soak = await soakRss({ ...withLoad, rate: SOAK_RATE, durationMs: soakMinutes * 60_000 });
     } finally {
       await load.stop();
     }
