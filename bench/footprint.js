@@ -256,6 +256,8 @@ export async function webhookDelivery({
       cpuMsPerDelivery: Number.isFinite(middle) ? middle : null,
       alertsPerCpuSecond: Number.isFinite(middle) && middle > 0 ? 1000 / middle : null,
       drops,
+      // What the agent's counters say it dropped, lead-in included (lost counts the measured phases only).
+      agentDropped: drops.reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0),
     };
     progress(
       `${label} @ ${rate}/s: ${result.delivered} of ${result.sent} delivered, p50 ` +

@@ -650,6 +650,13 @@ function table(r) {
     ]);
     rows.push(['  lost (posted − delivered)', fmt(w.lost), `${fmt(w.sent)} posted`, '0', mark(w.lost === 0)]);
     rows.push([
+      '  dropped or shed by the agent, lead-in included (its own counters)',
+      fmt(w.agentDropped),
+      w.drops.length > 0 ? 'reasons in the progress line' : '',
+      '—',
+      '',
+    ]);
+    rows.push([
       '  incidents delivered besides (their CPU counted above)',
       fmt(w.incidents),
       `phases ${w.phases.map((p) => fmt(p.incidents)).join(', ')}; the default correlations`,
@@ -805,6 +812,7 @@ function toJson(r, meta) {
       cpu_ms_per_delivery_phases: fp.webhook.phases.map((p) => round(p.cpuMsPerDelivery, 3)),
       p99_ms_at_2000: round(fp.webhook.p99Ms, 2),
       lost: fp.webhook.lost,
+      agent_dropped: fp.webhook.agentDropped,
       incidents: fp.webhook.incidents,
       alerts_per_cpu_second: Math.round(fp.webhook.alertsPerCpuSecond ?? Number.NaN) || null,
     };
@@ -820,6 +828,7 @@ function toJson(r, meta) {
       cpu_ms_per_delivery_phases: fp.webhookBatch.phases.map((p) => round(p.cpuMsPerDelivery, 3)),
       p99_ms_at_2000: round(fp.webhookBatch.p99Ms, 2),
       lost: fp.webhookBatch.lost,
+      agent_dropped: fp.webhookBatch.agentDropped,
       alerts_per_request: round(fp.webhookBatch.alertsPerRequest, 2),
       incidents: fp.webhookBatch.incidents,
       alerts_per_cpu_second: Math.round(fp.webhookBatch.alertsPerCpuSecond ?? Number.NaN) || null,
