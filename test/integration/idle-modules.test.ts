@@ -156,6 +156,17 @@ describe('what perch run loads at rest', () => {
       },
       dir,
       probe.preload,
+      // Ready does not wait for the watches (they are not required): at rest means they are open.
+      (url) =>
+        until(
+          async () => {
+            const res = await fetch(`${url}/readyz`).catch(() => undefined);
+            const body = (await res?.json()) as { checks: { up: boolean }[] } | undefined;
+            return body !== undefined && body.checks.every((check) => check.up);
+          },
+          'every readiness check up, the Kubernetes watches included',
+          20_000,
+        ),
     );
     const loaded = probe.loaded();
     expect(loaded).toContain('fastify'); // the probe sees the process's packages
