@@ -111,13 +111,19 @@ export function alertFromEvent({ event, enrichment }: EnrichedEvent, receivedAtM
   return eventAlert(event, enrichment, receivedAtMs);
 }
 
-/**
- * A copy of an event alert that the rules may change. Written out field by field rather than as
- * `{ ...alert }`: V8 gives a spread copy that is then given a property it lacked (dedup, routes) a
- * hidden class of its own, for every event. Those cost about 300 bytes per event that only a full
- * garbage collection frees, and turn the property reads of every later stage megamorphic. Built
- * like this, all copies share the few classes of the literal.
- */
+/** The same, for a caller that holds the parts (the pipeline, for every event). */
+export function eventAlert(event: FalcoEvent, enrichment: Enrichment, receivedAtMs: number): EventAlert {
+  return {
+    kind: 'event',
+    id: nextAlertId('evt'),
+    event,
+    enrichment,
+    priority: event.priority,
+    reasons: [],
+    receivedAtMs,
+  };
+}
+
 /**
  * Every field of an EventAlert, optional ones included: a field added to the type fails to compile
  * until it is listed here, and a test copies an alert with each of them set.
@@ -134,6 +140,13 @@ export const EVENT_ALERT_FIELDS = Object.freeze({
   dedup: true,
 } satisfies Record<keyof EventAlert, true>);
 
+/**
+ * A copy of an event alert that the rules may change. Written out field by field rather than as
+ * `{ ...alert }`: V8 gives a spread copy that is then given a property it lacked (dedup, routes) a
+ * hidden class of its own, for every event. Those cost about 300 bytes per event that only a full
+ * garbage collection frees, and turn the property reads of every later stage megamorphic. Built
+ * like this, all copies share the few classes of the literal.
+ */
 export function copyEventAlert(alert: EventAlert): EventAlert {
   const copy: EventAlert = {
     kind: 'event',
@@ -147,17 +160,4 @@ export function copyEventAlert(alert: EventAlert): EventAlert {
   if (alert.routes !== undefined) copy.routes = alert.routes;
   if (alert.dedup !== undefined) copy.dedup = alert.dedup;
   return copy;
-}
-
-/** The same, for a caller that holds the parts (the pipeline, for every event). */
-export function eventAlert(event: FalcoEvent, enrichment: Enrichment, receivedAtMs: number): EventAlert {
-  return {
-    kind: 'event',
-    id: nextAlertId('evt'),
-    event,
-    enrichment,
-    priority: event.priority,
-    reasons: [],
-    receivedAtMs,
-  };
 }
