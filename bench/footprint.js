@@ -368,8 +368,9 @@ async function stormOnce({ dir, cpu, load, podsFile, durationMs, progress, runti
   }
 }
 
-/** How often the soak reads the agent's RSS. */
+/** How often the soak reads the agent's RSS, and so how many readings make a minute. */
 const SOAK_SAMPLE_MS = 5000;
+const SOAK_SAMPLES_PER_MINUTE = 60_000 / SOAK_SAMPLE_MS;
 
 /** Sum of perch_events_total over its outcomes, and the shed ones alone: where every alert taken in ended. */
 async function outcomesFromMetrics(port) {
@@ -424,7 +425,7 @@ export async function soakRss({ dir, cpu, load, podsFile, rate, durationMs, prog
       const atMs = performance.now() - t0;
       const mb = rssMb(pid);
       samples.push({ atMs, mb });
-      if (samples.length % Math.round(60_000 / SOAK_SAMPLE_MS) === 0)
+      if (samples.length % SOAK_SAMPLES_PER_MINUTE === 0)
         progress(`soak: ${(atMs / 60_000).toFixed(0)} min, RSS ${mb.toFixed(1)} MB`);
     }, SOAK_SAMPLE_MS);
     let sent;
@@ -460,7 +461,7 @@ export async function soakRss({ dir, cpu, load, podsFile, rate, durationMs, prog
       peakMb: peakRssMb(pid),
       endMb: rssMb(pid),
       perMinuteMb: samples
-        .filter((_, i) => (i + 1) % Math.round(60_000 / SOAK_SAMPLE_MS) === 0)
+        .filter((_, i) => (i + 1) % SOAK_SAMPLES_PER_MINUTE === 0)
         .map((s) => Number(s.mb.toFixed(1))),
       secondHalfSlopeMbPerMin: slopeMbPerMinute(secondHalf),
       agentCpuShare: agentCpuMs / 1000 / seconds,
