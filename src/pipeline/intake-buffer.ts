@@ -1,6 +1,6 @@
 import { Priority } from '../events/priority.js';
+import { ImmediateTurn, type NextTurn, SchedulerTurn } from '../util/next-turn.js';
 import { Observable, type OperatorFunction, type SchedulerLike } from '../util/rx.js';
-import { ImmediateTurn, type NextTurn, SchedulerTurn } from './next-turn.js';
 
 export interface IntakeOptions<T> {
   /** Events held between the sources and the pipeline before shedding starts. */

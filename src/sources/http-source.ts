@@ -11,6 +11,7 @@ import type { ComponentMetrics, PerchMetrics } from '../metrics/perch-metrics.js
 import { bearerTokenMatches } from '../util/bearer-token-match.js';
 import { type Observable, Subject } from '../util/rx.js';
 import type { Durability, IntakeRoom, Source, SourceStatus } from './source.js';
+import { TurnEndReplies } from './turn-end-replies.js';
 
 const NDJSON_TYPES = new Set([
   'application/x-ndjson',
@@ -48,9 +49,10 @@ const BUSY_RETRY_AFTER_SECONDS = 1;
 
 /**
  * Drop-in target for Falco's http_output and for anything that posts to falcosidekick's `POST /`:
- * one alert per request, or NDJSON batches. Answers once the body is parsed and the alerts that a
- * spooled sink must keep are committed to the intake journal (one commit serves every request of
- * an event-loop turn), because Falco posts serially and our latency caps its throughput.
+ * one alert per request, or NDJSON batches. Answers in the same event-loop turn, once the body is
+ * parsed and the alerts that a spooled sink must keep are committed to the intake journal (one
+ * commit serves every request of a turn), because Falco posts serially and our latency caps its
+ * throughput.
  */
 export class HttpSource implements Source {
   readonly id = 'http';
@@ -70,6 +72,8 @@ export class HttpSource implements Source {
   /** One listener for every response, so that a request's reservation costs no closure of its own. */
   private readonly releaseOnClose: (this: ServerResponse) => void;
   private readonly requestCounters: Record<Outcome, () => void>;
+  /** The 200s, written together once the turn's requests are read (turn-end-replies.ts). */
+  private readonly acceptances = new TurnEndReplies();
 
   constructor(
     private readonly config: HttpSourceConfig,
@@ -171,6 +175,7 @@ export class HttpSource implements Source {
     this.listening = false;
     // Held batches go on now, to be answered 503 like any body that meets the shutdown.
     for (const release of [...this.held]) release();
+    this.acceptances.flush();
     this.perchMetrics.sourceUp.set({ component_id: this.id }, 0);
     this.subject.complete();
   }
@@ -246,7 +251,7 @@ export class HttpSource implements Source {
    * Answers as soon as the body is parsed and handed on: synchronously, so that a request costs no
    * promise, unless a spooled sink needs the alerts on disk first.
    */
-  private ingest(req: FastifyRequest, reply: FastifyReply): Promise<void> | undefined {
+  private ingest(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> | undefined {
     // A body still arriving when shutdown began: its alerts would meet a closed pipeline.
     if (this.stopped) {
       this.shuttingDown(reply);
@@ -298,6 +303,9 @@ export class HttpSource implements Source {
     durability.admit(batch.events);
     await durability.committed();
     this.accept(batch, reply);
+    // The answer goes out at the end of the turn: returning the reply tells fastify it is on its way
+    // (a promise that ends with nothing, unanswered, would be answered empty at once).
+    return reply;
   }
 
   private accept(batch: BatchResult, reply: FastifyReply): void {
@@ -305,10 +313,10 @@ export class HttpSource implements Source {
     this.metrics.sent(accepted);
     if (batch.rejectedCount > 0) {
       this.count('partial');
-      reply.code(200).send({ accepted, ...rejections(batch) });
+      this.acceptances.send(reply, 200, { accepted, ...rejections(batch) });
     } else {
       this.count('accepted');
-      reply.code(200).send({ accepted });
+      this.acceptances.send(reply, 200, { accepted });
     }
   }
 

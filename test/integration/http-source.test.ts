@@ -238,6 +238,53 @@ describe('HTTP source: a drop-in target for Falco http_output and falcosidekick 
     expect(harness.out.lines).toHaveLength(20);
   });
 
+  it('answers each of many requests posted at once with its own count, none lost', async () => {
+    harness = await startAgent();
+    const keepAlive = new HttpAgent({ keepAlive: true, maxSockets: 8 });
+    const { port } = new URL(harness.url);
+    // Request i carries i % 3 + 1 alerts, so an answer given to the wrong request shows.
+    const answers = await Promise.all(
+      Array.from(
+        { length: 64 },
+        (_, i) =>
+          new Promise<{ i: number; status: number; body: string }>((resolve, reject) => {
+            const req = httpRequest(
+              {
+                host: '127.0.0.1',
+                port,
+                method: 'POST',
+                path: '/',
+                agent: keepAlive,
+                headers: { 'content-type': 'application/x-ndjson' },
+              },
+              (res) => {
+                let body = '';
+                res.setEncoding('utf8');
+                res.on('data', (chunk: string) => {
+                  body += chunk;
+                });
+                res.on('end', () => resolve({ i, status: res.statusCode ?? 0, body }));
+              },
+            );
+            req.on('error', reject);
+            req.end(`${CURRENT_ALERT}\n`.repeat((i % 3) + 1));
+          }),
+      ),
+    );
+    keepAlive.destroy();
+    for (const { i, status, body } of answers) {
+      expect({ i, status, body: JSON.parse(body) }).toEqual({
+        i,
+        status: 200,
+        body: { accepted: (i % 3) + 1 },
+      });
+    }
+    const alerts = answers.reduce((sum, { i }) => sum + (i % 3) + 1, 0);
+    expect(await requests('accepted', '200')).toBe(64);
+    await harness.stop();
+    expect(harness.out.lines).toHaveLength(alerts);
+  });
+
   it('reports readiness, health and metrics on the same server', async () => {
     harness = await startAgent();
     expect((await fetch(`${harness.url}/healthz`)).status).toBe(200);

@@ -1,4 +1,4 @@
-import type { SchedulerLike, Subscription } from '../util/rx.js';
+import type { SchedulerLike, Subscription } from './rx.js';
 
 /** One function run on a later turn of the event loop when asked, at most once per turn, and called off at will. */
 export interface NextTurn {

@@ -1,0 +1,44 @@
+import type { FastifyReply } from 'fastify';
+import { ImmediateTurn } from '../util/next-turn.js';
+
+/** What is used of fastify's reply. */
+export type Reply = Pick<FastifyReply, 'code' | 'send'>;
+
+/**
+ * Ingest answers written together at the end of the event loop's turn, after the turn's requests
+ * have all been read and the intake has handed their alerts on, instead of one by one between them.
+ * Why: the write of an answer wakes its sender, and on a busy server those system calls, spread
+ * between every two requests, made Perch's own per-alert code run markedly slower (more than the
+ * write itself costs; docs/performance.md, "Per-alert CPU over HTTP: answers at the end of the
+ * turn"). An answer goes out within the same turn, microseconds later, never on a timer.
+ */
+export class TurnEndReplies {
+  private replies: Reply[] = [];
+  private bodies: object[] = [];
+  private spareReplies: Reply[] = [];
+  private spareBodies: object[] = [];
+  private readonly turn = new ImmediateTurn(() => this.flush());
+
+  /** Answers `reply` with status `code` and `body` at the end of this turn. */
+  send(reply: Reply, code: number, body: object): void {
+    reply.code(code);
+    this.replies.push(reply);
+    this.bodies.push(body);
+    this.turn.request();
+  }
+
+  /** Writes every answer still waiting, now (shutdown: none may be left unanswered). */
+  flush(): void {
+    this.turn.cancel();
+    // Swapped before writing: an answer's write can run code that answers another request.
+    const replies = this.replies;
+    const bodies = this.bodies;
+    this.replies = this.spareReplies;
+    this.bodies = this.spareBodies;
+    for (let i = 0; i < replies.length; i++) replies[i]?.send(bodies[i]);
+    replies.length = 0;
+    bodies.length = 0;
+    this.spareReplies = replies;
+    this.spareBodies = bodies;
+  }
+}
