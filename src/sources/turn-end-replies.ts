@@ -5,12 +5,13 @@ import { ImmediateTurn } from '../util/next-turn.js';
 export type Reply = Pick<FastifyReply, 'code' | 'send'>;
 
 /**
- * Ingest answers written together at the end of the event loop's turn, after the turn's requests
- * have all been read and the intake has handed their alerts on, instead of one by one between them.
- * Why: the write of an answer wakes its sender, and on a busy server those system calls, spread
- * between every two requests, made Perch's own per-alert code run markedly slower (more than the
- * write itself costs; docs/performance.md, "Per-alert CPU over HTTP: answers at the end of the
- * turn"). An answer goes out within the same turn, microseconds later, never on a timer.
+ * Ingest answers written together once the event loop's turn has read its requests, instead of one
+ * by one between them. Why: the write of an answer wakes its sender, and on a busy server those
+ * system calls, spread between every two requests, made Perch's own per-alert code run markedly
+ * slower, by more than the writes themselves cost (docs/performance.md, "Per-alert CPU over HTTP:
+ * the answers of a turn written together"). The write runs by setImmediate, so it goes out within
+ * the same turn, never on a timer, and before a setImmediate asked for after it (the intake's run
+ * of the pipeline, when the source answers before it hands the alerts on).
  */
 export class TurnEndReplies {
   private replies: Reply[] = [];

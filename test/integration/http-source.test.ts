@@ -285,6 +285,24 @@ describe('HTTP source: a drop-in target for Falco http_output and falcosidekick 
     expect(harness.out.lines).toHaveLength(alerts);
   });
 
+  it('answers before the pipeline runs over the alert: a serial sender (Falco) never waits for it', async () => {
+    harness = await startAgent();
+    const { agent } = harness;
+    // How many alerts the pipeline had settled when each answer was written.
+    const settledWhenAnswered: number[] = [];
+    agent.server.app.server.prependListener('request', (_req, res) => {
+      const end = res.end.bind(res) as (...args: unknown[]) => typeof res;
+      res.end = ((...args: unknown[]) => {
+        settledWhenAnswered.push(agent.accounting.total);
+        return end(...args);
+      }) as typeof res.end;
+    });
+    for (let i = 0; i < 3; i++) expect((await post(CURRENT_ALERT)).status).toBe(200);
+    await harness.stop();
+    expect(settledWhenAnswered).toEqual([0, 1, 2]);
+    expect(harness.out.lines).toHaveLength(3);
+  });
+
   it('reports readiness, health and metrics on the same server', async () => {
     harness = await startAgent();
     expect((await fetch(`${harness.url}/healthz`)).status).toBe(200);
