@@ -28,6 +28,7 @@ import { summariseProfile } from './profile-summary.js';
 
 const SCENARIOS = [
   'http',
+  'http_serial',
   'spooled',
   'grpc',
   'jsonl',
@@ -199,8 +200,10 @@ const best = (rounds) => rounds.reduce((a, b) => (b.eps > a.eps ? b : a));
  * alternating for ROUNDS rounds; each side's best round is its figure. By default the no-op server
  * (`bare`) against the agent (`pipeline`); the spooled scenario compares the agent with and without
  * a spooled sink. eps = alerts answered and fully handled (shed ones excluded) / (last handled − first sent).
+ * With `connections: 1`, Falco's own http_output: one connection, each alert posted once the last
+ * is answered, so every alert is a turn of the agent's event loop of its own.
  */
-async function httpThroughput(modes = ['bare', 'pipeline']) {
+async function httpThroughput(modes = ['bare', 'pipeline'], { connections = 8, name = 'http' } = {}) {
   const workers = Object.fromEntries(modes.map((mode) => [mode, agentWorker(`http-${mode}`)]));
   const load = startWorker('./load-worker.js', { cpu: LOAD_CPU });
   const rounds = Object.fromEntries(modes.map((mode) => [mode, []]));
@@ -213,7 +216,7 @@ async function httpThroughput(modes = ['bare', 'pipeline']) {
         podsFile,
         spoolDir: mkdtempSync(join(dir, 'spool-')),
       }));
-      const warm = await load.call('httpSaturate', { port: ports[mode], durationMs: WARM_MS });
+      const warm = await load.call('httpSaturate', { port: ports[mode], durationMs: WARM_MS, connections });
       handled[mode] = warm.ok;
       await workers[mode].call('waitProcessed', { total: handled[mode] });
     }
@@ -223,8 +226,12 @@ async function httpThroughput(modes = ['bare', 'pipeline']) {
         const before = await agent.call('waitProcessed', { total: handled[mode] });
         await agent.call('markCpu');
         const cpu0 = machineCpu();
-        const { run, done } = await profiled(agent, `http-${mode}-round${round + 1}`, async () => {
-          const run = await load.call('httpSaturate', { port: ports[mode], durationMs: MEASURE_MS });
+        const { run, done } = await profiled(agent, `${name}-${mode}-round${round + 1}`, async () => {
+          const run = await load.call('httpSaturate', {
+            port: ports[mode],
+            durationMs: MEASURE_MS,
+            connections,
+          });
           handled[mode] += run.ok;
           return { run, done: await agent.call('waitProcessed', { total: handled[mode] }) };
         });
@@ -244,7 +251,7 @@ async function httpThroughput(modes = ['bare', 'pipeline']) {
           outcomes: done.outcomes,
         };
         rounds[mode].push(r);
-        describeRound(`http ${mode} round ${round + 1}`, r);
+        describeRound(`${name.replace('-', ' ')} ${mode} round ${round + 1}`, r);
       }
     }
     for (const w of Object.values(workers)) await w.call('stop');
@@ -520,6 +527,30 @@ function table(r) {
     const perCpu = (x) => `${fmt(x.cpuUsPerAlert, 1)} µs (${fmt(1e6 / x.cpuUsPerAlert)}/CPU-s)`;
     rows.push([`  agent CPU per alert`, perCpu(pair.pipeline), `no-op ${perCpu(pair.bare)}`, '', '']);
   }
+  if (r.httpSerial) {
+    const { bare, pipeline } = r.httpSerial;
+    rows.push([
+      "HTTP ingest, one connection, POST per alert (Falco's http_output): alerts/s",
+      fmt(pipeline.eps),
+      `no-op ${fmt(bare.eps)}`,
+      '—',
+      '',
+    ]);
+    rows.push([
+      '  agent CPU per alert',
+      `${fmt(pipeline.cpuUsPerAlert, 1)} µs`,
+      `no-op ${fmt(bare.cpuUsPerAlert, 1)} µs`,
+      '',
+      '',
+    ]);
+    rows.push([
+      '  pipeline CPU per alert over the no-op',
+      `${fmt(pipeline.cpuUsPerAlert - bare.cpuUsPerAlert, 1)} µs`,
+      '',
+      '—',
+      '',
+    ]);
+  }
   if (r.spooled) {
     const { pipeline, spooled } = r.spooled;
     rows.push([
@@ -754,7 +785,7 @@ function table(r) {
       .join('  ')
       .trimEnd();
   const sep = widths.map((w) => '─'.repeat(w)).join('  ');
-  const foreign = ['http', 'grpc', 'jsonl']
+  const foreign = ['http', 'httpSerial', 'grpc', 'jsonl']
     .flatMap((k) => (r[k] ? [...r[k].bare.rounds, ...r[k].pipeline.rounds] : []))
     .map((x) => x.foreignCpus)
     .filter((x) => x !== undefined);
@@ -780,6 +811,13 @@ function toJson(r, meta) {
     };
   const json = {};
   if (r.http) json.http = pair(r.http);
+  if (r.httpSerial)
+    json.http_serial = {
+      ...pair(r.httpSerial),
+      pipeline_cpu_us_per_alert: round(r.httpSerial.pipeline.cpuUsPerAlert, 2),
+      bare_cpu_us_per_alert: round(r.httpSerial.bare.cpuUsPerAlert, 2),
+      added_us: round(r.httpSerial.pipeline.cpuUsPerAlert - r.httpSerial.bare.cpuUsPerAlert, 1),
+    };
   if (r.grpc) json.grpc = pair(r.grpc);
   if (r.spooled)
     json.http_spooled = {
@@ -902,6 +940,8 @@ async function main() {
   );
   const r = {};
   if (wanted('http')) r.http = await httpThroughput();
+  if (wanted('http_serial'))
+    r.httpSerial = await httpThroughput(undefined, { connections: 1, name: 'http-serial' });
   if (wanted('spooled')) r.spooled = await httpThroughput(['pipeline', 'spooled']);
   if (wanted('grpc')) r.grpc = await grpcThroughput();
   if (wanted('jsonl')) {
@@ -930,7 +970,13 @@ async function main() {
   }
   if (profileDir) {
     // One summary per scenario, its measured rounds added up; the no-op profiles are kept for comparison.
-    for (const scenario of ['http-pipeline', 'http-spooled', 'grpc-pipeline', 'jsonl-pipeline']) {
+    for (const scenario of [
+      'http-pipeline',
+      'http-serial-pipeline',
+      'http-spooled',
+      'grpc-pipeline',
+      'jsonl-pipeline',
+    ]) {
       const files = profiles.filter((f) => f.includes(`${scenario}-round`));
       if (files.length === 0) continue;
       try {

@@ -12,7 +12,7 @@ describe('bench/run.js arguments', () => {
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('usage: node bench/run.js');
     expect(result.stdout).toContain(
-      'http, spooled, grpc, jsonl, latency, rss, metrics, idle_rss, start, webhook, webhook_peer, webhook_batch, storm_rss, soak_rss, added_us',
+      'http, http_serial, spooled, grpc, jsonl, latency, rss, metrics, idle_rss, start, webhook, webhook_peer, webhook_batch, storm_rss, soak_rss, added_us',
     );
     expect(result.stdout).toContain('added_us is computed from http, grpc and jsonl');
     expect(result.stdout).toContain('--soak-minutes N  how long soak_rss runs');
