@@ -101,24 +101,24 @@ function parseOutputFields(
     );
   }
   const fields = value as Record<string, unknown>;
-  // The raw text is read only for alerts with a number JSON.parse changed.
+  // The raw text is read only for alerts with a number JSON.parse changed (RawNumberTexts reads it
+  // when first asked). No closure in this loop: one that captured `key` would cost a context
+  // object per field of every alert, used or not.
   let texts: RawNumberTexts | undefined;
   // Written back after the loop: RawNumberTexts compares the alert's numbers as JSON.parse read them.
   let changes: [string, FieldValue][] | undefined;
-  const written = (key: string) => {
-    if (raw !== undefined) texts ??= new RawNumberTexts(raw, alert);
-    return texts?.get(key);
-  };
   for (const key in fields) {
     const v = fields[key];
     let field: FieldValue;
     if (typeof v === 'number') {
       if (!needsExactRecovery(v) && Number.isFinite(v)) continue;
-      field = exactNumber(v, written(key));
+      if (raw !== undefined) texts ??= new RawNumberTexts(raw, alert);
+      field = exactNumber(v, texts?.get(key));
     } else if (v === null || typeof v === 'boolean') continue;
     else if (typeof v === 'string' && v.length <= MAX_FIELD_LENGTH) continue;
     else if (Array.isArray(v)) {
-      const list = listValue(v, () => written(key));
+      if (raw !== undefined) texts ??= new RawNumberTexts(raw, alert);
+      const list = listValue(v, key, texts);
       if (list === v) continue;
       field = list ?? fieldValue(key, v);
     } else field = fieldValue(key, v);
@@ -147,7 +147,11 @@ function exactNumber(parsed: number, text: string | undefined): bigint | string 
  * nothing in it needs fixing, a fixed copy otherwise. Undefined when it holds objects or lists,
  * which no list field does: such a value is carried as JSON text like any nested one.
  */
-function listValue(values: unknown[], writtenList: () => string | undefined): FieldScalar[] | undefined {
+function listValue(
+  values: unknown[],
+  key: string,
+  numberTexts: RawNumberTexts | undefined,
+): FieldScalar[] | undefined {
   let copy: FieldScalar[] | undefined;
   // The texts of the elements as written, looked up once and only for a number JSON.parse changed.
   let elementTexts: string[] | null | undefined;
@@ -157,7 +161,7 @@ function listValue(values: unknown[], writtenList: () => string | undefined): Fi
     if (typeof v === 'number') {
       if (!needsExactRecovery(v) && Number.isFinite(v)) continue;
       if (elementTexts === undefined) {
-        const text = writtenList();
+        const text = numberTexts?.get(key);
         const texts = text === undefined ? undefined : jsonArrayElements(text);
         elementTexts = texts?.length === values.length ? texts : null;
       }

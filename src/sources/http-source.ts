@@ -248,8 +248,8 @@ export class HttpSource implements Source {
   }
 
   /**
-   * Answers as soon as the body is parsed and handed on: synchronously, so that a request costs no
-   * promise, unless a spooled sink needs the alerts on disk first.
+   * Takes the body's alerts in and answers within the turn (turn-end-replies.ts), with no promise
+   * of its own per request, unless a spooled sink needs the alerts on disk first.
    */
   private ingest(req: FastifyRequest, reply: FastifyReply): Promise<void> | undefined {
     // A body still arriving when shutdown began: its alerts would meet a closed pipeline.
