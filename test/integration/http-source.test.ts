@@ -15,6 +15,25 @@ async function post(body: string, headers: Record<string, string> = { 'content-t
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
+/** One POST over the given (keep-alive) agent: its status and body text. */
+function postVia(agent: HttpAgent, port: string, body: string, contentType: string) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = httpRequest(
+      { host: '127.0.0.1', port, method: 'POST', path: '/', agent, headers: { 'content-type': contentType } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 const requests = (outcome: string, status: string) =>
   harness ? metricValue(harness.metrics, 'perch_http_ingest_requests_total', { outcome, status }) : 0;
 
@@ -212,24 +231,7 @@ describe('HTTP source: a drop-in target for Falco http_output and falcosidekick 
     const keepAlive = new HttpAgent({ keepAlive: true, maxSockets: 1 });
     const { port } = new URL(harness.url);
     for (let i = 0; i < 20; i++) {
-      const status = await new Promise<number>((resolve, reject) => {
-        const req = httpRequest(
-          {
-            host: '127.0.0.1',
-            port,
-            method: 'POST',
-            path: '/',
-            agent: keepAlive,
-            headers: { 'content-type': 'application/json' },
-          },
-          (res) => {
-            res.resume();
-            res.on('end', () => resolve(res.statusCode ?? 0));
-          },
-        );
-        req.on('error', reject);
-        req.end(CURRENT_ALERT);
-      });
+      const { status } = await postVia(keepAlive, port, CURRENT_ALERT, 'application/json');
       expect(status).toBe(200);
     }
     keepAlive.destroy();
@@ -244,32 +246,10 @@ describe('HTTP source: a drop-in target for Falco http_output and falcosidekick 
     const { port } = new URL(harness.url);
     // Request i carries i % 3 + 1 alerts, so an answer given to the wrong request shows.
     const answers = await Promise.all(
-      Array.from(
-        { length: 64 },
-        (_, i) =>
-          new Promise<{ i: number; status: number; body: string }>((resolve, reject) => {
-            const req = httpRequest(
-              {
-                host: '127.0.0.1',
-                port,
-                method: 'POST',
-                path: '/',
-                agent: keepAlive,
-                headers: { 'content-type': 'application/x-ndjson' },
-              },
-              (res) => {
-                let body = '';
-                res.setEncoding('utf8');
-                res.on('data', (chunk: string) => {
-                  body += chunk;
-                });
-                res.on('end', () => resolve({ i, status: res.statusCode ?? 0, body }));
-              },
-            );
-            req.on('error', reject);
-            req.end(`${CURRENT_ALERT}\n`.repeat((i % 3) + 1));
-          }),
-      ),
+      Array.from({ length: 64 }, async (_, i) => ({
+        i,
+        ...(await postVia(keepAlive, port, `${CURRENT_ALERT}\n`.repeat((i % 3) + 1), 'application/x-ndjson')),
+      })),
     );
     keepAlive.destroy();
     for (const { i, status, body } of answers) {
