@@ -471,10 +471,12 @@ async function footprint() {
   return out;
 }
 
+/** The pipeline's CPU per alert over its no-op's, in µs, for one throughput pair (undefined without one). */
+const addedOver = (pair) => pair && pair.pipeline.cpuUsPerAlert - pair.bare.cpuUsPerAlert;
+
 /** Pipeline CPU per alert over each transport's no-op, in µs, from the throughput pairs of this run. */
 function addedUs(r) {
-  const added = (pair) => pair && pair.pipeline.cpuUsPerAlert - pair.bare.cpuUsPerAlert;
-  return { http: added(r.http), grpc: added(r.grpc), jsonl: added(r.jsonl) };
+  return { http: addedOver(r.http), grpc: addedOver(r.grpc), jsonl: addedOver(r.jsonl) };
 }
 
 async function metricsRender() {
@@ -545,7 +547,7 @@ function table(r) {
     ]);
     rows.push([
       '  pipeline CPU per alert over the no-op',
-      `${fmt(pipeline.cpuUsPerAlert - bare.cpuUsPerAlert, 1)} µs`,
+      `${fmt(addedOver(r.httpSerial), 1)} µs`,
       '',
       '—',
       '',
@@ -816,7 +818,7 @@ function toJson(r, meta) {
       ...pair(r.httpSerial),
       pipeline_cpu_us_per_alert: round(r.httpSerial.pipeline.cpuUsPerAlert, 2),
       bare_cpu_us_per_alert: round(r.httpSerial.bare.cpuUsPerAlert, 2),
-      added_us: round(r.httpSerial.pipeline.cpuUsPerAlert - r.httpSerial.bare.cpuUsPerAlert, 1),
+      added_us: round(addedOver(r.httpSerial), 1),
     };
   if (r.grpc) json.grpc = pair(r.grpc);
   if (r.spooled)
