@@ -16,8 +16,6 @@ export type Reply = Pick<FastifyReply, 'code' | 'send'>;
 export class TurnEndReplies {
   private replies: Reply[] = [];
   private bodies: object[] = [];
-  private spareReplies: Reply[] = [];
-  private spareBodies: object[] = [];
   private readonly turn = new ImmediateTurn(() => this.flush());
 
   /** Answers `reply` with status `code` and `body` at the end of this turn. */
@@ -31,15 +29,10 @@ export class TurnEndReplies {
   /** Writes every answer still waiting, now (shutdown: none may be left unanswered). */
   flush(): void {
     this.turn.cancel();
-    // Swapped before writing: an answer's write can run code that answers another request.
-    const replies = this.replies;
-    const bodies = this.bodies;
-    this.replies = this.spareReplies;
-    this.bodies = this.spareBodies;
+    // Taken before writing: an answer's write can run code that answers another request.
+    const { replies, bodies } = this;
+    this.replies = [];
+    this.bodies = [];
     for (let i = 0; i < replies.length; i++) replies[i]?.send(bodies[i]);
-    replies.length = 0;
-    bodies.length = 0;
-    this.spareReplies = replies;
-    this.spareBodies = bodies;
   }
 }
