@@ -29,6 +29,25 @@ export function deliveredIds(bodies: readonly string[]): Map<string, number> {
   return seen;
 }
 
+const WARN_OR_ABOVE = new Set(['warn', 'error', 'fatal']);
+
+/** The warnings and errors a Perch logged, each message with how often: what a failed crash test shows. */
+export function warnings(stderr: string): string {
+  const counts = new Map<string, number>();
+  for (const line of stderr.split('\n')) {
+    let entry: { level?: unknown; msg?: unknown };
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (!WARN_OR_ABOVE.has(String(entry.level)) || typeof entry.msg !== 'string') continue;
+    const key = `${entry.level}: ${entry.msg}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].map(([msg, n]) => `${msg} ×${n}`).join('; ') || 'none';
+}
+
 export interface AgentFiles {
   dir: string;
   receiverUrl: string;

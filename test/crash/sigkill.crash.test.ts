@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { HttpReceiver } from '../fakes/http-receiver.js';
-import { deliveredIds, idAlert, post, sleep, startAgent, writeConfig } from './crash-harness.js';
+import { deliveredIds, idAlert, post, sleep, startAgent, warnings, writeConfig } from './crash-harness.js';
 
 // Kill rounds; PERCH_CRASH_KILLS raises it for the long form (`PERCH_CRASH_KILLS=50 npm run test:crash`).
 const KILLS = Math.max(5, Number(process.env.PERCH_CRASH_KILLS ?? 6));
@@ -31,6 +31,8 @@ describe('SIGKILL at random moments: an acknowledged alert at or above spoolMinP
     const acknowledged = new Set<string>();
     const acknowledgedBelow = new Set<string>();
     let next = 0;
+    // What each agent logged at warn and above, shown when an alert is lost.
+    const rounds: string[] = [];
     for (let round = 0; round < KILLS; round++) {
       // Odd rounds: the destination is down, so everything waits in the spool.
       if (round % 2 === 1) await receiver.down();
@@ -71,6 +73,9 @@ describe('SIGKILL at random moments: an acknowledged alert at or above spoolMinP
       await perch.exited;
       running = false;
       await sender;
+      rounds.push(
+        `round ${round}: receiver ${receiver.isUp ? 'up' : 'down'} on port ${receiver.port}, Perch on ${url}; ${warnings(perch.stderr)}`,
+      );
     }
 
     await receiver.up();
@@ -93,6 +98,8 @@ describe('SIGKILL at random moments: an acknowledged alert at or above spoolMinP
         `${duplicates} delivered more than once; below the threshold ${acknowledgedBelow.size} acknowledged, ` +
         `${[...acknowledgedBelow].filter((id) => !delivered.has(id)).length} lost (best effort)\n`,
     );
+    if (lost.length > 0)
+      process.stdout.write(`${[...rounds, `last: ${warnings(perch.stderr)}`].join('\n')}\n`);
     expect(acknowledged.size).toBeGreaterThan(KILLS * 20);
     expect(lost).toEqual([]);
   });
