@@ -31,8 +31,18 @@ export interface FalcoEvent {
   outputFields?: Record<string, FieldValue>;
 }
 
+// The last event asked about: dedup and correlation ask for the same event one after the other,
+// and the BigInt division makes an object each time.
+let lastEvent: FalcoEvent | undefined;
+let lastTimeMs = 0;
+
+/** The event's time in whole milliseconds since the epoch. */
 export function eventTimeMs(event: FalcoEvent): number {
-  return Number(event.timeNs / 1_000_000n);
+  if (event !== lastEvent) {
+    lastTimeMs = Number(event.timeNs / 1_000_000n);
+    lastEvent = event;
+  }
+  return lastTimeMs;
 }
 
 const INTERNAL_RULE_PREFIX = 'Falco internal:';

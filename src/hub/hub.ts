@@ -11,7 +11,7 @@ import { RulesHolder } from '../rules/rules-holder.js';
 import { HttpServer } from '../server/http-server.js';
 import { createSinks } from '../sinks/create-sinks.js';
 import type { Sink } from '../sinks/sink.js';
-import { Subject } from '../util/rx.js';
+import { EventFeed } from '../util/event-feed.js';
 import { CarriedEnrichment } from './carried-enrichment.js';
 import { type HubRole, registerHubIngest } from './hub-ingest.js';
 import { HubMetrics } from './hub-metrics.js';
@@ -40,7 +40,7 @@ export class Hub {
   private readonly hubMetrics: HubMetrics;
   private readonly ledger: SettleLedger;
   private readonly carried = new CarriedEnrichment();
-  private readonly input = new Subject<FalcoEvent>();
+  private readonly input = new EventFeed<FalcoEvent>();
   private readonly sinks: Sink[];
   private readonly closeSinks: () => void;
   private readonly accounting: Accounting;
@@ -111,7 +111,7 @@ export class Hub {
 
   async start(): Promise<{ port: number }> {
     const { log } = this.options;
-    const alerts$ = buildPipeline(this.input, {
+    const alerts$ = buildPipeline(this.input.events$, {
       sinks: this.sinks,
       log,
       now: Date.now,

@@ -313,7 +313,7 @@ export function dedup(options: DedupOptions): OperatorFunction<EventAlert, Event
       };
 
       /** Forgets the window that ends soonest; its digest, if any, is appended to `out`. */
-      const closeFirst = (out: (EventAlert | DigestAlert)[]): Window | undefined => {
+      const closeFirst = (out: DigestAlert[]): Window | undefined => {
         const window = deadlines.pop();
         if (!window) return undefined;
         forget(window);
@@ -321,10 +321,14 @@ export function dedup(options: DedupOptions): OperatorFunction<EventAlert, Event
         return window;
       };
 
-      const closeDue = (now: number, out: (EventAlert | DigestAlert)[]) => {
+      /** The digests of the windows that ended by `now`; undefined when none did, as for most alerts. */
+      const closeDue = (now: number): DigestAlert[] | undefined => {
+        let out: DigestAlert[] | undefined;
         for (let first = deadlines.first; first && first.deadline <= now; first = deadlines.first) {
+          out ??= [];
           closeFirst(out);
         }
+        return out;
       };
 
       const cancelTimer = () => {
@@ -348,11 +352,17 @@ export function dedup(options: DedupOptions): OperatorFunction<EventAlert, Event
         timer = scheduler.schedule(expire, delay);
       };
 
-      const emitAll = (out: (EventAlert | DigestAlert)[]) => {
+      const emitAll = (out: readonly DigestAlert[]) => {
         for (const alert of out) {
           if (subscriber.closed) return;
           subscriber.next(alert);
         }
+      };
+
+      /** The digests first (windows that ended before it), then the alert, if it goes out. */
+      const emit = (digests: readonly DigestAlert[] | undefined, alert: EventAlert | undefined) => {
+        if (digests) emitAll(digests);
+        if (alert && !subscriber.closed) subscriber.next(alert);
       };
 
       const expire = () => {
@@ -360,11 +370,10 @@ export function dedup(options: DedupOptions): OperatorFunction<EventAlert, Event
         timer = undefined;
         timerDue = Number.POSITIVE_INFINITY;
         if (subscriber.closed) return;
-        const out: DigestAlert[] = [];
-        closeDue(scheduler.now(), out);
+        const out = closeDue(scheduler.now());
         arm();
         onState?.(size);
-        emitAll(out);
+        if (out) emitAll(out);
       };
 
       const flushAll = (): DigestAlert[] => {
@@ -420,15 +429,14 @@ export function dedup(options: DedupOptions): OperatorFunction<EventAlert, Event
         // Every state change happens before anything is emitted: a downstream that feeds alerts back
         // synchronously re-enters here and must find the table as this alert left it.
         const now = scheduler.now();
-        const out: (EventAlert | DigestAlert)[] = [];
-        closeDue(now, out);
+        // No array per alert: most alerts close no window and go out alone.
+        let digests = closeDue(now);
         const setting = alert.dedup;
         if (!setting || !(setting.windowMs > 0)) {
           arm();
           onState?.(size);
           onOutcome('routed', alert);
-          out.push(alert);
-          return emitAll(out);
+          return emit(digests, alert);
         }
 
         const timeMs = alertTimeMs(alert, lateness);
@@ -443,14 +451,15 @@ export function dedup(options: DedupOptions): OperatorFunction<EventAlert, Event
           arm();
           onState?.(size);
           onOutcome(escalated ? 'routed' : 'digested', alert);
-          if (escalated) out.push(alert);
-          return emitAll(out);
+          return emit(digests, escalated ? alert : undefined);
         }
 
-        const evicted: string[] = [];
+        let evicted: string[] | undefined;
         while (size >= maxKeys) {
-          const window = closeFirst(out);
+          digests ??= [];
+          const window = closeFirst(digests);
           if (!window) break;
+          evicted ??= [];
           evicted.push(window.key);
         }
         const context = alert.enrichment.pod;
@@ -476,10 +485,9 @@ export function dedup(options: DedupOptions): OperatorFunction<EventAlert, Event
         deadlines.push(window);
         arm();
         onState?.(size);
-        for (const key of evicted) onEvicted?.(key);
+        if (evicted) for (const key of evicted) onEvicted?.(key);
         onOutcome('routed', alert);
-        out.push(alert);
-        emitAll(out);
+        emit(digests, alert);
       };
 
       const main = source.subscribe({

@@ -2,7 +2,8 @@ import type { FalcoEvent } from '../events/falco-event.js';
 import type { Logger } from '../logging/logger.js';
 import type { RuleSet } from '../rules/rule-set.js';
 import type { AlertSink, EventSink, Sink } from '../sinks/sink.js';
-import { connect, identity, map, merge, type Observable, type SchedulerLike, tap } from '../util/rx.js';
+import { fanOut } from '../util/event-feed.js';
+import { identity, map, merge, type Observable, type SchedulerLike, tap } from '../util/rx.js';
 import type { Accounting } from './accounting.js';
 import { type Alert, type EventAlert, eventAlert } from './alert.js';
 import { correlate } from './correlate.js';
@@ -128,7 +129,7 @@ export function buildPipeline(events$: Observable<FalcoEvent>, deps: PipelineDep
     // Most agents have no event sink: no hop per event for nobody.
     eventSinks.length > 0 ? routeEvents(eventSinks, log) : identity,
     // Both branches subscribe before the first event flows, so neither misses one.
-    connect((alerts$) =>
+    fanOut((alerts$) =>
       merge(
         alerts$.pipe(
           dedup({

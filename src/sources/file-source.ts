@@ -2,7 +2,8 @@ import type { FileSourceConfig } from '../config/schema.js';
 import type { FalcoEvent } from '../events/falco-event.js';
 import type { Logger } from '../logging/logger.js';
 import type { PerchMetrics } from '../metrics/perch-metrics.js';
-import { type Observable, Subject, type Subscription } from '../util/rx.js';
+import { EventFeed } from '../util/event-feed.js';
+import type { Observable, Subscription } from '../util/rx.js';
 import { followFile } from './file-follower.js';
 import { LineParser } from './line-parser.js';
 import type { Durability, Source, SourceStatus } from './source.js';
@@ -10,8 +11,8 @@ import type { Durability, Source, SourceStatus } from './source.js';
 /** Falco's file_output (JSON lines), followed like `tail -F` across rotation and truncation. */
 export class FileSource implements Source {
   readonly id: string;
-  private readonly subject = new Subject<FalcoEvent>();
-  readonly events$: Observable<FalcoEvent> = this.subject.asObservable();
+  private readonly feed = new EventFeed<FalcoEvent>();
+  readonly events$: Observable<FalcoEvent> = this.feed.events$;
   private readonly parser: LineParser;
   private subscription?: Subscription;
   private state: SourceStatus = { up: false, detail: 'not started' };
@@ -46,7 +47,7 @@ export class FileSource implements Source {
           if (!this.state.up) this.setState({ up: true });
           const event = this.parser.parse(record.line.text, record.line.lineNumber, record.line.origin);
           if (event) {
-            this.subject.next(event);
+            this.feed.next(event);
             this.durability?.admit([event]);
           }
           return;
@@ -62,7 +63,7 @@ export class FileSource implements Source {
       error: (err: unknown) => {
         this.setState({ up: false, detail: (err as Error).message });
         this.log.error({ source: this.id, err }, 'file source stopped');
-        this.subject.complete();
+        this.feed.complete();
       },
     });
   }
@@ -71,7 +72,7 @@ export class FileSource implements Source {
     // Unsubscribing saves the read position, so a restart resumes after the last emitted line.
     this.subscription?.unsubscribe();
     this.setState({ up: false, detail: 'stopped' });
-    this.subject.complete();
+    this.feed.complete();
   }
 
   status(): SourceStatus {

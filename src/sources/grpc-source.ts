@@ -9,7 +9,8 @@ import { checkTlsFiles } from '../grpc/tls-files.js';
 import { type Logger, LogLimiter } from '../logging/logger.js';
 import type { ComponentMetrics, PerchMetrics } from '../metrics/perch-metrics.js';
 import { nextDelay } from '../util/backoff.js';
-import { type Observable, Subject } from '../util/rx.js';
+import { EventFeed } from '../util/event-feed.js';
+import type { Observable } from '../util/rx.js';
 import type { Source, SourceStatus } from './source.js';
 
 const VERSION_DEADLINE_MS = 5000;
@@ -24,8 +25,8 @@ type StreamCall = grpc.ClientDuplexStream<object, FalcoResponse> | grpc.ClientRe
  */
 export class GrpcSource implements Source {
   readonly id: string;
-  private readonly subject = new Subject<FalcoEvent>();
-  readonly events$: Observable<FalcoEvent> = this.subject.asObservable();
+  private readonly feed = new EventFeed<FalcoEvent>();
+  readonly events$: Observable<FalcoEvent> = this.feed.events$;
   private readonly metrics: ComponentMetrics;
   private readonly limiter = new LogLimiter(60_000);
   private grpc?: GrpcRuntime;
@@ -70,7 +71,7 @@ export class GrpcSource implements Source {
     this.outputs?.close();
     this.version?.close();
     this.setState({ up: false, detail: 'stopped' });
-    this.subject.complete();
+    this.feed.complete();
   }
 
   status(): SourceStatus {
@@ -188,7 +189,7 @@ export class GrpcSource implements Source {
     this.onConnected();
     this.metrics.received();
     try {
-      this.subject.next(fromGrpcResponse(response));
+      this.feed.next(fromGrpcResponse(response));
       this.metrics.sent();
     } catch (err) {
       this.metrics.discarded('malformed');

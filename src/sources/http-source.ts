@@ -9,7 +9,8 @@ import { type BatchResult, MAX_MALFORMED_LINES, parseNdjson } from '../events/pa
 import { type Logger, LogLimiter } from '../logging/logger.js';
 import type { ComponentMetrics, PerchMetrics } from '../metrics/perch-metrics.js';
 import { bearerTokenMatches } from '../util/bearer-token-match.js';
-import { type Observable, Subject } from '../util/rx.js';
+import { EventFeed } from '../util/event-feed.js';
+import type { Observable } from '../util/rx.js';
 import type { Durability, IntakeRoom, Source, SourceStatus } from './source.js';
 import { TurnEndReplies } from './turn-end-replies.js';
 
@@ -56,8 +57,8 @@ const BUSY_RETRY_AFTER_SECONDS = 1;
  */
 export class HttpSource implements Source {
   readonly id = 'http';
-  private readonly subject = new Subject<FalcoEvent>();
-  readonly events$: Observable<FalcoEvent> = this.subject.asObservable();
+  private readonly feed = new EventFeed<FalcoEvent>();
+  readonly events$: Observable<FalcoEvent> = this.feed.events$;
   private readonly metrics: ComponentMetrics;
   private readonly limiter = new LogLimiter();
   private listening = false;
@@ -177,7 +178,7 @@ export class HttpSource implements Source {
     for (const release of [...this.held]) release();
     this.acceptances.flush();
     this.perchMetrics.sourceUp.set({ component_id: this.id }, 0);
-    this.subject.complete();
+    this.feed.complete();
   }
 
   status(): SourceStatus {
@@ -294,14 +295,14 @@ export class HttpSource implements Source {
     }
     // The 200 is a promise: what must survive a crash is on disk before it goes out.
     if (this.durability) {
-      for (const event of events) this.subject.next(event);
+      for (const event of events) this.feed.next(event);
       return this.acceptOnceDurable(this.durability, batch, reply);
     }
     // Answered before the alerts go in: the answers' turn-end write is then asked for before the
     // intake's run of the pipeline, and goes first. A sender that posts serially, as Falco does,
     // gets its answer without waiting for the pipeline, and posts its next alert meanwhile.
     this.acceptances.send(reply, 200, this.accepted(batch));
-    for (const event of events) this.subject.next(event);
+    for (const event of events) this.feed.next(event);
     return undefined;
   }
 

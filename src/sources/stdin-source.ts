@@ -3,15 +3,16 @@ import type { Readable } from 'node:stream';
 import type { FalcoEvent } from '../events/falco-event.js';
 import type { Logger } from '../logging/logger.js';
 import type { PerchMetrics } from '../metrics/perch-metrics.js';
-import { type Observable, Subject } from '../util/rx.js';
+import { EventFeed } from '../util/event-feed.js';
+import type { Observable } from '../util/rx.js';
 import { LineParser } from './line-parser.js';
 import type { Source, SourceStatus } from './source.js';
 
 /** JSON lines on standard input: `falco -o json_output=true | perch run --stdin`. */
 export class StdinSource implements Source {
   readonly id = 'stdin';
-  private readonly subject = new Subject<FalcoEvent>();
-  readonly events$: Observable<FalcoEvent> = this.subject.asObservable();
+  private readonly feed = new EventFeed<FalcoEvent>();
+  readonly events$: Observable<FalcoEvent> = this.feed.events$;
   private readonly parser: LineParser;
   private open = false;
   private closed?: Promise<void>;
@@ -33,13 +34,13 @@ export class StdinSource implements Source {
     lines.on('line', (text) => {
       lineNumber += 1;
       const event = this.parser.parse(text, lineNumber);
-      if (event) this.subject.next(event);
+      if (event) this.feed.next(event);
     });
     this.closed = new Promise((resolve) =>
       lines.once('close', () => {
         this.open = false;
         this.perchMetrics.sourceUp.set({ component_id: this.id }, 0);
-        this.subject.complete();
+        this.feed.complete();
         resolve();
       }),
     );

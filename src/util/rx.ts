@@ -7,7 +7,6 @@ export { Observable } from 'rxjs/internal/Observable';
 export { from } from 'rxjs/internal/observable/from';
 export { merge } from 'rxjs/internal/observable/merge';
 export { NEVER } from 'rxjs/internal/observable/never';
-export { connect } from 'rxjs/internal/operators/connect';
 export { filter } from 'rxjs/internal/operators/filter';
 export { map } from 'rxjs/internal/operators/map';
 export { takeWhile } from 'rxjs/internal/operators/takeWhile';
