@@ -106,7 +106,10 @@ function parseOutputFields(
   // object per field of every alert, used or not.
   let texts: RawNumberTexts | undefined;
   // Written back after the loop: RawNumberTexts compares the alert's numbers as JSON.parse read them.
-  let changes: [string, FieldValue][] | undefined;
+  // The first change (Falco's alerts have one, evt.time) is held without an array of its own.
+  let firstKey: string | undefined;
+  let firstField: FieldValue = null;
+  let moreChanges: [string, FieldValue][] | undefined;
   for (const key in fields) {
     const v = fields[key];
     let field: FieldValue;
@@ -122,10 +125,16 @@ function parseOutputFields(
       if (list === v) continue;
       field = list ?? fieldValue(key, v);
     } else field = fieldValue(key, v);
-    changes ??= [];
-    changes.push([key, field]);
+    if (firstKey === undefined) {
+      firstKey = key;
+      firstField = field;
+    } else {
+      moreChanges ??= [];
+      moreChanges.push([key, field]);
+    }
   }
-  if (changes) for (const [key, field] of changes) setOwn(fields, key, field);
+  if (firstKey !== undefined) setOwn(fields, firstKey, firstField);
+  if (moreChanges) for (const [key, field] of moreChanges) setOwn(fields, key, field);
   return fields as Record<string, FieldValue>;
 }
 

@@ -35,6 +35,9 @@ const BY_LOWER_NAME = new Map<string, Priority>([
   ['emerg', Priority.Emergency],
 ]);
 
+/** The names as Falco writes them in its alerts: found without a trimmed, lower-cased copy. */
+const BY_NAME = new Map<string, Priority>(PRIORITY_NAMES.map((name, i) => [name, i as Priority]));
+
 export function priorityName(p: Priority): string {
   return PRIORITY_NAMES[p] ?? 'Unknown';
 }
@@ -56,6 +59,8 @@ export function toFalcoNumber(p: Priority): number {
 export function parsePriority(value: unknown): Priority | undefined {
   if (typeof value === 'number') return fromFalcoNumber(value);
   if (typeof value !== 'string') return undefined;
+  const asFalcoWritesIt = BY_NAME.get(value);
+  if (asFalcoWritesIt !== undefined) return asFalcoWritesIt;
   const trimmed = value.trim();
   if (/^[0-7]$/.test(trimmed)) return fromFalcoNumber(Number(trimmed));
   return BY_LOWER_NAME.get(trimmed.toLowerCase());

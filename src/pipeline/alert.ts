@@ -101,10 +101,19 @@ let sequence = 0;
 // read for every alert.
 const processStamp = Date.now().toString(36);
 
+// `evt-<stamp>-` and the like, joined once: the template joined its parts anew for every alert,
+// a string made at each step.
+const idHeads = new Map<string, string>();
+
 /** Ids unique within the process (and across its restarts), in creation order by their sequence. */
 export function nextAlertId(prefix: string): string {
   sequence = (sequence + 1) % Number.MAX_SAFE_INTEGER;
-  return `${prefix}-${processStamp}-${sequence.toString(36)}`;
+  let head = idHeads.get(prefix);
+  if (head === undefined) {
+    head = `${prefix}-${processStamp}-`;
+    idHeads.set(prefix, head);
+  }
+  return head + sequence.toString(36);
 }
 
 export function alertFromEvent({ event, enrichment }: EnrichedEvent, receivedAtMs: number): EventAlert {

@@ -334,21 +334,28 @@ function compatible(a: CompiledCorrelation, b: CompiledCorrelation): boolean {
   return a.type === b.type && a.steps.length === b.steps.length;
 }
 
-const ANY_STEP: readonly number[] = [0];
 const NO_STEP: readonly number[] = [];
+/** `[i]` for each step i: an alert matches one step far more often than several. */
+const ONE_STEP: readonly (readonly number[])[] = Array.from({ length: 64 }, (_, i) => Object.freeze([i]));
+const ANY_STEP = ONE_STEP[0] as readonly number[];
 
-/** Which steps the alert matches: for the counting types any one will do. Allocates only on a match. */
+/** Which steps the alert matches: for the counting types any one will do. Allocates only for two or more. */
 function matchingSteps(compiled: CompiledCorrelation, alert: EventAlert): readonly number[] {
   const { steps } = compiled;
   const counting = compiled.type === 'event_count' || compiled.type === 'value_count';
+  let first = -1;
   let matched: number[] | undefined;
   for (let i = 0; i < steps.length; i++) {
     if (!(steps[i] as Predicate)(alert)) continue;
     if (counting) return ANY_STEP;
-    matched ??= [];
-    matched.push(i);
+    if (first < 0) first = i;
+    else {
+      matched ??= [first];
+      matched.push(i);
+    }
   }
-  return matched ?? NO_STEP;
+  if (matched) return matched;
+  return first < 0 ? NO_STEP : (ONE_STEP[first] ?? [first]);
 }
 
 /** 10m, 90s, 1h; the largest unit that divides the span exactly. */

@@ -24,36 +24,49 @@ interface Entry<T> {
   shed: boolean;
 }
 
-/** A FIFO with a cursor instead of shift(), which is O(n) on large arrays. */
+/**
+ * A FIFO with a cursor instead of shift(), which is O(n) on large arrays. Emptied, it starts again
+ * from the front of the same array: setting the length to 0 made V8 drop the backing store, and every
+ * turn of the loop then grew a new one for its few alerts.
+ */
 class Fifo<T> {
   private items: (T | undefined)[] = [];
   private head = 0;
+  private tail = 0;
 
   push(item: T): void {
-    this.items.push(item);
+    if (this.tail < this.items.length) this.items[this.tail] = item;
+    else this.items.push(item);
+    this.tail += 1;
   }
 
   shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
+    if (this.head >= this.tail) return undefined;
     const item = this.items[this.head];
     // Let go of it now: a slot kept until the next compaction held ~1,000 handled events alive
     // through garbage collections, which then had to copy and promote them.
     this.items[this.head] = undefined;
     this.head += 1;
-    if (this.head === this.items.length) {
-      this.items.length = 0;
+    if (this.head === this.tail) {
       this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
+      this.tail = 0;
+      // After a storm: the slots it needed are not kept for ever.
+      if (this.items.length > MAX_KEPT_SLOTS) this.items = [];
+    } else if (this.head > 1024 && this.head * 2 > this.tail) {
+      this.items = this.items.slice(this.head, this.tail);
+      this.tail -= this.head;
       this.head = 0;
     }
     return item;
   }
 
   get size(): number {
-    return this.items.length - this.head;
+    return this.tail - this.head;
   }
 }
+
+/** Slots an emptied FIFO keeps for the next alerts: a busy turn's worth. */
+const MAX_KEPT_SLOTS = 1024;
 
 /**
  * The bounded buffer between the sources and the pipeline. Sources push as fast as Falco sends;

@@ -23,7 +23,8 @@ export function applyPolicy(
           let outcome: PolicyOutcome;
           try {
             onEvent?.(alert);
-            outcome = rules().apply(alert, now());
+            // The alert was made for this event by the stage before: the rules may change it.
+            outcome = rules().applyTo(alert, now());
             onOutcome(outcome);
           } catch (err) {
             // As RxJS's own map does with a throwing projection.

@@ -32,6 +32,19 @@ export function compileMatch(
   onExpressionError: ExpressionErrorHandler = () => {},
 ): Predicate {
   const tests: Predicate[] = [];
+  // Tests run in this order until one fails: first the cheap ones that most alerts fail (where the
+  // process ran, which the pod's shared context answers), so that the rest rarely runs.
+  if (block.host !== undefined) {
+    const wanted = block.host;
+    tests.push((a) => isHostEvent(a.event) === wanted);
+  }
+  if (block.isolation) {
+    const wanted = new Set<string>(list(block.isolation));
+    tests.push((a) => {
+      const isolation = alertIsolation(a);
+      return isolation !== undefined && wanted.has(isolation);
+    });
+  }
   if (block.rule) {
     const names = list(block.rule);
     const unknown = names.filter((n) => !isGlob(n) && !KNOWN_FALCO_RULES.has(n));
@@ -46,7 +59,12 @@ export function compileMatch(
   if (block.priority) tests.push(compilePriority(block.priority, `${path}.priority`, notes));
   if (block.tags) {
     const wanted = block.tags;
-    tests.push((a) => wanted.every((t) => eventTags(a.event).includes(t)));
+    // A loop, not `every` with an arrow: one that reads the alert would be a closure per call.
+    tests.push((a) => {
+      const tags = eventTags(a.event);
+      for (const tag of wanted) if (!tags.includes(tag)) return false;
+      return true;
+    });
   }
   if (block.source) {
     const test = anyOf(block.source);
@@ -80,13 +98,6 @@ export function compileMatch(
     const test = anyOf(block.runtimeClass);
     tests.push((a) => test(a.enrichment.pod?.runtimeClass));
   }
-  if (block.isolation) {
-    const wanted = new Set<string>(list(block.isolation));
-    tests.push((a) => {
-      const isolation = alertIsolation(a);
-      return isolation !== undefined && wanted.has(isolation);
-    });
-  }
   if (block.pss) {
     const wanted = new Set<string>(list(block.pss));
     tests.push((a) => {
@@ -108,10 +119,6 @@ export function compileMatch(
       }
       return answer;
     });
-  }
-  if (block.host !== undefined) {
-    const wanted = block.host;
-    tests.push((a) => isHostEvent(a.event) === wanted);
   }
   if (block.expr) tests.push(compileExpression(block.expr, `${path}.expr`, notes, onExpressionError));
   if (block.not) {

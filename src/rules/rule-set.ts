@@ -50,12 +50,17 @@ export class RuleSet {
     readonly sources: readonly string[] = [],
   ) {}
 
-  /**
-   * The input alert is never changed: the outcome carries a copy. Runs for every event, so the
-   * common case (no rule matches) allocates only that copy and the outcome.
-   */
+  /** The input alert is never changed: the outcome carries a copy. */
   apply(input: EventAlert, nowMs: number): PolicyOutcome {
-    const alert = copyEventAlert(input);
+    return this.applyTo(copyEventAlert(input), nowMs);
+  }
+
+  /**
+   * As apply, but the rules change `alert` itself (its reasons list excepted, which is copied before
+   * it grows): for a caller that made the alert and hands it on, as the pipeline does for every
+   * event, so that the common case (no rule matches) allocates only the outcome.
+   */
+  applyTo(alert: EventAlert, nowMs: number): PolicyOutcome {
     let matched: string[] | undefined;
     let dedupKey = this.dedup.key;
     let windowMs = this.dedup.windowMs;
@@ -64,8 +69,8 @@ export class RuleSet {
       if (!rule.matches(alert)) continue;
       if (!matched) {
         matched = [];
-        // Reasons are about to grow: the input's list stays as it was.
-        alert.reasons = [...input.reasons];
+        // Reasons are about to grow: a list the alert shares (with the one it was copied from) stays as it was.
+        alert.reasons = [...alert.reasons];
       }
       matched.push(rule.name);
       if (rule.drop)

@@ -105,6 +105,23 @@ describe('intake buffer', () => {
     expect(h.shed.filter((s) => !isCritical(s)).some((s) => s.endsWith(':hard_limit'))).toBe(false);
   });
 
+  it('keeps arrival order over many turns, emptied and filled again, after a storm as before it', () => {
+    const h = harness(5000);
+    const sent: string[] = [];
+    let id = 0;
+    // Turns of a few alerts, then a storm past what an emptied buffer keeps, then a few again.
+    for (const count of [1, 3, 2, 7, 1, 4000, 5, 1, 2, 1500, 3]) {
+      for (let i = 0; i < count; i++) {
+        h.input.next(event(id, Priority.Warning));
+        sent.push(`r${id}`);
+        id += 1;
+      }
+      h.scheduler.flush();
+      expect(h.out).toEqual(sent);
+    }
+    expect(h.shed).toEqual([]);
+  });
+
   it('leaves nothing scheduled when the subscriber leaves in the middle of a batch', () => {
     const scheduler = new VirtualTimeScheduler();
     const input = new Subject<FalcoEvent>();

@@ -214,6 +214,21 @@ rules:
     expect({ priority: input.priority, reasons: input.reasons, routes: input.routes }).toEqual(before);
   });
 
+  it('applyTo changes the alert it is given, but not a reasons list it shares', () => {
+    const { ruleSet } = load(`
+rules:
+  - { name: raise, match: {}, severity: Critical, reason: raised, route: [secops] }
+`);
+    const shared = ['earlier'];
+    const given: EventAlert = { ...alert(), reasons: shared };
+    const outcome = ruleSet.applyTo(given, NOW);
+    expect(outcome.alert).toBe(given);
+    expect(given.priority).toBe(Priority.Critical);
+    expect(given.routes).toEqual(['secops']);
+    expect(given.reasons).toEqual(['earlier', 'raised: raised to Critical']);
+    expect(shared).toEqual(['earlier']);
+  });
+
   it('copies every alert into one hidden class: with a dedup setting, routes, or neither', () => {
     const { ruleSet } = load(`
 rules:
