@@ -111,8 +111,18 @@ export function podUid(event: FalcoEvent): string | undefined {
 }
 
 /** Falco marks host processes with the container id `host`. */
+// The last event asked about: the rules, the metrics and the stages after ask several times in a
+// row for each alert, and the answer takes a look into its output fields.
+let lastHostChecked: FalcoEvent | undefined;
+let lastWasHost = false;
+
+/** Whether the process ran on the host itself: Falco's container id `host`. */
 export function isHostEvent(event: FalcoEvent): boolean {
-  return containerId(event) === 'host';
+  if (event !== lastHostChecked) {
+    lastWasHost = containerId(event) === 'host';
+    lastHostChecked = event;
+  }
+  return lastWasHost;
 }
 
 export function isContainerEvent(event: FalcoEvent): boolean {
