@@ -1,5 +1,6 @@
 import type { CompiledCorrelation } from '../rules/compile-correlation.js';
 import type { Predicate } from '../rules/compile-match.js';
+import { type Linked, LinkedList } from '../util/linked-list.js';
 import {
   asyncScheduler,
   Observable,
@@ -36,13 +37,13 @@ export interface CorrelateOptions {
 
 interface CorrelationState {
   compiled: CompiledCorrelation;
-  /** By group key, in order of last update: the first group is the first to expire. */
+  /** By group key. */
   groups: Map<string, Group>;
-  /** The last group of `groups`: updated again, it is already where it belongs. */
-  newest?: Group | undefined;
+  /** The same groups in order of last update: the first is the first to expire. */
+  byUpdate: LinkedList<Group>;
 }
 
-interface Group {
+interface Group extends Linked<Group> {
   key: string;
   labels: Record<string, string>;
   owner: CorrelationState;
@@ -116,23 +117,18 @@ export function correlate(
         options.onState?.(reported);
       };
       const remove = (group: Group) => {
-        if (group.owner.newest === group) group.owner.newest = undefined;
-        if (group.owner.groups.delete(group.key)) groupCount -= 1;
+        const { owner } = group;
+        if (owner.groups.get(group.key) === group) {
+          owner.groups.delete(group.key);
+          owner.byUpdate.remove(group);
+          groupCount -= 1;
+        }
         if (groupCount === 0) cancelTimer();
       };
       const drop = (state: CorrelationState) => {
         groupCount -= state.groups.size;
         state.groups.clear();
-        state.newest = undefined;
-      };
-      const touch = (group: Group, now: number) => {
-        group.lastUpdateMs = now;
-        const { owner } = group;
-        if (owner.newest === group) return;
-        // Delete and set again: moves the group to the end of its correlation's insertion order.
-        owner.groups.delete(group.key);
-        owner.groups.set(group.key, group);
-        owner.newest = group;
+        state.byUpdate.clear();
       };
 
       const cancelTimer = () => {
@@ -155,10 +151,8 @@ export function correlate(
       const rearm = () => {
         let at = Number.POSITIVE_INFINITY;
         for (const state of active) {
-          for (const group of state.groups.values()) {
-            at = Math.min(at, group.lastUpdateMs + state.compiled.timespanMs + lateness);
-            break;
-          }
+          const first = state.byUpdate.first;
+          if (first) at = Math.min(at, first.lastUpdateMs + state.compiled.timespanMs + lateness);
         }
         if (at === Number.POSITIVE_INFINITY) return cancelTimer();
         if (timer && timerAt === at) return;
@@ -170,7 +164,7 @@ export function correlate(
         const now = scheduler.now();
         for (const state of active) {
           const span = state.compiled.timespanMs + lateness;
-          for (const group of state.groups.values()) {
+          for (let group = state.byUpdate.first; group; group = state.byUpdate.first) {
             if (group.lastUpdateMs + span > now) break;
             remove(group);
           }
@@ -197,7 +191,7 @@ export function correlate(
             changed ||= state.compiled.timespanMs !== compiled.timespanMs;
             state.compiled = compiled;
           } else {
-            state = { compiled, groups: new Map() };
+            state = { compiled, groups: new Map(), byUpdate: new LinkedList() };
             states.set(compiled.name, state);
           }
           next.push(state);
@@ -218,10 +212,8 @@ export function correlate(
         while (total() > maxGroups) {
           let oldest: Group | undefined;
           for (const state of active) {
-            for (const group of state.groups.values()) {
-              if (!oldest || group.lastUpdateMs < oldest.lastUpdateMs) oldest = group;
-              break;
-            }
+            const first = state.byUpdate.first;
+            if (first && (!oldest || first.lastUpdateMs < oldest.lastUpdateMs)) oldest = first;
           }
           if (!oldest) return;
           remove(oldest);
@@ -274,11 +266,14 @@ export function correlate(
               latestMs,
               window,
             };
-            // touch() puts it in its correlation's Map.
+            state.groups.set(key, group);
+            state.byUpdate.append(group);
             groupCount += 1;
+          } else {
+            group.lastUpdateMs = now;
+            state.byUpdate.moveToEnd(group);
           }
           group.latestMs = latestMs;
-          touch(group, now);
           const count = window.count();
           const expiry = now + compiled.timespanMs + lateness;
           if (compiled.satisfied(count)) {

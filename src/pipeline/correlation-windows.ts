@@ -2,6 +2,7 @@ import type { Priority } from '../events/priority.js';
 import { fieldText } from '../rules/alert-facts.js';
 import { keyPart } from '../rules/alert-keys.js';
 import type { CompiledCorrelation } from '../rules/compile-correlation.js';
+import { type Linked, LinkedList } from '../util/linked-list.js';
 import type { EventAlert, TimelineEntry } from './alert.js';
 
 /*
@@ -117,6 +118,8 @@ function valueSeenOf(alert: EventAlert, seq: number, atMs: number, value: string
     firstMs: atMs,
     events: 1,
     maxPriority: alert.priority,
+    prev: undefined,
+    next: undefined,
   };
   refill(entry, alert, seq, atMs);
   return entry;
@@ -230,7 +233,7 @@ class EventCountWindow implements Window {
 }
 
 /** A value's latest event (it keeps the value inside the window), updated in place by repeats. */
-interface ValueSeen extends Seen {
+interface ValueSeen extends Seen, Linked<ValueSeen> {
   value: string;
   firstMs: number;
   events: number;
@@ -245,30 +248,16 @@ interface ValueSeen extends Seen {
 class ValueCountWindow implements Window {
   constructor(private readonly field = 'value') {}
 
-  private values = new Map<string, ValueSeen>();
-  /** The time of the last entry (the latest of all), so that an in-order event is appended without a search. */
-  private latestMs = Number.NEGATIVE_INFINITY;
-  /** The value of the last entry: its repeats are refilled where they are, with no move in the Map. */
-  private latestValue: string | undefined;
-  /**
-   * No entry is older than this. Entries leave from the front or move to the back with a later
-   * time, so the first entry's time only grows until an out-of-order one is placed before it.
-   */
-  private oldestMs = Number.POSITIVE_INFINITY;
+  private readonly values = new Map<string, ValueSeen>();
+  /** The same entries in time order: a catch-all correlation moves one for nearly every event. */
+  private readonly byTime = new LinkedList<ValueSeen>();
 
   prune(cutoffMs: number): void {
     // Runs for every event of the group, and the first value is usually still inside the window.
-    if (cutoffMs < this.oldestMs) return;
-    for (const seen of this.values.values()) {
-      if (seen.atMs > cutoffMs) {
-        this.oldestMs = seen.atMs;
-        return;
-      }
+    for (let seen = this.byTime.first; seen && seen.atMs <= cutoffMs; seen = this.byTime.first) {
+      this.byTime.remove(seen);
       this.values.delete(seen.value);
     }
-    this.latestMs = Number.NEGATIVE_INFINITY;
-    this.latestValue = undefined;
-    this.oldestMs = Number.POSITIVE_INFINITY;
   }
   isEmpty(): boolean {
     return this.values.size === 0;
@@ -290,23 +279,20 @@ class ValueCountWindow implements Window {
       if (atMs < before.atMs) return true;
       // A catch-all correlation sees every event, mostly repeats: they allocate nothing.
       refill(before, alert, seq, atMs);
-      // Already the latest entry (a pod repeating itself): it stays last, and the Map in time order.
-      if (value === this.latestValue) {
-        this.latestMs = atMs;
-        return true;
-      }
-      // Moved to its place in time: the Map stays in time order, which prune relies on.
-      this.values.delete(value);
+      // Already the latest entry (a pod repeating itself): later still, it stays last.
+      if (this.byTime.last === before) return true;
+      this.byTime.remove(before);
       this.place(before);
       return true;
     }
-    this.place(valueSeenOf(alert, seq, atMs, value));
+    const entry = valueSeenOf(alert, seq, atMs, value);
+    this.values.set(value, entry);
+    this.place(entry);
     if (this.values.size > MAX_GROUP_ENTRIES) {
-      for (const oldest of this.values.keys()) {
-        this.values.delete(oldest);
-        break;
-      }
       // The latest entry never goes first here: the window holds more than one.
+      const oldest = this.byTime.first as ValueSeen;
+      this.byTime.remove(oldest);
+      this.values.delete(oldest.value);
     }
     return true;
   }
@@ -319,7 +305,8 @@ class ValueCountWindow implements Window {
    * timespan of a value that kept recurring; firstSeenMs is the earliest of those.
    */
   snapshot(): Snapshot {
-    const values = [...this.values.values()];
+    const values: ValueSeen[] = [];
+    for (let v = this.byTime.first; v; v = v.next) values.push(v);
     let eventCount = 0;
     let firstSeenMs = Number.POSITIVE_INFINITY;
     let priority = values[0]?.maxPriority ?? (0 as Priority);
@@ -330,23 +317,19 @@ class ValueCountWindow implements Window {
     }
     return { contributors: values, eventCount, firstSeenMs, lastSeenMs: values.at(-1)?.atMs ?? 0, priority };
   }
-  /** Adds an entry (not in the Map) where its time puts it; it arrived last, so it goes after its equals. */
+  /** Adds an entry (not in the list) where its time puts it; it arrived last, so it goes after its equals. */
   private place(entry: ValueSeen): void {
-    if (entry.atMs < this.oldestMs) this.oldestMs = entry.atMs;
-    if (entry.atMs >= this.latestMs) {
-      this.values.set(entry.value, entry);
-      this.latestMs = entry.atMs;
-      this.latestValue = entry.value;
-      return;
-    }
-    // Out of order, which is rare: the Map is rebuilt with the entry in its place.
-    const entries = [...this.values.values()];
-    const at = entries.findIndex((other) => comesBefore(entry, other));
-    entries.splice(at === -1 ? entries.length : at, 0, entry);
-    this.values = new Map(entries.map((e) => [e.value, e]));
+    // From the end: an event in time order, nearly all of them, goes there at once.
+    let after = this.byTime.last;
+    while (after && comesBefore(entry, after)) after = after.prev;
+    if (after?.next) this.byTime.insertBefore(entry, after.next);
+    else if (after) this.byTime.append(entry);
+    else if (this.byTime.first) this.byTime.insertBefore(entry, this.byTime.first);
+    else this.byTime.append(entry);
   }
   describe(count: number): { what: string; detail: string } {
-    const names = [...this.values.keys()].slice(0, 3).map((v) => clip(v, 60));
+    const names: string[] = [];
+    for (let v = this.byTime.first; v && names.length < 3; v = v.next) names.push(clip(v.value, 60));
     const more = this.values.size > names.length ? ', …' : '';
     return {
       what: `${count} distinct ${this.field}${count === 1 ? '' : 's'}`,
