@@ -34,13 +34,23 @@ export function alertNamespace(alert: EventAlert): string | undefined {
 const podRefs = new WeakMap<PodContext, string>();
 const workloadRefs = new WeakMap<PodContext['workload'], string>();
 
+// The last context asked about, with its string: the stages ask for the same alert's one after the
+// other (the rules, dedup, each correlation), and a WeakMap lookup is the costly part.
+let lastWorkload: PodContext['workload'] | undefined;
+let lastWorkloadRef = '';
+let lastPod: PodContext | undefined;
+let lastPodRef = '';
+
 /** `kind/name` in lower-case kind, as rules, keys and messages write workloads: `deployment/payments`. */
 export function workloadRef(workload: PodContext['workload']): string {
+  if (workload === lastWorkload) return lastWorkloadRef;
   let ref = workloadRefs.get(workload);
   if (ref === undefined) {
     ref = `${workload.kind.toLowerCase()}/${workload.name}`;
     workloadRefs.set(workload, ref);
   }
+  lastWorkload = workload;
+  lastWorkloadRef = ref;
   return ref;
 }
 
@@ -53,11 +63,14 @@ export function alertWorkload(alert: EventAlert): string | undefined {
 export function alertPod(alert: EventAlert): string | undefined {
   const context = alert.enrichment.pod;
   if (context) {
+    if (context === lastPod) return lastPodRef;
     let ref = podRefs.get(context);
     if (ref === undefined) {
       ref = `${context.namespace}/${context.pod}`;
       podRefs.set(context, ref);
     }
+    lastPod = context;
+    lastPodRef = ref;
     return ref;
   }
   const pod = podName(alert.event);
