@@ -17,22 +17,12 @@ export class LinkedList<T extends Linked<T>> {
   size = 0;
 
   append(item: T): void {
-    item.prev = this.last;
-    item.next = undefined;
-    if (this.last) this.last.next = item;
-    else this.first = item;
-    this.last = item;
-    this.size += 1;
+    this.link(item, this.last, undefined);
   }
 
   /** Puts `item` (not in the list) right before `before` (in it). */
   insertBefore(item: T, before: T): void {
-    item.prev = before.prev;
-    item.next = before;
-    if (before.prev) before.prev.next = item;
-    else this.first = item;
-    before.prev = item;
-    this.size += 1;
+    this.link(item, before.prev, before);
   }
 
   /** Takes out `item`, which must be in this list. */
@@ -51,6 +41,17 @@ export class LinkedList<T extends Linked<T>> {
     if (this.last === item) return;
     this.remove(item);
     this.append(item);
+  }
+
+  /** Puts `item` between neighbours `prev` and `next` (undefined: the list's ends). */
+  private link(item: T, prev: T | undefined, next: T | undefined): void {
+    item.prev = prev;
+    item.next = next;
+    if (prev) prev.next = item;
+    else this.first = item;
+    if (next) next.prev = item;
+    else this.last = item;
+    this.size += 1;
   }
 
   /** Forgets every item; they are to be dropped with it. */
