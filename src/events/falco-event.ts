@@ -110,7 +110,6 @@ export function podUid(event: FalcoEvent): string | undefined {
   return resolvedFieldText(event, 'k8s.pod.uid') ?? resolvedFieldText(event, 'k8smeta.pod.uid');
 }
 
-/** Falco marks host processes with the container id `host`. */
 // The last event asked about: the rules, the metrics and the stages after ask several times in a
 // row for each alert, and the answer takes a look into its output fields.
 let lastHostChecked: FalcoEvent | undefined;

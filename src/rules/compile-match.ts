@@ -32,8 +32,8 @@ export function compileMatch(
   onExpressionError: ExpressionErrorHandler = () => {},
 ): Predicate {
   const tests: Predicate[] = [];
-  // Tests run in this order until one fails: first the cheap ones that most alerts fail (where the
-  // process ran, which the pod's shared context answers), so that the rest rarely runs.
+  // Tests run in this order until one fails: first the cheap ones that most alerts fail (on the host,
+  // the pod's isolation), so that the rest rarely runs.
   if (block.host !== undefined) {
     const wanted = block.host;
     tests.push((a) => isHostEvent(a.event) === wanted);
