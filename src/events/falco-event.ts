@@ -1,3 +1,4 @@
+import { rememberLast } from '../util/remember-answers.js';
 import { type FieldValue, fieldValueText, NOT_AVAILABLE } from './field-value.js';
 import type { Priority } from './priority.js';
 
@@ -31,19 +32,11 @@ export interface FalcoEvent {
   outputFields?: Record<string, FieldValue>;
 }
 
-// The last event asked about: dedup and correlation ask for the same event one after the other,
-// and the BigInt division makes an object each time.
-let lastEvent: FalcoEvent | undefined;
-let lastTimeMs = 0;
-
+// Asked by dedup and correlation one after the other, and the BigInt division makes an object.
 /** The event's time in whole milliseconds since the epoch. */
-export function eventTimeMs(event: FalcoEvent): number {
-  if (event !== lastEvent) {
-    lastTimeMs = Number(event.timeNs / 1_000_000n);
-    lastEvent = event;
-  }
-  return lastTimeMs;
-}
+export const eventTimeMs: (event: FalcoEvent) => number = rememberLast((event) =>
+  Number(event.timeNs / 1_000_000n),
+);
 
 const INTERNAL_RULE_PREFIX = 'Falco internal:';
 const NO_TAGS: readonly string[] = Object.freeze([]);
@@ -110,19 +103,11 @@ export function podUid(event: FalcoEvent): string | undefined {
   return resolvedFieldText(event, 'k8s.pod.uid') ?? resolvedFieldText(event, 'k8smeta.pod.uid');
 }
 
-// The last event asked about: the rules, the metrics and the stages after ask several times in a
-// row for each alert, and the answer takes a look into its output fields.
-let lastHostChecked: FalcoEvent | undefined;
-let lastWasHost = false;
-
+// Asked several times in a row for each alert (rules, metrics, sinks), each a look into its fields.
 /** Whether the process ran on the host itself: Falco's container id `host`. */
-export function isHostEvent(event: FalcoEvent): boolean {
-  if (event !== lastHostChecked) {
-    lastWasHost = containerId(event) === 'host';
-    lastHostChecked = event;
-  }
-  return lastWasHost;
-}
+export const isHostEvent: (event: FalcoEvent) => boolean = rememberLast(
+  (event) => containerId(event) === 'host',
+);
 
 export function isContainerEvent(event: FalcoEvent): boolean {
   const id = containerId(event);

@@ -13,6 +13,7 @@ import { priorityName } from '../events/priority.js';
 import { setOwn } from '../events/set-own.js';
 import type { PodContext } from '../kube/pod-context.js';
 import type { EventAlert } from '../pipeline/alert.js';
+import { rememberEach } from '../util/remember-answers.js';
 
 /**
  * An output field as text, the way rules compare it: as Falco's text prints it, a list as `(a,b)`;
@@ -31,28 +32,12 @@ export function alertNamespace(alert: EventAlert): string | undefined {
 
 // ClusterState shares one context among all alerts of a container, so strings derived from it are
 // kept with it instead of being built again for every alert by every dedup key and correlation.
-const podRefs = new WeakMap<PodContext, string>();
-const workloadRefs = new WeakMap<PodContext['workload'], string>();
-
-// The last context asked about, with its string: the stages ask for the same alert's one after the
-// other (the rules, dedup, each correlation), and a WeakMap lookup is the costly part.
-let lastWorkload: PodContext['workload'] | undefined;
-let lastWorkloadRef = '';
-let lastPod: PodContext | undefined;
-let lastPodRef = '';
+const podRefOf = rememberEach((context: PodContext) => `${context.namespace}/${context.pod}`);
 
 /** `kind/name` in lower-case kind, as rules, keys and messages write workloads: `deployment/payments`. */
-export function workloadRef(workload: PodContext['workload']): string {
-  if (workload === lastWorkload) return lastWorkloadRef;
-  let ref = workloadRefs.get(workload);
-  if (ref === undefined) {
-    ref = `${workload.kind.toLowerCase()}/${workload.name}`;
-    workloadRefs.set(workload, ref);
-  }
-  lastWorkload = workload;
-  lastWorkloadRef = ref;
-  return ref;
-}
+export const workloadRef: (workload: PodContext['workload']) => string = rememberEach(
+  (workload) => `${workload.kind.toLowerCase()}/${workload.name}`,
+);
 
 export function alertWorkload(alert: EventAlert): string | undefined {
   const workload = alert.enrichment.pod?.workload;
@@ -62,17 +47,7 @@ export function alertWorkload(alert: EventAlert): string | undefined {
 /** `namespace/pod`, from the cluster or Falco's k8s fields (just `pod` without a namespace). */
 export function alertPod(alert: EventAlert): string | undefined {
   const context = alert.enrichment.pod;
-  if (context) {
-    if (context === lastPod) return lastPodRef;
-    let ref = podRefs.get(context);
-    if (ref === undefined) {
-      ref = `${context.namespace}/${context.pod}`;
-      podRefs.set(context, ref);
-    }
-    lastPod = context;
-    lastPodRef = ref;
-    return ref;
-  }
+  if (context) return podRefOf(context);
   const pod = podName(alert.event);
   if (pod === undefined) return undefined;
   const namespace = namespaceName(alert.event);
